@@ -1,0 +1,204 @@
+//! Request and response bodies: JSON as JSON, anything else base64, with a size cap.
+//!
+//! The reference's rules (`process_body`), applied to the event (for the request) or to the handler's
+//! answer (for the response), called the *wrapper* here:
+//! - bodies off (`log_body(false)`): no body;
+//! - a wrapper object without a `body` key is itself the body (JSON);
+//! - an empty or missing `body`: no body;
+//! - `isBase64Encoded` with a well-formed base64 string: sent as it is, `base64`;
+//! - a string that parses as JSON: the parsed JSON; any other string: its UTF-8 bytes in base64.
+//!
+//! Better than the reference: a plain string answer is base64 (never dropped), a body over
+//! `max_body_bytes` becomes a marker object with its size instead of a payload the collector rejects.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// Transfer encoding of a JSON body.
+pub(crate) const JSON: &str = "json";
+/// Transfer encoding of a base64 body.
+pub(crate) const BASE64: &str = "base64";
+
+/// A captured body and its transfer encoding.
+pub(crate) type CapturedBody = (Option<Value>, &'static str);
+
+/// Captures the body of `wrapper` (an event or a response) under the rules above.
+pub(crate) fn capture(wrapper: &Value, log_body: bool, max_bytes: usize) -> CapturedBody {
+    if !log_body {
+        return (None, JSON);
+    }
+    let body = match wrapper {
+        Value::Object(object) => match object.get("body") {
+            None => return capped_json(wrapper, max_bytes),
+            Some(body) => body,
+        },
+        Value::String(text) => return base64_of(text, max_bytes),
+        Value::Null => return (None, JSON),
+        other => return capped_json(other, max_bytes),
+    };
+    if !is_truthy(body) {
+        return (None, JSON);
+    }
+    let base64_flagged = wrapper.get("isBase64Encoded").is_some_and(is_truthy);
+    match body {
+        Value::String(text) if base64_flagged && is_base64(text) => {
+            if text.len() > max_bytes {
+                (Some(omitted(text.len() / 4 * 3)), JSON)
+            } else {
+                (Some(Value::String(text.clone())), BASE64)
+            }
+        }
+        Value::String(text) => parse_text(text, max_bytes),
+        other => capped_json(other, max_bytes),
+    }
+}
+
+/// A text body: its JSON if it parses, else base64 of its bytes.
+pub(crate) fn parse_text(text: &str, max_bytes: usize) -> CapturedBody {
+    if text.len() > max_bytes {
+        return (Some(omitted(text.len())), JSON);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(parsed) => (Some(parsed), JSON),
+        Err(_) => base64_of(text, max_bytes),
+    }
+}
+
+fn base64_of(text: &str, max_bytes: usize) -> CapturedBody {
+    if text.len() > max_bytes {
+        return (Some(omitted(text.len())), JSON);
+    }
+    (Some(Value::String(STANDARD.encode(text.as_bytes()))), BASE64)
+}
+
+fn capped_json(value: &Value, max_bytes: usize) -> CapturedBody {
+    // Serialising only to measure is the cost of never sending an oversized body; bodies are rarely near the cap.
+    let size = serialized_len(value);
+    if size > max_bytes {
+        (Some(omitted(size)), JSON)
+    } else {
+        (Some(value.clone()), JSON)
+    }
+}
+
+/// The number of bytes `value` takes as compact JSON.
+pub(crate) fn serialized_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The marker that stands in for a body over the cap.
+pub(crate) fn omitted(original_size: usize) -> Value {
+    json!({ "moesif_body_omitted": "body larger than the capture limit", "original_size": original_size })
+}
+
+/// Python truthiness of a JSON value, as the reference tests `body_wrapper.get('body')`.
+fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A well-formed, padded standard base64 string (the reference's `is_base64_str`).
+fn is_base64(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
+        return false;
+    }
+    let payload = text.trim_end_matches('=');
+    let padding = bytes.len() - payload.len();
+    padding <= 2
+        && !payload.is_empty()
+        && payload.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 512 * 1024;
+
+    #[test]
+    fn json_body_is_parsed() {
+        let (body, enc) = capture(&json!({"body": "{\"a\": 1}"}), true, MAX);
+        assert_eq!((body, enc), (Some(json!({"a": 1})), JSON));
+    }
+
+    #[test]
+    fn text_body_is_base64() {
+        let (body, enc) = capture(&json!({"body": "not found"}), true, MAX);
+        assert_eq!((body, enc), (Some(json!("bm90IGZvdW5k")), BASE64));
+    }
+
+    #[test]
+    fn flagged_base64_body_is_kept() {
+        let wrapper = json!({"body": "iVBORw0KGgoAAGJpbmFyeQ==", "isBase64Encoded": true});
+        assert_eq!(capture(&wrapper, true, MAX), (Some(json!("iVBORw0KGgoAAGJpbmFyeQ==")), BASE64));
+    }
+
+    #[test]
+    fn flagged_but_invalid_base64_is_encoded() {
+        let wrapper = json!({"body": "not base64!", "isBase64Encoded": true});
+        assert_eq!(capture(&wrapper, true, MAX), (Some(json!("bm90IGJhc2U2NCE=")), BASE64));
+    }
+
+    #[test]
+    fn wrapper_without_body_is_the_body() {
+        let wrapper = json!({"statusCode": 204});
+        assert_eq!(capture(&wrapper, true, MAX), (Some(wrapper.clone()), JSON));
+    }
+
+    #[test]
+    fn empty_or_null_body_is_none() {
+        assert_eq!(capture(&json!({"body": ""}), true, MAX), (None, JSON));
+        assert_eq!(capture(&json!({"body": null}), true, MAX), (None, JSON));
+    }
+
+    #[test]
+    fn log_body_off_sends_no_body() {
+        assert_eq!(capture(&json!({"body": "{}"}), false, MAX), (None, JSON));
+    }
+
+    #[test]
+    fn string_answer_is_base64() {
+        assert_eq!(capture(&json!("hi"), true, MAX), (Some(json!("aGk=")), BASE64));
+    }
+
+    #[test]
+    fn oversized_body_becomes_a_marker() {
+        let big = "x".repeat(100);
+        let (body, enc) = capture(&json!({ "body": big }), true, 10);
+        assert_eq!(enc, JSON);
+        assert_eq!(body.and_then(|b| b.get("original_size").cloned()), Some(json!(100)));
+    }
+
+    #[test]
+    fn base64_check_matches_reference() {
+        assert!(is_base64("AAMG"));
+        assert!(is_base64("AA=="));
+        assert!(!is_base64("A==="));
+        assert!(!is_base64("===="));
+        assert!(!is_base64("abc"));
+        assert!(!is_base64("ab c"));
+        assert!(!is_base64("a=bc"));
+    }
+}

@@ -1,0 +1,164 @@
+//! One captured invocation, and how it becomes a Moesif event: capture rules, hooks, skip, mask.
+//!
+//! The handler's hot path only records a [`Call`] (the event, context and answer); everything else
+//! runs here, on the delivery path.
+
+use crate::capture::{capture_request, capture_response};
+use crate::event::EventShape;
+use crate::hooks;
+use crate::identity::identify;
+use crate::model::{Direction, EventModel};
+use crate::options::Options;
+use lambda_runtime::Context;
+use serde_json::{json, Map, Value};
+
+/// What the handler gave back.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// `Ok(value)`: the value as JSON, or `None` when its type cannot be seen as JSON.
+    Response(Option<Value>),
+    /// `Err(error)`: the error's type and message; logged as a 500.
+    Error {
+        /// The Rust type of the error.
+        error_type: String,
+        /// Its `Display` (or `Debug`) text.
+        message: String,
+    },
+    /// The handler panicked; logged as a 500, then the panic goes on.
+    Panic {
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// An invocation as recorded on the hot path.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub options: Options,
+    pub shape: EventShape,
+    pub event: Value,
+    pub context: Context,
+    pub received_millis: i64,
+    pub answer: Answer,
+    pub answered_millis: i64,
+}
+
+impl Call {
+    /// Builds the Moesif event; `None` when the `skip` hook says so or the `mask_event_model` hook failed
+    /// (an unmasked event could leak what the mask was meant to remove).
+    pub(crate) fn into_event(self) -> Option<EventModel> {
+        let options = &self.options;
+        if let Some(skip) = options.skip {
+            // A failing skip hook logs the call: losing data silently is worse than logging one too many.
+            if hooks::call("skip", || skip(&self.event, &self.context)).unwrap_or(false) {
+                return None;
+            }
+        }
+        let identity = identify(&self.event, &self.context, options);
+        let mut request = capture_request(&self.event, self.shape, options, self.received_millis);
+        request.api_version = identity.api_version;
+        let mut metadata = identity.metadata;
+        let response = match &self.answer {
+            Answer::Response(value) => capture_response(value.as_ref(), options, self.answered_millis),
+            Answer::Error { error_type, message } => {
+                add_error(&mut metadata, json!({ "type": error_type, "message": message }));
+                failed_response(self.answered_millis)
+            }
+            Answer::Panic { message } => {
+                add_error(&mut metadata, json!({ "type": "panic", "message": message }));
+                failed_response(self.answered_millis)
+            }
+        };
+        let event = EventModel {
+            request,
+            response,
+            session_token: identity.session_token,
+            user_id: identity.user_id,
+            company_id: identity.company_id,
+            metadata,
+            direction: Direction::Incoming,
+            weight: 1,
+            transaction_id: uuid::Uuid::new_v4().to_string(),
+        };
+        match options.mask_event_model {
+            Some(mask) => hooks::call("mask_event_model", || mask(event)),
+            None => Some(event),
+        }
+    }
+}
+
+fn failed_response(answered_millis: i64) -> crate::model::EventResponse {
+    crate::model::EventResponse {
+        time: crate::time::format_millis(answered_millis),
+        status: 500,
+        headers: json!({}),
+        body: None,
+        transfer_encoding: None,
+    }
+}
+
+/// Puts `error` under `metadata.error`, keeping what metadata there is.
+fn add_error(metadata: &mut Option<Value>, error: Value) {
+    match metadata {
+        Some(Value::Object(object)) => {
+            object.insert("error".to_owned(), error);
+        }
+        Some(other) => {
+            let previous = other.take();
+            *other = json!({ "value": previous, "error": error });
+        }
+        None => {
+            let mut object = Map::new();
+            object.insert("error".to_owned(), error);
+            *metadata = Some(Value::Object(object));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(options: Options, answer: Answer) -> Call {
+        let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
+        Call {
+            options,
+            shape: EventShape::detect(&event),
+            event,
+            context: Context::default(),
+            received_millis: 0,
+            answer,
+            answered_millis: 1,
+        }
+    }
+
+    #[test]
+    fn skip_hook_drops_the_event() {
+        let options = Options::new().skip(|event, _| event["path"] == "/x");
+        assert!(call(options, Answer::Response(None)).into_event().is_none());
+    }
+
+    #[test]
+    fn failing_mask_drops_the_event_and_working_mask_applies() {
+        let broken = Options::new().mask_event_model(|_| panic!("mask broke"));
+        assert!(call(broken, Answer::Response(None)).into_event().is_none());
+        let masking = Options::new().mask_event_model(|mut e| {
+            e.user_id = Some("masked".into());
+            e
+        });
+        let event = call(masking, Answer::Response(None)).into_event();
+        assert_eq!(event.and_then(|e| e.user_id).as_deref(), Some("masked"));
+    }
+
+    #[test]
+    fn errors_are_500_with_metadata() {
+        let answer = Answer::Error { error_type: "E".into(), message: "boom".into() };
+        let event = call(Options::new(), answer).into_event();
+        let event = event.as_ref();
+        assert_eq!(event.map(|e| e.response.status), Some(500));
+        assert_eq!(
+            event.and_then(|e| e.metadata.as_ref()).and_then(|m| m.pointer("/error/message")),
+            Some(&json!("boom"))
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! Turns a Lambda event and the handler's answer into the request and response halves of a Moesif
+//! event. Pure: no I/O, no user hooks (those are in [`crate::identity`]).
+
+use crate::body::{self, CapturedBody};
+use crate::client_ip::client_ip;
+use crate::event::{header, str_at, EventShape};
+use crate::model::{EventRequest, EventResponse};
+use crate::options::Options;
+use crate::time::format_millis;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{json, Map, Value};
+
+/// What Python's `quote_plus` leaves alone: letters, digits and `_.-~` (space becomes `+`).
+const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
+
+/// Captures the request half of the event (all but `api_version`, which hooks decide).
+pub(crate) fn capture_request(event: &Value, shape: EventShape, options: &Options, received_millis: i64) -> EventRequest {
+    let headers = request_headers(event);
+    let parts = RequestParts::of(event, shape);
+    let scheme = match shape {
+        EventShape::WebSocket => "wss",
+        _ => header(&headers, "x-forwarded-proto").unwrap_or("http"),
+    };
+    let host = header(&headers, "host")
+        .or_else(|| str_at(event, "/requestContext/domainName"))
+        .unwrap_or("localhost");
+    let mut uri = format!("{scheme}://{host}{}", parts.path);
+    if !parts.query.is_empty() {
+        uri.push('?');
+        uri.push_str(&parts.query);
+    }
+    let (body, transfer_encoding) =
+        body::capture(&with_standard_base64_flag(event, shape), options.log_body, options.max_body_bytes);
+    EventRequest {
+        time: format_millis(parts.time_millis.unwrap_or(received_millis)),
+        uri,
+        verb: parts.verb,
+        ip_address: client_ip(&headers, parts.source_ip, options.trusted_source_ip_only),
+        headers,
+        api_version: None,
+        body,
+        transfer_encoding: Some(transfer_encoding.to_owned()),
+    }
+}
+
+/// Captures the response half from the handler's answer as JSON (`None`: an answer we cannot see, logged
+/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type.
+pub(crate) fn capture_response(answer: Option<&Value>, options: &Options, answered_millis: i64) -> EventResponse {
+    let answer = answer.unwrap_or(&Value::Null);
+    let object = answer.as_object();
+    let status = match object.and_then(|o| o.get("statusCode")) {
+        None => 200,
+        Some(code) => status_code(code).unwrap_or(599),
+    };
+    let headers = match object.and_then(|o| o.get("headers")) {
+        Some(headers) => headers.clone(),
+        None => json!({ "content-type": "application/json" }),
+    };
+    let (body, transfer_encoding): CapturedBody = body::capture(answer, options.log_body, options.max_body_bytes);
+    EventResponse {
+        time: format_millis(answered_millis),
+        status,
+        headers,
+        body,
+        transfer_encoding: Some(transfer_encoding.to_owned()),
+    }
+}
+
+fn status_code(code: &Value) -> Option<u16> {
+    match code {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The shape-specific fields of a request.
+struct RequestParts<'a> {
+    verb: String,
+    path: String,
+    query: String,
+    time_millis: Option<i64>,
+    source_ip: Option<&'a str>,
+}
+
+impl<'a> RequestParts<'a> {
+    fn of(event: &'a Value, shape: EventShape) -> Self {
+        let text = |pointer: &str| str_at(event, pointer).unwrap_or_default().to_owned();
+        let path_or_root = |pointer: &str| str_at(event, pointer).filter(|p| !p.is_empty()).unwrap_or("/").to_owned();
+        match shape {
+            EventShape::ApiGatewayV2 | EventShape::FunctionUrl => RequestParts {
+                verb: text("/requestContext/http/method"),
+                path: path_or_root("/rawPath"),
+                query: text("/rawQueryString"),
+                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")),
+                source_ip: str_at(event, "/requestContext/http/sourceIp"),
+            },
+            EventShape::WebSocket => RequestParts {
+                verb: if str_at(event, "/requestContext/eventType") == Some("CONNECT") { "GET" } else { "POST" }
+                    .to_owned(),
+                path: format!("/{}/{}", text("/requestContext/stage"), text("/requestContext/routeKey")),
+                query: encoded_query(event, false),
+                time_millis: epoch_millis(event.pointer("/requestContext/requestTimeEpoch")),
+                source_ip: str_at(event, "/requestContext/identity/sourceIp"),
+            },
+            EventShape::VpcLatticeV1 => {
+                let raw = path_or_root("/raw_path");
+                let (path, query) = match raw.split_once('?') {
+                    Some((path, query)) => (path.to_owned(), query.to_owned()),
+                    None => (raw, query_string(event.get("query_string_parameters"), true)),
+                };
+                RequestParts { verb: text("/method"), path, query, time_millis: None, source_ip: None }
+            }
+            EventShape::VpcLatticeV2 => RequestParts {
+                verb: text("/method"),
+                path: path_or_root("/path"),
+                query: query_string(event.get("queryStringParameters"), true),
+                // VPC Lattice gives microseconds.
+                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")).map(|micros| micros / 1000),
+                source_ip: None,
+            },
+            EventShape::ApiGatewayV1 | EventShape::Alb | EventShape::Unknown => RequestParts {
+                verb: text("/httpMethod"),
+                path: path_or_root("/path"),
+                // ALB hands over the query still URL-encoded: encoding it again would garble it.
+                query: encoded_query(event, shape != EventShape::Alb),
+                time_millis: epoch_millis(event.pointer("/requestContext/requestTimeEpoch")),
+                source_ip: str_at(event, "/requestContext/identity/sourceIp"),
+            },
+        }
+    }
+}
+
+/// The v1 query: multi-value parameters if any, else single-value ones.
+fn encoded_query(event: &Value, encode: bool) -> String {
+    let multi = event.get("multiValueQueryStringParameters");
+    if multi.and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+        query_string(multi, encode)
+    } else {
+        query_string(event.get("queryStringParameters"), encode)
+    }
+}
+
+/// `k=v&k=v2` from a map whose values are strings or lists of strings (Python's `urlencode(doseq=True)`).
+fn query_string(parameters: Option<&Value>, encode: bool) -> String {
+    let Some(parameters) = parameters.and_then(Value::as_object) else {
+        return String::new();
+    };
+    let escape = |text: &str| -> String {
+        if encode {
+            utf8_percent_encode(text, QUERY_ENCODE).to_string().replace("%20", "+")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in parameters {
+        let values: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            single => vec![single],
+        };
+        for value in values {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            pairs.push(format!("{}={}", escape(key), escape(&text)));
+        }
+    }
+    pairs.join("&")
+}
+
+/// The request headers: `headers` if it is an object, else `multiValueHeaders` with each header's
+/// values joined by `", "`, else `{}` (the reference raised `KeyError` here).
+pub(crate) fn request_headers(event: &Value) -> Value {
+    if let Some(headers) = event.get("headers").and_then(Value::as_object) {
+        if headers.values().all(Value::is_string) {
+            return Value::Object(headers.clone());
+        }
+        return Value::Object(join_multi_values(headers));
+    }
+    match event.get("multiValueHeaders").and_then(Value::as_object) {
+        Some(multi) => Value::Object(join_multi_values(multi)),
+        None => Value::Object(Map::new()),
+    }
+}
+
+fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let joined = match value {
+                Value::Array(values) => Value::String(
+                    values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+                ),
+                other => other.clone(),
+            };
+            (name.clone(), joined)
+        })
+        .collect()
+}
+
+/// VPC Lattice v1 spells the base64 flag `is_base64_encoded`; give the body rules the usual key.
+fn with_standard_base64_flag(event: &Value, shape: EventShape) -> std::borrow::Cow<'_, Value> {
+    match (shape, event.get("is_base64_encoded")) {
+        (EventShape::VpcLatticeV1, Some(flag)) => {
+            let mut copy = event.clone();
+            if let Some(object) = copy.as_object_mut() {
+                object.insert("isBase64Encoded".to_owned(), flag.clone());
+            }
+            std::borrow::Cow::Owned(copy)
+        }
+        _ => std::borrow::Cow::Borrowed(event),
+    }
+}
+
+/// Milliseconds since the epoch from a number or a numeric string.
+fn epoch_millis(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capture(event: Value) -> EventRequest {
+        let shape = EventShape::detect(&event);
+        capture_request(&event, shape, &Options::new(), 0)
+    }
+
+    #[test]
+    fn v1_uri_uses_host_proto_and_encoded_query() {
+        let request = capture(json!({
+            "httpMethod": "GET", "path": "/a b",
+            "headers": {"Host": "h.example", "X-Forwarded-Proto": "https"},
+            "multiValueQueryStringParameters": {"q": ["a b", "c&d"], "e": ["~x"]},
+            "requestContext": {"requestTimeEpoch": 1583349317135_i64}
+        }));
+        assert_eq!(request.uri, "https://h.example/a b?q=a+b&q=c%26d&e=~x");
+        assert_eq!(request.time, "2020-03-04T19:15:17.135");
+        assert_eq!(request.verb, "GET");
+    }
+
+    #[test]
+    fn alb_query_is_not_encoded_again() {
+        let request = capture(json!({
+            "httpMethod": "GET", "path": "/", "requestContext": {"elb": {}},
+            "queryStringParameters": {"q": "a%20b"}, "headers": {"host": "alb"}
+        }));
+        assert_eq!(request.uri, "http://alb/?q=a%20b");
+    }
+
+    #[test]
+    fn host_falls_back_to_domain_name_then_localhost() {
+        let with_domain = capture(json!({"httpMethod": "GET", "path": "/p", "headers": null,
+            "requestContext": {"domainName": "d.example"}}));
+        assert_eq!(with_domain.uri, "http://d.example/p");
+        let bare = capture(json!({"httpMethod": "POST", "path": "/trip", "requestContext": {}}));
+        assert_eq!(bare.uri, "http://localhost/trip");
+        assert_eq!(bare.headers, json!({}));
+    }
+
+    #[test]
+    fn multi_value_headers_are_joined() {
+        let request = capture(json!({"httpMethod": "GET", "requestContext": {"elb": {}},
+            "multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}}));
+        assert_eq!(request.headers, json!({"a": "1, 2", "host": "h"}));
+    }
+
+    #[test]
+    fn v2_uses_raw_path_and_query() {
+        let request = capture(json!({"version": "2.0", "rawPath": "/x", "rawQueryString": "a=1&a=2",
+            "headers": {"host": "api"}, "requestContext": {"http": {"method": "PUT", "sourceIp": "9.9.9.9"}, "timeEpoch": 0}}));
+        assert_eq!(request.uri, "http://api/x?a=1&a=2");
+        assert_eq!(request.verb, "PUT");
+        assert_eq!(request.ip_address.as_deref(), Some("9.9.9.9"));
+        assert_eq!(request.time, "1970-01-01T00:00:00.000");
+    }
+
+    #[test]
+    fn websocket_message_is_logged() {
+        let request = capture(json!({"requestContext": {"connectionId": "c1", "eventType": "MESSAGE",
+            "routeKey": "$default", "stage": "prod", "domainName": "ws.example"}, "body": "{\"a\":1}"}));
+        assert_eq!(request.uri, "wss://ws.example/prod/$default");
+        assert_eq!(request.verb, "POST");
+        assert_eq!(request.body, Some(json!({"a": 1})));
+    }
+
+    #[test]
+    fn lattice_v2_time_is_microseconds() {
+        let request = capture(json!({"version": "2.0", "method": "GET", "path": "/n",
+            "headers": {"host": "svc"}, "queryStringParameters": {"order-id": "1"},
+            "requestContext": {"timeEpoch": "1696331543569073"}}));
+        assert_eq!(request.uri, "http://svc/n?order-id=1");
+        assert_eq!(request.time, "2023-10-03T11:12:23.569");
+    }
+
+    #[test]
+    fn response_defaults_follow_the_reference() {
+        let response = capture_response(Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})), &Options::new(), 0);
+        assert_eq!(response.status, 201);
+        assert_eq!(response.headers, json!({"content-type": "application/json"}));
+        assert_eq!(response.body, Some(json!({"id": 7})));
+        let unseen = capture_response(None, &Options::new(), 0);
+        assert_eq!((unseen.status, unseen.body), (200, None));
+    }
+}

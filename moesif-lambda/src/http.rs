@@ -1,0 +1,106 @@
+//! `lambda_http` support: a `Request` is turned back into the Lambda event it came from (the shape its
+//! request context says), so the same capture rules and hooks apply; a `Response<B>` into the Lambda
+//! response JSON.
+
+use crate::__private::CapturedEvent;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{json, Map, Value};
+
+/// The event and context of a `lambda_http` request.
+pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
+    let context = request.lambda_context_ref().cloned().unwrap_or_default();
+    let headers = headers_json(request.headers());
+    let (body, is_base64) = body_json(request.body());
+    let path = Some(request.raw_http_path()).filter(|p| !p.is_empty()).unwrap_or(request.uri().path());
+    let query = request.uri().query().unwrap_or_default();
+    let request_context = request.request_context_ref();
+    let context_json = request_context.and_then(request_context_json).unwrap_or_else(|| json!({}));
+    let json = match request_context {
+        Some(RequestContext::ApiGatewayV2(_)) => json!({
+            "version": "2.0",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": context_json,
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }),
+        _ => {
+            let mut event = json!({
+                "httpMethod": request.method().as_str(),
+                "path": path,
+                "headers": headers,
+                "multiValueQueryStringParameters": query_json(request),
+                "requestContext": context_json,
+                "body": body,
+                "isBase64Encoded": is_base64,
+            });
+            if let (Some(RequestContext::WebSocket(_)), Some(object)) = (request_context, event.as_object_mut()) {
+                // WebSocket events carry no httpMethod; keep the shape detection honest.
+                object.remove("httpMethod");
+            }
+            event
+        }
+    };
+    CapturedEvent { json, context }
+}
+
+/// The Lambda response JSON of an `http::Response`.
+pub(crate) fn response_json<B: AsRef<[u8]>>(response: &lambda_http::Response<B>) -> Value {
+    let bytes = response.body().as_ref();
+    let (body, is_base64) = match std::str::from_utf8(bytes) {
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(STANDARD.encode(bytes)), true),
+    };
+    json!({
+        "statusCode": response.status().as_u16(),
+        "headers": headers_json(response.headers()),
+        "body": body,
+        "isBase64Encoded": is_base64,
+    })
+}
+
+fn headers_json(headers: &lambda_http::http::HeaderMap) -> Value {
+    let mut object = Map::new();
+    for name in headers.keys() {
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        object.insert(name.as_str().to_owned(), Value::String(values.join(", ")));
+    }
+    Value::Object(object)
+}
+
+fn body_json(body: &Body) -> (Value, bool) {
+    match body {
+        Body::Empty => (Value::Null, false),
+        Body::Text(text) => (Value::String(text.clone()), false),
+        Body::Binary(bytes) => (Value::String(STANDARD.encode(bytes)), true),
+        _ => (Value::Null, false),
+    }
+}
+
+fn query_json(request: &Request) -> Value {
+    let mut object = Map::new();
+    if let Some(query) = request.query_string_parameters_ref() {
+        for (key, value) in query.iter() {
+            let entry = object.entry(key.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = entry {
+                values.push(Value::String(value.to_owned()));
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+fn request_context_json(context: &RequestContext) -> Option<Value> {
+    match context {
+        RequestContext::ApiGatewayV1(c) => serde_json::to_value(c).ok(),
+        RequestContext::ApiGatewayV2(c) => serde_json::to_value(c).ok(),
+        RequestContext::Alb(c) => serde_json::to_value(c).ok(),
+        RequestContext::WebSocket(c) => serde_json::to_value(c).ok(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}

@@ -1,0 +1,111 @@
+//! Who made the call and what to attach to it: the user hooks, or the reference's defaults.
+//!
+//! Defaults: user = `requestContext.identity.cognitoIdentityId`, session token =
+//! `requestContext.identity.apiKey`, API version = the function version, metadata = request id (as
+//! `trace_id`), function name, `requestContext` and `context.aws_request_id`; company = none.
+
+use crate::event::non_empty_str_at;
+use crate::hooks;
+use crate::options::Options;
+use lambda_runtime::Context;
+use serde_json::{json, Value};
+
+/// The identity fields of one event.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Identity {
+    pub user_id: Option<String>,
+    pub company_id: Option<String>,
+    pub session_token: Option<String>,
+    pub api_version: Option<String>,
+    pub metadata: Option<Value>,
+}
+
+/// Runs the hooks (each contained) or the defaults.
+pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> Identity {
+    let run = |name: &'static str, hook: Option<crate::options::IdentifyHook>, default: fn(&Value, &Context) -> Option<String>| {
+        match hook {
+            Some(hook) => hooks::call(name, || hook(event, context)).flatten(),
+            None => default(event, context),
+        }
+    };
+    let api_version = match (options.api_version, options.api_version_str) {
+        (None, Some(fixed)) => Some(fixed.to_owned()),
+        (hook, _) => run("api_version", hook, |_, context| {
+            Some(context.env_config.version.clone()).filter(|v| !v.is_empty())
+        }),
+    };
+    Identity {
+        user_id: run("identify_user", options.identify_user, |event, _| {
+            non_empty_str_at(event, "/requestContext/identity/cognitoIdentityId")
+        }),
+        company_id: run("identify_company", options.identify_company, |_, _| None),
+        session_token: run("session_token", options.session_token, |event, _| {
+            non_empty_str_at(event, "/requestContext/identity/apiKey")
+        }),
+        api_version,
+        metadata: match options.metadata {
+            Some(hook) => hooks::call("metadata", || hook(event, context)).flatten(),
+            None => default_metadata(event, context),
+        },
+    }
+}
+
+fn default_metadata(event: &Value, context: &Context) -> Option<Value> {
+    let request_context = event.get("requestContext")?;
+    if context.request_id.is_empty() || context.env_config.function_name.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "trace_id": context.request_id,
+        "function_name": context.env_config.function_name,
+        "request_context": request_context,
+        "context": { "aws_request_id": context.request_id },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn context() -> Context {
+        let mut context = Context::default();
+        context.request_id = "req-1".into();
+        context.env_config = Arc::new(lambda_runtime::Config {
+            function_name: "fn".into(),
+            version: "$LATEST".into(),
+            ..Default::default()
+        });
+        context
+    }
+
+    #[test]
+    fn defaults_follow_the_reference() {
+        let event = json!({"requestContext": {"identity": {"cognitoIdentityId": "u1", "apiKey": "k1"}}});
+        let identity = identify(&event, &context(), &Options::new());
+        assert_eq!(identity.user_id.as_deref(), Some("u1"));
+        assert_eq!(identity.session_token.as_deref(), Some("k1"));
+        assert_eq!(identity.api_version.as_deref(), Some("$LATEST"));
+        assert_eq!(identity.company_id, None);
+        assert_eq!(identity.metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
+    }
+
+    #[test]
+    fn no_request_context_no_metadata() {
+        assert_eq!(identify(&json!({}), &context(), &Options::new()).metadata, None);
+    }
+
+    #[test]
+    fn hooks_replace_defaults_and_panics_are_contained() {
+        let options = Options::new()
+            .identify_user(|_, _| Some("hooked".into()))
+            .identify_company(|_, _| panic!("company hook broke"))
+            .api_version_str("v9")
+            .metadata(|_, ctx| Some(json!({"id": ctx.request_id})));
+        let identity = identify(&json!({}), &context(), &options);
+        assert_eq!(identity.user_id.as_deref(), Some("hooked"));
+        assert_eq!(identity.company_id, None);
+        assert_eq!(identity.api_version.as_deref(), Some("v9"));
+        assert_eq!(identity.metadata, Some(json!({"id": "req-1"})));
+    }
+}

@@ -1,0 +1,50 @@
+//! Log every API call an AWS Lambda function serves to [Moesif](https://www.moesif.com) API analytics.
+//!
+//! Put `#[moesif_logger]` on the handler; the signature stays as written:
+//!
+//! ```no_run
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//! use moesif_lambda::{moesif_logger, Options};
+//! use serde_json::Value;
+//!
+//! const OPTIONS: Options = Options::new().log_body(true);
+//!
+//! #[moesif_logger(options = OPTIONS)]
+//! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+//!     Ok(serde_json::json!({ "statusCode": 200, "body": "hello" }))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     lambda_runtime::run(service_fn(handler)).await
+//! }
+//! ```
+//!
+//! See the README for every option, the delivery modes and the guarantees.
+
+mod body;
+mod call;
+mod capture;
+mod client_ip;
+mod delivery;
+mod error;
+mod event;
+mod hooks;
+#[cfg(feature = "http")]
+mod http;
+mod identity;
+mod model;
+mod options;
+mod time;
+mod transport;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use error::Error;
+pub use event::EventShape;
+pub use model::{Direction, EventModel, EventRequest, EventResponse};
+pub use moesif_lambda_macros::moesif_logger;
+pub use options::{IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, SkipHook, DEFAULT_MAX_BODY_BYTES};
+pub use transport::DEFAULT_BASE_URI;

@@ -1,0 +1,106 @@
+//! The Moesif event JSON (`POST /v1/events`), as serde structs and nothing else.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The request half of a Moesif event.
+///
+/// ```
+/// let request = moesif_lambda::EventRequest { verb: "GET".into(), ..Default::default() };
+/// assert_eq!(request.verb, "GET");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventRequest {
+    /// When the request arrived: UTC, milliseconds, `YYYY-MM-DDTHH:MM:SS.mmm`.
+    pub time: String,
+    /// Full URI: scheme, host, path and query.
+    pub uri: String,
+    /// HTTP method.
+    pub verb: String,
+    /// Request headers as the event carried them (`null` when it had none).
+    #[serde(default)]
+    pub headers: Value,
+    /// API version (default: the function version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Client IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// Body: JSON as JSON, anything else base64 (see `transfer_encoding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// `"json"` or `"base64"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<String>,
+}
+
+/// The response half of a Moesif event.
+///
+/// ```
+/// let response = moesif_lambda::EventResponse { status: 201, ..Default::default() };
+/// assert_eq!(response.status, 201);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventResponse {
+    /// When the response was ready: UTC, milliseconds.
+    pub time: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: Value,
+    /// Body: JSON as JSON, anything else base64 (see `transfer_encoding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    /// `"json"` or `"base64"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_encoding: Option<String>,
+}
+
+/// Direction of an API call: served by the function, or made by it.
+///
+/// ```
+/// assert_eq!(serde_json::to_value(moesif_lambda::Direction::Incoming).unwrap(), "Incoming");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    /// A call the function served.
+    #[default]
+    Incoming,
+    /// A call the function made.
+    Outgoing,
+}
+
+/// One API call, as Moesif's `/v1/events` takes it. [`crate::Options::mask_event_model`] receives and
+/// returns this.
+///
+/// ```
+/// let event = moesif_lambda::EventModel::default();
+/// let json = serde_json::to_value(&event).unwrap();
+/// assert_eq!(json["direction"], "Incoming");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventModel {
+    /// The request.
+    pub request: EventRequest,
+    /// The response.
+    pub response: EventResponse,
+    /// Session token (default: the API Gateway API key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// User id (default: the Cognito identity id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Company id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    /// Free-form metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Incoming or outgoing.
+    pub direction: Direction,
+    /// How many calls this event stands for after sampling (`floor(100 / sample rate)`).
+    pub weight: u32,
+    /// Unique id of this event (a UUID v4).
+    pub transaction_id: String,
+}

@@ -1,0 +1,327 @@
+//! [`Options`]: what the middleware captures and where it sends it.
+//!
+//! Every option of Moesif's Python middleware (`MoesifLogger(moesif_options)`) exists here with the same
+//! meaning and default. Hooks are plain `fn` pointers (non-capturing closures coerce to them), so an
+//! `Options` can be a `const`; [`OptionsSource`] lets `#[moesif_logger(options = X)]` take either a const
+//! or a `fn() -> Options`.
+
+use crate::model::EventModel;
+use lambda_runtime::Context;
+use serde_json::Value;
+
+/// A hook that derives a string (user id, company id, session token, API version) from the raw event
+/// (as JSON) and the Lambda context. `None` leaves the field empty.
+pub type IdentifyHook = fn(&Value, &Context) -> Option<String>;
+/// A hook that returns the `metadata` object of the event (any JSON value).
+pub type MetadataHook = fn(&Value, &Context) -> Option<Value>;
+/// A hook that returns `true` when the invocation must not be logged.
+pub type SkipHook = fn(&Value, &Context) -> bool;
+/// A hook that receives the finished event model and returns it with sensitive data removed.
+pub type MaskHook = fn(EventModel) -> EventModel;
+
+/// Default body size cap, in bytes, per request or response body (512 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// Configuration of the Moesif middleware.
+///
+/// Build it in `const` context or at run time; every method is a `const fn` builder.
+///
+/// ```
+/// use moesif_lambda::Options;
+/// use serde_json::Value;
+///
+/// fn user(event: &Value, _ctx: &lambda_runtime::Context) -> Option<String> {
+///     event.pointer("/requestContext/authorizer/claims/sub")?.as_str().map(String::from)
+/// }
+///
+/// const OPTIONS: Options = Options::new().identify_user(user).log_body(true).api_version_str("v2");
+/// assert!(OPTIONS.log_body_enabled());
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct Options {
+    pub(crate) identify_user: Option<IdentifyHook>,
+    pub(crate) identify_company: Option<IdentifyHook>,
+    pub(crate) session_token: Option<IdentifyHook>,
+    pub(crate) api_version: Option<IdentifyHook>,
+    pub(crate) api_version_str: Option<&'static str>,
+    pub(crate) metadata: Option<MetadataHook>,
+    pub(crate) skip: Option<SkipHook>,
+    pub(crate) mask_event_model: Option<MaskHook>,
+    pub(crate) log_body: bool,
+    pub(crate) debug: bool,
+    pub(crate) application_id: Option<&'static str>,
+    pub(crate) base_uri: Option<&'static str>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) redact_headers: &'static [&'static str],
+    pub(crate) redact_default_headers: bool,
+    pub(crate) trusted_source_ip_only: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// The defaults of the Python middleware: log bodies, no hooks, application id from
+    /// `MOESIF_APPLICATION_ID`, collector `https://api.moesif.net` (or `MOESIF_BASE_URI`).
+    ///
+    /// ```
+    /// const OPTIONS: moesif_lambda::Options = moesif_lambda::Options::new();
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            identify_user: None,
+            identify_company: None,
+            session_token: None,
+            api_version: None,
+            api_version_str: None,
+            metadata: None,
+            skip: None,
+            mask_event_model: None,
+            log_body: true,
+            debug: false,
+            application_id: None,
+            base_uri: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            redact_headers: &[],
+            redact_default_headers: true,
+            trusted_source_ip_only: false,
+        }
+    }
+
+    /// `IDENTIFY_USER`: derive the user id. Default: `requestContext.identity.cognitoIdentityId`.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .identify_user(|event, _| event.pointer("/headers/x-user-id")?.as_str().map(String::from));
+    /// ```
+    #[doc(alias = "IDENTIFY_USER")]
+    pub const fn identify_user(mut self, hook: IdentifyHook) -> Self {
+        self.identify_user = Some(hook);
+        self
+    }
+
+    /// `IDENTIFY_COMPANY`: derive the company id. Default: none.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .identify_company(|event, _| event.pointer("/headers/x-org")?.as_str().map(String::from));
+    /// ```
+    #[doc(alias = "IDENTIFY_COMPANY")]
+    pub const fn identify_company(mut self, hook: IdentifyHook) -> Self {
+        self.identify_company = Some(hook);
+        self
+    }
+
+    /// `GET_SESSION_TOKEN`: derive the session token. Default: `requestContext.identity.apiKey`.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .session_token(|event, _| event.pointer("/headers/x-session")?.as_str().map(String::from));
+    /// ```
+    #[doc(alias = "GET_SESSION_TOKEN")]
+    pub const fn session_token(mut self, hook: IdentifyHook) -> Self {
+        self.session_token = Some(hook);
+        self
+    }
+
+    /// `GET_API_VERSION`: derive the API version. Default: the function version (`$LATEST`, `3`, …).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .api_version(|event, _| event.pointer("/headers/x-api-version")?.as_str().map(String::from));
+    /// ```
+    #[doc(alias = "GET_API_VERSION")]
+    pub const fn api_version(mut self, hook: IdentifyHook) -> Self {
+        self.api_version = Some(hook);
+        self
+    }
+
+    /// A fixed API version for every event (a shortcut for an `api_version` hook returning a constant).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().api_version_str("2024-01-01");
+    /// ```
+    pub const fn api_version_str(mut self, version: &'static str) -> Self {
+        self.api_version_str = Some(version);
+        self
+    }
+
+    /// `GET_METADATA`: the event's metadata. Default: trace id, function name, request context and
+    /// request id, as the reference sends them.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .metadata(|_, ctx| Some(serde_json::json!({ "request_id": ctx.request_id })));
+    /// ```
+    #[doc(alias = "GET_METADATA")]
+    pub const fn metadata(mut self, hook: MetadataHook) -> Self {
+        self.metadata = Some(hook);
+        self
+    }
+
+    /// `SKIP`: return `true` to leave an invocation out. Default: log everything.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .skip(|event, _| event["path"] == "/health");
+    /// ```
+    #[doc(alias = "SKIP")]
+    pub const fn skip(mut self, hook: SkipHook) -> Self {
+        self.skip = Some(hook);
+        self
+    }
+
+    /// `MASK_EVENT_MODEL`: edit the event before it is sent (remove secrets, PII, …).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().mask_event_model(|mut event| {
+    ///     event.request.body = None;
+    ///     event
+    /// });
+    /// ```
+    #[doc(alias = "MASK_EVENT_MODEL")]
+    pub const fn mask_event_model(mut self, hook: MaskHook) -> Self {
+        self.mask_event_model = Some(hook);
+        self
+    }
+
+    /// `LOG_BODY`: capture request and response bodies (default `true`).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().log_body(false);
+    /// assert!(!O.log_body_enabled());
+    /// ```
+    #[doc(alias = "LOG_BODY")]
+    pub const fn log_body(mut self, log_body: bool) -> Self {
+        self.log_body = log_body;
+        self
+    }
+
+    /// `DEBUG`: log what the middleware does at `info` level through `tracing` (default `false`;
+    /// at `debug` level it always logs).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().debug(true);
+    /// ```
+    #[doc(alias = "DEBUG")]
+    pub const fn debug(mut self, debug: bool) -> Self {
+        self.debug = debug;
+        self
+    }
+
+    /// The Moesif application id. Default: the `MOESIF_APPLICATION_ID` environment variable, which is
+    /// where it belongs (keep it out of source code).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().application_id("eyJhcHAi...");
+    /// ```
+    #[doc(alias = "APPLICATION_ID")]
+    pub const fn application_id(mut self, application_id: &'static str) -> Self {
+        self.application_id = Some(application_id);
+        self
+    }
+
+    /// The collector's base URI. Default: `MOESIF_BASE_URI` if set, else `https://api.moesif.net`.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().base_uri("http://127.0.0.1:8080");
+    /// ```
+    #[doc(alias = "BASE_URI")]
+    pub const fn base_uri(mut self, base_uri: &'static str) -> Self {
+        self.base_uri = Some(base_uri);
+        self
+    }
+
+    /// The largest request or response body captured, in bytes (default 512 KiB). A larger body is
+    /// replaced by a marker that gives its size; it is never cut into invalid JSON.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().max_body_bytes(100 * 1024);
+    /// ```
+    pub const fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+
+    /// Extra header names (and JSON body field names) whose values are replaced by `"[REDACTED]"`,
+    /// matched without regard to case, on top of the default credential headers.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-token", "password"]);
+    /// ```
+    pub const fn redact(mut self, names: &'static [&'static str]) -> Self {
+        self.redact_headers = names;
+        self
+    }
+
+    /// Turn the default redaction of credential headers (`Authorization`, `Proxy-Authorization`,
+    /// `Cookie`, `Set-Cookie`, `X-Api-Key`, `X-Amz-Security-Token`) on or off (default on).
+    /// Turning it off sends them as captured; to keep only `Authorization` (so Moesif can identify users
+    /// from a JWT server-side), turn it off and list the others with [`Options::redact`].
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
+    ///     .redact_default_headers(false)
+    ///     .redact(&["cookie", "set-cookie", "x-api-key", "x-amz-security-token", "proxy-authorization"]);
+    /// ```
+    pub const fn redact_default_headers(mut self, on: bool) -> Self {
+        self.redact_default_headers = on;
+        self
+    }
+
+    /// Take the client IP only from the platform's `requestContext` source IP, never from forwarded
+    /// headers a client can set (`X-Forwarded-For`, …). Default `false` (the reference's rules).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().trusted_source_ip_only(true);
+    /// ```
+    pub const fn trusted_source_ip_only(mut self, on: bool) -> Self {
+        self.trusted_source_ip_only = on;
+        self
+    }
+
+    /// Whether bodies are captured.
+    ///
+    /// ```
+    /// assert!(moesif_lambda::Options::new().log_body_enabled());
+    /// ```
+    pub const fn log_body_enabled(&self) -> bool {
+        self.log_body
+    }
+}
+
+/// Where `#[moesif_logger(options = X)]` gets its [`Options`]: an `Options` value (a `const` or `static`)
+/// or a function returning one. The macro calls [`OptionsSource::options`] once per cold start.
+///
+/// ```
+/// use moesif_lambda::{Options, OptionsSource};
+/// const CONST_OPTIONS: Options = Options::new().log_body(false);
+/// fn fn_options() -> Options { Options::new().debug(true) }
+/// assert!(!CONST_OPTIONS.options().log_body_enabled());
+/// assert!(fn_options.options().log_body_enabled());
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `moesif_lambda::Options` or a `fn() -> moesif_lambda::Options`",
+    label = "expected an `Options` const or a `fn() -> Options`",
+    note = "write `options = MY_OPTIONS` (a `const MY_OPTIONS: Options`) or `options = my_options` (a `fn my_options() -> Options`)"
+)]
+pub trait OptionsSource {
+    /// The options to use.
+    fn options(&self) -> Options;
+}
+
+impl OptionsSource for Options {
+    fn options(&self) -> Options {
+        *self
+    }
+}
+
+impl<F: Fn() -> Options> OptionsSource for F {
+    fn options(&self) -> Options {
+        self()
+    }
+}

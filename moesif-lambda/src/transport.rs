@@ -1,0 +1,166 @@
+//! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
+
+use crate::hooks::warn_once;
+use crate::options::Options;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write as _;
+use std::time::Duration;
+use ureq::Agent;
+
+/// The collector used when neither [`Options::base_uri`] nor `MOESIF_BASE_URI` says otherwise.
+pub const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
+
+const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+const OVERALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a POST to the collector went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
+    Accepted { config_etag: Option<String> },
+    /// The collector answered with this non-2xx status.
+    Status(u16),
+    /// No answer: connection refused, timed out, reset (the text says which).
+    Failed(String),
+}
+
+/// A configured connection to one collector with one application id.
+pub(crate) struct Transport {
+    agent: Agent,
+    base_uri: String,
+    application_id: String,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the application id.
+        f.debug_struct("Transport").field("base_uri", &self.base_uri).finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    /// Builds the transport from the options and environment, or says once why it cannot
+    /// (no application id, a base URI that is not an http(s) URL) and returns `None`.
+    pub(crate) fn from_options(options: &Options) -> Option<Transport> {
+        let application_id = options
+            .application_id
+            .map(str::to_owned)
+            .or_else(|| std::env::var("MOESIF_APPLICATION_ID").ok())
+            .filter(|id| !id.trim().is_empty());
+        let Some(application_id) = application_id else {
+            warn_once("no-application-id", || {
+                tracing::warn!(
+                    "moesif: no application id (set MOESIF_APPLICATION_ID or Options::application_id); \
+                     API calls are not logged, the function serves on"
+                )
+            });
+            return None;
+        };
+        let base_uri = options
+            .base_uri
+            .map(str::to_owned)
+            .or_else(|| std::env::var("MOESIF_BASE_URI").ok().filter(|b| !b.trim().is_empty()))
+            .unwrap_or_else(|| DEFAULT_BASE_URI.to_owned());
+        let base_uri = base_uri.trim().trim_end_matches('/').to_owned();
+        if !is_http_url(&base_uri) {
+            warn_once("bad-base-uri", || {
+                tracing::warn!(
+                    base_uri = %base_uri,
+                    "moesif: the collector base URI is not an http(s) URL; API calls are not logged, \
+                     the function serves on"
+                )
+            });
+            return None;
+        }
+        Some(Transport { agent: agent(), base_uri, application_id })
+    }
+
+    /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking.
+    pub(crate) fn post_json(&self, path: &str, json: &[u8]) -> Sent {
+        let body = match gzip(json) {
+            Ok(body) => body,
+            Err(error) => return Sent::Failed(format!("gzip: {error}")),
+        };
+        let result = self
+            .agent
+            .post(format!("{}{path}", self.base_uri))
+            .header("X-Moesif-Application-Id", &self.application_id)
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", "gzip")
+            .send(&body[..]);
+        match result {
+            Ok(response) if response.status().is_success() => Sent::Accepted {
+                config_etag: response
+                    .headers()
+                    .get("x-moesif-config-etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            },
+            Ok(response) => Sent::Status(response.status().as_u16()),
+            Err(error) => Sent::Failed(error.to_string()),
+        }
+    }
+
+    /// The collector's base URI (no application id in it).
+    pub(crate) fn base_uri(&self) -> &str {
+        &self.base_uri
+    }
+}
+
+fn agent() -> Agent {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(OVERALL_TIMEOUT))
+        .user_agent(USER_AGENT)
+        .build()
+        .into()
+}
+
+fn is_http_url(uri: &str) -> bool {
+    match uri.parse::<ureq::http::Uri>() {
+        Ok(parsed) => {
+            matches!(parsed.scheme_str(), Some("http" | "https")) && parsed.authority().is_some_and(|a| !a.host().is_empty())
+        }
+        Err(_) => false,
+    }
+}
+
+fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
+    encoder.write_all(bytes)?;
+    encoder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(is_http_url("https://api.moesif.net"));
+        assert!(is_http_url("http://127.0.0.1:9000"));
+        assert!(!is_http_url("api.moesif.net"));
+        assert!(!is_http_url("ftp://x"));
+        assert!(!is_http_url("not a url"));
+    }
+
+    #[test]
+    fn debug_hides_the_application_id() {
+        let options = Options::new().application_id("secret-app-id").base_uri("http://127.0.0.1:1");
+        let transport = Transport::from_options(&options).map(|t| format!("{t:?}"));
+        assert!(transport.is_some_and(|text| !text.contains("secret-app-id")));
+    }
+
+    #[test]
+    fn gzip_round_trips() {
+        use std::io::Read as _;
+        let packed = gzip(b"{\"a\":1}").unwrap_or_default();
+        let mut text = String::new();
+        let read = flate2::read::GzDecoder::new(&packed[..]).read_to_string(&mut text);
+        assert!(read.is_ok());
+        assert_eq!(text, "{\"a\":1}");
+    }
+}
