@@ -87,6 +87,41 @@ impl Call {
     }
 }
 
+/// What the middleware would send for one invocation (before sampling): the Moesif event built from
+/// the raw event, the Lambda context and the handler's answer as JSON, with every hook applied. `None`
+/// when the event is not an HTTP event, the `skip` hook says so, or the `mask_event_model` hook failed.
+///
+/// Useful to unit-test your options (a mask hook, say) without a collector.
+///
+/// ```
+/// use moesif_lambda::{preview_event, Options};
+/// use serde_json::json;
+///
+/// let event = json!({"httpMethod": "GET", "path": "/hi", "headers": {"Host": "api.example"}, "requestContext": {}});
+/// let answer = json!({"statusCode": 200, "body": "{\"ok\": true}"});
+/// let sent = preview_event(&Options::new(), &event, &lambda_runtime::Context::default(), Some(&answer));
+/// let sent = sent.expect("an HTTP event is logged");
+/// assert_eq!(sent.request.uri, "http://api.example/hi");
+/// assert_eq!(sent.response.body, Some(json!({"ok": true})));
+/// ```
+pub fn preview_event(options: &Options, event: &Value, context: &Context, answer: Option<&Value>) -> Option<EventModel> {
+    let shape = EventShape::detect(event);
+    if !shape.is_http() {
+        return None;
+    }
+    let now = crate::time::now_millis();
+    Call {
+        options: *options,
+        shape,
+        event: event.clone(),
+        context: context.clone(),
+        received_millis: now,
+        answer: Answer::Response(answer.cloned()),
+        answered_millis: now,
+    }
+    .into_event()
+}
+
 fn failed_response(answered_millis: i64) -> crate::model::EventResponse {
     crate::model::EventResponse {
         time: crate::time::format_millis(answered_millis),

@@ -30,7 +30,7 @@ pub(crate) fn capture_request(event: &Value, shape: EventShape, options: &Option
         uri.push_str(&parts.query);
     }
     let (body, transfer_encoding) =
-        body::capture(&with_standard_base64_flag(event, shape), options.log_body, options.max_body_bytes);
+        body::capture(&body_wrapper(event, shape, &headers), options.log_body, options.max_body_bytes);
     EventRequest {
         time: format_millis(parts.time_millis.unwrap_or(received_millis)),
         uri,
@@ -201,15 +201,22 @@ fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// VPC Lattice v1 spells the base64 flag `is_base64_encoded`; give the body rules the usual key.
-fn with_standard_base64_flag(event: &Value, shape: EventShape) -> std::borrow::Cow<'_, Value> {
-    match (shape, event.get("is_base64_encoded")) {
-        (EventShape::VpcLatticeV1, Some(flag)) => {
-            let mut copy = event.clone();
-            if let Some(object) = copy.as_object_mut() {
-                object.insert("isBase64Encoded".to_owned(), flag.clone());
+/// The value the body rules read for the request. Usually the event itself; but VPC Lattice v1 spells the
+/// base64 flag `is_base64_encoded` (given the usual key here), and an event without a `headers` key that
+/// is logged whole (it has no `body`) carries the headers that were captured, as the mended reference does.
+fn body_wrapper<'a>(event: &'a Value, shape: EventShape, headers: &Value) -> std::borrow::Cow<'a, Value> {
+    let lattice_flag = event.get("is_base64_encoded").filter(|_| shape == EventShape::VpcLatticeV1);
+    let missing_headers = event.get("body").is_none() && event.get("headers").is_none();
+    match event.as_object() {
+        Some(object) if lattice_flag.is_some() || missing_headers => {
+            let mut copy = object.clone();
+            if let Some(flag) = lattice_flag {
+                copy.insert("isBase64Encoded".to_owned(), flag.clone());
             }
-            std::borrow::Cow::Owned(copy)
+            if missing_headers {
+                copy.insert("headers".to_owned(), headers.clone());
+            }
+            std::borrow::Cow::Owned(Value::Object(copy))
         }
         _ => std::borrow::Cow::Borrowed(event),
     }

@@ -42,6 +42,7 @@ mod transport;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use call::preview_event;
 pub use error::Error;
 pub use event::EventShape;
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
