@@ -31,9 +31,9 @@ impl Parse for Args {
                 if !input.peek(Token![=]) {
                     return Err(syn::Error::new(key.span, "expected `options = <const or fn path>`"));
                 }
-                input.parse::<Token![=]>()?;
+                let eq = input.parse::<Token![=]>()?;
                 if input.is_empty() || input.peek(Token![,]) {
-                    return Err(input.error("expected a const or fn path after `options =`"));
+                    return Err(syn::Error::new(eq.span, "expected a const or fn path after `options =`"));
                 }
                 args.options = Some(input.parse()?);
             } else if lookahead.peek(Token![crate]) {

@@ -1,0 +1,1 @@
+//! Only hosts `tests/compiletest.rs`.
