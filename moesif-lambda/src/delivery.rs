@@ -31,6 +31,12 @@ pub(crate) async fn deliver(transport: Arc<Transport>, call: Call) {
     }
 }
 
+/// Delivers an already built event (an outgoing call, captured on the caller's thread). Blocking: it is
+/// called from blocking HTTP client code.
+pub(crate) fn submit_built(transport: &Transport, event: EventModel, debug: bool) {
+    send_events(transport, &[event], debug);
+}
+
 /// POSTs events: one to `/v1/events`, several to `/v1/events/batch`. Failures are warned about once
 /// per kind per process, never raised.
 pub(crate) fn send_events(transport: &Transport, events: &[EventModel], debug: bool) -> Sent {

@@ -6,6 +6,7 @@
 //! or a `fn() -> Options`.
 
 use crate::model::EventModel;
+use crate::outgoing::OutgoingOptions;
 use lambda_runtime::Context;
 use serde_json::Value;
 
@@ -56,6 +57,7 @@ pub struct Options {
     pub(crate) redact_headers: &'static [&'static str],
     pub(crate) redact_default_headers: bool,
     pub(crate) trusted_source_ip_only: bool,
+    pub(crate) outgoing: OutgoingOptions,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Options {
             redact_headers: &[],
             redact_default_headers: true,
             trusted_source_ip_only: false,
+            outgoing: OutgoingOptions::new(),
         }
     }
 
@@ -281,6 +284,17 @@ impl Options {
     /// ```
     pub const fn trusted_source_ip_only(mut self, on: bool) -> Self {
         self.trusted_source_ip_only = on;
+        self
+    }
+
+    /// Options for the outgoing calls the function makes (the Python `*_OUTGOING` keys).
+    ///
+    /// ```
+    /// use moesif_lambda::{Options, OutgoingOptions};
+    /// const O: Options = Options::new().outgoing(OutgoingOptions::new());
+    /// ```
+    pub const fn outgoing(mut self, outgoing: OutgoingOptions) -> Self {
+        self.outgoing = outgoing;
         self
     }
 

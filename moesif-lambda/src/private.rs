@@ -52,6 +52,7 @@ impl State {
         let Some(CapturedEvent { json, context }) = event else {
             return Pending { inner: None };
         };
+        crate::current::enter(&context.request_id);
         let shape = EventShape::detect(&json);
         if !shape.is_http() {
             return Pending { inner: None };
@@ -95,6 +96,7 @@ pub struct Pending {
 
 impl Pending {
     fn into_call(self, answer: Answer) -> Option<(Arc<Transport>, Call)> {
+        crate::current::leave();
         let started = self.inner?;
         let call = Call {
             options: started.options,

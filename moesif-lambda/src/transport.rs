@@ -1,6 +1,7 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
 use crate::hooks::warn_once;
+use crate::error::Error;
 use crate::options::Options;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -44,20 +45,36 @@ impl Transport {
     /// Builds the transport from the options and environment, or says once why it cannot
     /// (no application id, a base URI that is not an http(s) URL) and returns `None`.
     pub(crate) fn from_options(options: &Options) -> Option<Transport> {
+        match Transport::try_from_options(options) {
+            Ok(transport) => Some(transport),
+            Err(Error::MissingApplicationId) => {
+                warn_once("no-application-id", || {
+                    tracing::warn!(
+                        "moesif: no application id (set MOESIF_APPLICATION_ID or Options::application_id); \
+                         API calls are not logged, the function serves on"
+                    )
+                });
+                None
+            }
+            Err(error) => {
+                warn_once("bad-base-uri", || {
+                    tracing::warn!(%error, "moesif: API calls are not logged, the function serves on")
+                });
+                None
+            }
+        }
+    }
+
+    /// Builds the transport from the options and environment: application id from
+    /// [`Options::application_id`] or `MOESIF_APPLICATION_ID`; base URI from [`Options::base_uri`],
+    /// `MOESIF_BASE_URI` or [`DEFAULT_BASE_URI`].
+    pub(crate) fn try_from_options(options: &Options) -> Result<Transport, Error> {
         let application_id = options
             .application_id
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_APPLICATION_ID").ok())
-            .filter(|id| !id.trim().is_empty());
-        let Some(application_id) = application_id else {
-            warn_once("no-application-id", || {
-                tracing::warn!(
-                    "moesif: no application id (set MOESIF_APPLICATION_ID or Options::application_id); \
-                     API calls are not logged, the function serves on"
-                )
-            });
-            return None;
-        };
+            .filter(|id| !id.trim().is_empty())
+            .ok_or(Error::MissingApplicationId)?;
         let base_uri = options
             .base_uri
             .map(str::to_owned)
@@ -65,16 +82,9 @@ impl Transport {
             .unwrap_or_else(|| DEFAULT_BASE_URI.to_owned());
         let base_uri = base_uri.trim().trim_end_matches('/').to_owned();
         if !is_http_url(&base_uri) {
-            warn_once("bad-base-uri", || {
-                tracing::warn!(
-                    base_uri = %base_uri,
-                    "moesif: the collector base URI is not an http(s) URL; API calls are not logged, \
-                     the function serves on"
-                )
-            });
-            return None;
+            return Err(Error::InvalidBaseUri(base_uri));
         }
-        Some(Transport { agent: agent(), base_uri, application_id })
+        Ok(Transport { agent: agent(), base_uri, application_id })
     }
 
     /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking.
