@@ -1,71 +1,143 @@
-//! Getting events to the collector. Synchronous mode (the default, under plain
-//! `lambda_runtime::run`): each event is built and POSTed to `/v1/events` on a blocking thread, and the
-//! invocation waits for it, so nothing is lost even if Lambda freezes the sandbox right after.
+//! Getting events to the collector, in one of two modes:
+//!
+//! - **after the response** (under [`crate::run`], which registered the internal extension): the call is
+//!   queued in a few microseconds; the extension flushes the queue once the response has been posted;
+//! - **synchronous** (plain `lambda_runtime::run`): the event is built and POSTed to `/v1/events` on a
+//!   blocking thread before the invocation finishes, so nothing is lost when Lambda freezes the sandbox.
 
 use crate::call::Call;
+use crate::config::sample;
+use crate::flush::serialise_within_limit;
 use crate::hooks::warn_once;
 use crate::model::EventModel;
+use crate::queue::{estimate_size, Entry, Item, Queue};
 use crate::transport::{Sent, Transport};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// Builds and sends one call, blocking the current thread.
-pub(crate) fn deliver_blocking(transport: &Transport, call: Call) {
-    let debug = call.options.debug;
-    let Some(event) = call.into_event() else {
-        log_debug(debug, "moesif: event skipped (skip hook, or mask hook failed)");
-        return;
-    };
-    send_events(transport, &[event], debug);
+/// The after-response queue, present once [`crate::run`] registered its extension.
+static DEFERRED: OnceLock<Arc<Queue>> = OnceLock::new();
+
+/// Switches the process to after-response delivery, using `queue`.
+pub(crate) fn enable_deferred(queue: Arc<Queue>) -> bool {
+    DEFERRED.set(queue).is_ok()
 }
 
-/// Builds and sends one call without blocking the async runtime's worker: on tokio's blocking pool when
-/// there is a runtime, else on this thread. Returns once the collector answered (or failed).
+/// The after-response queue, if that mode is on.
+pub(crate) fn deferred() -> Option<&'static Arc<Queue>> {
+    DEFERRED.get()
+}
+
+/// Delivers one recorded call in the current mode. In synchronous mode it returns once the collector
+/// answered (or failed), without blocking the async runtime's worker.
 pub(crate) async fn deliver(transport: Arc<Transport>, call: Call) {
+    if let Some(queue) = deferred() {
+        enqueue_call(queue, transport, call);
+        return;
+    }
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            if let Err(error) = runtime.spawn_blocking(move || deliver_blocking(&transport, call)).await {
+            if let Err(error) = runtime.spawn_blocking(move || deliver_now(&transport, call)).await {
                 tracing::warn!(%error, "moesif: delivery task failed; the event is lost");
             }
         }
-        Err(_) => deliver_blocking(&transport, call),
+        Err(_) => deliver_now(&transport, call),
     }
 }
 
-/// Delivers an already built event (an outgoing call, captured on the caller's thread). Blocking: it is
-/// called from blocking HTTP client code.
-pub(crate) fn submit_built(transport: &Transport, event: EventModel, debug: bool) {
-    send_events(transport, &[event], debug);
+/// Delivers one recorded call in the current mode, from blocking code.
+pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
+    match deferred() {
+        Some(queue) => enqueue_call(queue, transport, call),
+        None => deliver_now(&transport, call),
+    }
 }
 
-/// POSTs events: one to `/v1/events`, several to `/v1/events/batch`. Failures are warned about once
-/// per kind per process, never raised.
-pub(crate) fn send_events(transport: &Transport, events: &[EventModel], debug: bool) -> Sent {
-    let (path, body) = match events {
-        [single] => ("/v1/events", serde_json::to_vec(single)),
-        many => ("/v1/events/batch", serde_json::to_vec(many)),
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(error) => {
-            tracing::warn!(%error, "moesif: could not serialise an event; it is dropped");
-            return Sent::Failed(error.to_string());
+fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
+    let size = estimate_size(&call.event)
+        + match &call.answer {
+            crate::call::Answer::Response(Some(answer)) => estimate_size(answer),
+            _ => 64,
+        };
+    let (max_events, max_bytes) = (call.options.queue_capacity, call.options.queue_bytes);
+    queue.push(Entry { transport, item: Item::Call(Box::new(call)), size }, max_events, max_bytes);
+}
+
+/// Delivers an already built event (an outgoing call, captured on the caller's thread) in the current
+/// mode. Blocking in synchronous mode: it is called from blocking HTTP client code.
+pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug: bool) {
+    match deferred() {
+        Some(queue) => {
+            let size = crate::body::serialized_len(&serde_json::to_value(&event).unwrap_or_default());
+            let entry = Entry { transport: transport.clone(), item: Item::Built(Box::new(event)), size };
+            queue.push(entry, crate::options::DEFAULT_QUEUE_CAPACITY, crate::options::DEFAULT_QUEUE_BYTES);
         }
-    };
-    let sent = transport.post_json(path, &body);
-    report(&sent, transport, events.len(), debug);
-    sent
+        None => send_one(transport, event, debug),
+    }
 }
 
-fn report(sent: &Sent, transport: &Transport, count: usize, debug: bool) {
+/// Builds the event of `call` (hooks, skip, mask) and applies sampling; `None` if it is not to be sent.
+pub(crate) fn build_sampled(transport: &Transport, call: Call) -> Option<EventModel> {
+    let debug = call.options.debug;
+    let Some(mut event) = call.into_event() else {
+        log_debug(debug, "moesif: event skipped (skip hook, or mask hook failed)");
+        return None;
+    };
+    let rate = transport.config.current().map_or(100.0, |config| config.sample_rate(&event));
+    match sample(rate) {
+        Some(weight) => {
+            event.weight = weight;
+            Some(event)
+        }
+        None => {
+            log_debug(debug, "moesif: event left out by sampling");
+            None
+        }
+    }
+}
+
+/// Synchronous mode: build, sample and send one call now (blocking). A config fetch that is due runs on
+/// a background thread, never on this path.
+fn deliver_now(transport: &Arc<Transport>, call: Call) {
+    let debug = call.options.debug;
+    refresh_config_in_background(transport);
+    if let Some(event) = build_sampled(transport, call) {
+        send_one(transport, event, debug);
+    }
+}
+
+fn send_one(transport: &Transport, event: EventModel, debug: bool) {
+    let Some((_, body)) = serialise_within_limit(event) else { return };
+    let sent = transport.post_json("/v1/events", &body, None);
+    if let Sent::Accepted { config_etag } = &sent {
+        transport.config.note_etag(config_etag.as_deref());
+    }
+    report(&sent, transport, 1, debug);
+}
+
+fn refresh_config_in_background(transport: &Arc<Transport>) {
+    let transport = transport.clone();
+    let spawned = std::thread::Builder::new()
+        .name("moesif-config".into())
+        .spawn(move || transport.refresh_config(std::time::Duration::from_secs(5)));
+    if let Err(error) = spawned {
+        tracing::debug!(%error, "moesif: could not start the config thread");
+    }
+}
+
+/// Logs the outcome of a POST: failures are warned about once per kind per process (then at debug
+/// level), never raised.
+pub(crate) fn report(sent: &Sent, transport: &Transport, count: usize, debug: bool) {
     match sent {
         Sent::Accepted { .. } => log_debug(debug, "moesif: events accepted by the collector"),
         Sent::Status(401) => warn_once("collector-401", || {
-            tracing::warn!(
-                "moesif: the collector rejected the application id (401); check MOESIF_APPLICATION_ID"
-            )
+            tracing::warn!("moesif: the collector rejected the application id (401); check MOESIF_APPLICATION_ID")
         }),
         Sent::Status(status) => warn_once("collector-status", || {
-            tracing::warn!(status, count, "moesif: the collector did not accept events (further failures at debug level)")
+            tracing::warn!(
+                status,
+                count,
+                "moesif: the collector did not accept events (further failures at debug level)"
+            )
         }),
         Sent::Failed(error) => warn_once("collector-unreachable", || {
             tracing::warn!(

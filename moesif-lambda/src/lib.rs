@@ -26,9 +26,12 @@ mod body;
 mod call;
 mod capture;
 mod client_ip;
+mod config;
 mod current;
 mod delivery;
 mod error;
+mod extension;
+mod flush;
 mod event;
 mod hooks;
 #[cfg(feature = "http")]
@@ -37,6 +40,7 @@ mod identity;
 mod model;
 mod options;
 mod outgoing;
+mod queue;
 mod time;
 mod transport;
 
@@ -46,6 +50,8 @@ pub mod __private;
 
 pub use call::preview_event;
 pub use error::Error;
+pub use extension::{flush, run};
+pub use flush::FlushReport;
 pub use event::EventShape;
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;

@@ -9,6 +9,7 @@ use crate::model::EventModel;
 use crate::outgoing::OutgoingOptions;
 use lambda_runtime::Context;
 use serde_json::Value;
+use std::time::Duration;
 
 /// A hook that derives a string (user id, company id, session token, API version) from the raw event
 /// (as JSON) and the Lambda context. `None` leaves the field empty.
@@ -22,6 +23,17 @@ pub type MaskHook = fn(EventModel) -> EventModel;
 
 /// Default body size cap, in bytes, per request or response body (512 KiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// Default time to open a connection to the collector.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default time for one request to the collector, connection included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a flush after the response may take (never past the invocation's deadline).
+pub const DEFAULT_FLUSH_BUDGET: Duration = Duration::from_secs(2);
+/// Default number of events the after-response queue holds.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
+/// Default size, in bytes (estimated), the after-response queue holds.
+pub const DEFAULT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Configuration of the Moesif middleware.
 ///
@@ -58,6 +70,11 @@ pub struct Options {
     pub(crate) redact_default_headers: bool,
     pub(crate) trusted_source_ip_only: bool,
     pub(crate) outgoing: OutgoingOptions,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) flush_budget: Duration,
+    pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes: usize,
 }
 
 impl Default for Options {
@@ -92,6 +109,11 @@ impl Options {
             redact_default_headers: true,
             trusted_source_ip_only: false,
             outgoing: OutgoingOptions::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            flush_budget: DEFAULT_FLUSH_BUDGET,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
         }
     }
 
@@ -295,6 +317,50 @@ impl Options {
     /// ```
     pub const fn outgoing(mut self, outgoing: OutgoingOptions) -> Self {
         self.outgoing = outgoing;
+        self
+    }
+
+    /// Time to open a connection to the collector (default 1 s).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().connect_timeout(std::time::Duration::from_millis(300));
+    /// ```
+    pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time for one request to the collector, connection included (default 5 s). In synchronous mode
+    /// (plain `lambda_runtime::run`) this bounds what a slow collector can add to a response.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().request_timeout(std::time::Duration::from_secs(1));
+    /// ```
+    pub const fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Time a flush after the response may take, retries included (default 2 s); never past the
+    /// invocation's deadline. What is not sent by then stays queued for the next flush.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().flush_budget(std::time::Duration::from_millis(500));
+    /// ```
+    pub const fn flush_budget(mut self, budget: Duration) -> Self {
+        self.flush_budget = budget;
+        self
+    }
+
+    /// Bounds of the after-response queue: at most `events` events and about `bytes` bytes (defaults
+    /// 1000 and 4 MiB). When full, the newest event is dropped and counted; one warning per cold start.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().queue_capacity(200, 1024 * 1024);
+    /// ```
+    pub const fn queue_capacity(mut self, events: usize, bytes: usize) -> Self {
+        self.queue_capacity = events;
+        self.queue_bytes = bytes;
         self
     }
 

@@ -120,7 +120,7 @@ impl Pending {
     /// Records the answer and delivers the event (sync handlers).
     pub fn finish_blocking(self, answer: Answer) {
         if let Some((transport, call)) = self.into_call(answer) {
-            let deliver = || delivery::deliver_blocking(&transport, call);
+            let deliver = || delivery::deliver_blocking(transport, call);
             match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
                 Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(deliver),
                 _ => deliver(),

@@ -1,6 +1,7 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
 use crate::hooks::warn_once;
+use crate::config::{AppConfig, ConfigCache};
 use crate::error::Error;
 use crate::options::Options;
 use flate2::write::GzEncoder;
@@ -13,8 +14,6 @@ use ureq::Agent;
 pub const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
 
 const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const OVERALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a POST to the collector went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +31,9 @@ pub(crate) struct Transport {
     agent: Agent,
     base_uri: String,
     application_id: String,
+    request_timeout: Duration,
+    /// The application's server-side config (sampling), as last fetched through this transport.
+    pub(crate) config: ConfigCache,
 }
 
 impl std::fmt::Debug for Transport {
@@ -84,18 +86,29 @@ impl Transport {
         if !is_http_url(&base_uri) {
             return Err(Error::InvalidBaseUri(base_uri));
         }
-        Ok(Transport { agent: agent(), base_uri, application_id })
+        Ok(Transport {
+            agent: agent(options.connect_timeout, options.request_timeout),
+            base_uri,
+            application_id,
+            request_timeout: options.request_timeout,
+            config: ConfigCache::default(),
+        })
     }
 
-    /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking.
-    pub(crate) fn post_json(&self, path: &str, json: &[u8]) -> Sent {
+    /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking; bounded by
+    /// the request timeout, or by `within` if that is shorter.
+    pub(crate) fn post_json(&self, path: &str, json: &[u8], within: Option<Duration>) -> Sent {
         let body = match gzip(json) {
             Ok(body) => body,
             Err(error) => return Sent::Failed(format!("gzip: {error}")),
         };
+        let timeout = within.map_or(self.request_timeout, |within| within.min(self.request_timeout));
         let result = self
             .agent
             .post(format!("{}{path}", self.base_uri))
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
             .header("X-Moesif-Application-Id", &self.application_id)
             .header("Content-Type", "application/json")
             .header("Content-Encoding", "gzip")
@@ -113,17 +126,57 @@ impl Transport {
         }
     }
 
+    /// Fetches `GET /v1/config` if one is due and no other fetch runs. Blocking, bounded by `within`.
+    pub(crate) fn refresh_config(&self, within: Duration) {
+        if !self.config.claim_fetch() {
+            return;
+        }
+        let result = self
+            .agent
+            .get(format!("{}/v1/config", self.base_uri))
+            .config()
+            .timeout_global(Some(within.min(self.request_timeout)))
+            .build()
+            .header("X-Moesif-Application-Id", &self.application_id)
+            .call();
+        let fetched = match result {
+            Ok(mut response) if response.status().is_success() => {
+                let etag = response
+                    .headers()
+                    .get("x-moesif-config-etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                match response.body_mut().read_json::<serde_json::Value>() {
+                    Ok(body) => Some((AppConfig::from_json(&body), etag)),
+                    Err(error) => {
+                        tracing::debug!(%error, "moesif: unreadable /v1/config; sampling at 100 %");
+                        None
+                    }
+                }
+            }
+            Ok(response) => {
+                tracing::debug!(status = response.status().as_u16(), "moesif: /v1/config not available");
+                None
+            }
+            Err(error) => {
+                tracing::debug!(%error, "moesif: /v1/config not reachable");
+                None
+            }
+        };
+        self.config.finish_fetch(fetched);
+    }
+
     /// The collector's base URI (no application id in it).
     pub(crate) fn base_uri(&self) -> &str {
         &self.base_uri
     }
 }
 
-fn agent() -> Agent {
+fn agent(connect_timeout: Duration, request_timeout: Duration) -> Agent {
     Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(OVERALL_TIMEOUT))
+        .timeout_connect(Some(connect_timeout))
+        .timeout_global(Some(request_timeout))
         .user_agent(USER_AGENT)
         .build()
         .into()
