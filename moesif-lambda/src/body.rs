@@ -128,7 +128,9 @@ fn is_base64(text: &str) -> bool {
     let padding = bytes.len() - payload.len();
     padding <= 2
         && !payload.is_empty()
-        && payload.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 #[cfg(test)]
@@ -152,7 +154,10 @@ mod tests {
     #[test]
     fn flagged_base64_body_is_kept() {
         let wrapper = json!({"body": "iVBORw0KGgoAAGJpbmFyeQ==", "isBase64Encoded": true});
-        assert_eq!(capture(&wrapper, true, MAX), (Some(json!("iVBORw0KGgoAAGJpbmFyeQ==")), BASE64));
+        assert_eq!(
+            capture(&wrapper, true, MAX),
+            (Some(json!("iVBORw0KGgoAAGJpbmFyeQ==")), BASE64)
+        );
     }
 
     #[test]

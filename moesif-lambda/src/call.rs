@@ -69,7 +69,7 @@ impl Call {
                 failed_response(self.answered_millis)
             }
         };
-        let event = EventModel {
+        let mut event = EventModel {
             request,
             response,
             session_token: identity.session_token,
@@ -80,6 +80,7 @@ impl Call {
             weight: 1,
             transaction_id: uuid::Uuid::new_v4().to_string(),
         };
+        crate::redact::apply(&mut event, options);
         match options.mask_event_model {
             Some(mask) => hooks::call("mask_event_model", || mask(event)),
             None => Some(event),
@@ -104,7 +105,12 @@ impl Call {
 /// assert_eq!(sent.request.uri, "http://api.example/hi");
 /// assert_eq!(sent.response.body, Some(json!({"ok": true})));
 /// ```
-pub fn preview_event(options: &Options, event: &Value, context: &Context, answer: Option<&Value>) -> Option<EventModel> {
+pub fn preview_event(
+    options: &Options,
+    event: &Value,
+    context: &Context,
+    answer: Option<&Value>,
+) -> Option<EventModel> {
     let shape = EventShape::detect(event);
     if !shape.is_http() {
         return None;
@@ -187,12 +193,17 @@ mod tests {
 
     #[test]
     fn errors_are_500_with_metadata() {
-        let answer = Answer::Error { error_type: "E".into(), message: "boom".into() };
+        let answer = Answer::Error {
+            error_type: "E".into(),
+            message: "boom".into(),
+        };
         let event = call(Options::new(), answer).into_event();
         let event = event.as_ref();
         assert_eq!(event.map(|e| e.response.status), Some(500));
         assert_eq!(
-            event.and_then(|e| e.metadata.as_ref()).and_then(|m| m.pointer("/error/message")),
+            event
+                .and_then(|e| e.metadata.as_ref())
+                .and_then(|m| m.pointer("/error/message")),
             Some(&json!("boom"))
         );
     }

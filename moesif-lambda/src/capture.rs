@@ -14,7 +14,12 @@ use serde_json::{json, Map, Value};
 const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
 
 /// Captures the request half of the event (all but `api_version`, which hooks decide).
-pub(crate) fn capture_request(event: &Value, shape: EventShape, options: &Options, received_millis: i64) -> EventRequest {
+pub(crate) fn capture_request(
+    event: &Value,
+    shape: EventShape,
+    options: &Options,
+    received_millis: i64,
+) -> EventRequest {
     let headers = request_headers(event);
     let parts = RequestParts::of(event, shape);
     let scheme = match shape {
@@ -29,8 +34,11 @@ pub(crate) fn capture_request(event: &Value, shape: EventShape, options: &Option
         uri.push('?');
         uri.push_str(&parts.query);
     }
-    let (body, transfer_encoding) =
-        body::capture(&body_wrapper(event, shape, &headers), options.log_body, options.max_body_bytes);
+    let (body, transfer_encoding) = body::capture(
+        &body_wrapper(event, shape, &headers),
+        options.log_body,
+        options.max_body_bytes,
+    );
     EventRequest {
         time: format_millis(parts.time_millis.unwrap_or(received_millis)),
         uri,
@@ -86,7 +94,12 @@ struct RequestParts<'a> {
 impl<'a> RequestParts<'a> {
     fn of(event: &'a Value, shape: EventShape) -> Self {
         let text = |pointer: &str| str_at(event, pointer).unwrap_or_default().to_owned();
-        let path_or_root = |pointer: &str| str_at(event, pointer).filter(|p| !p.is_empty()).unwrap_or("/").to_owned();
+        let path_or_root = |pointer: &str| {
+            str_at(event, pointer)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/")
+                .to_owned()
+        };
         match shape {
             EventShape::ApiGatewayV2 | EventShape::FunctionUrl => RequestParts {
                 verb: text("/requestContext/http/method"),
@@ -96,9 +109,17 @@ impl<'a> RequestParts<'a> {
                 source_ip: str_at(event, "/requestContext/http/sourceIp"),
             },
             EventShape::WebSocket => RequestParts {
-                verb: if str_at(event, "/requestContext/eventType") == Some("CONNECT") { "GET" } else { "POST" }
-                    .to_owned(),
-                path: format!("/{}/{}", text("/requestContext/stage"), text("/requestContext/routeKey")),
+                verb: if str_at(event, "/requestContext/eventType") == Some("CONNECT") {
+                    "GET"
+                } else {
+                    "POST"
+                }
+                .to_owned(),
+                path: format!(
+                    "/{}/{}",
+                    text("/requestContext/stage"),
+                    text("/requestContext/routeKey")
+                ),
                 query: encoded_query(event, false),
                 time_millis: epoch_millis(event.pointer("/requestContext/requestTimeEpoch")),
                 source_ip: str_at(event, "/requestContext/identity/sourceIp"),
@@ -109,7 +130,13 @@ impl<'a> RequestParts<'a> {
                     Some((path, query)) => (path.to_owned(), query.to_owned()),
                     None => (raw, query_string(event.get("query_string_parameters"), true)),
                 };
-                RequestParts { verb: text("/method"), path, query, time_millis: None, source_ip: None }
+                RequestParts {
+                    verb: text("/method"),
+                    path,
+                    query,
+                    time_millis: None,
+                    source_ip: None,
+                }
             }
             EventShape::VpcLatticeV2 => RequestParts {
                 verb: text("/method"),
@@ -191,9 +218,9 @@ fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
         .iter()
         .map(|(name, value)| {
             let joined = match value {
-                Value::Array(values) => Value::String(
-                    values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-                ),
+                Value::Array(values) => {
+                    Value::String(values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                }
                 other => other.clone(),
             };
             (name.clone(), joined)
@@ -205,7 +232,9 @@ fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
 /// base64 flag `is_base64_encoded` (given the usual key here), and an event without a `headers` key that
 /// is logged whole (it has no `body`) carries the headers that were captured, as the mended reference does.
 fn body_wrapper<'a>(event: &'a Value, shape: EventShape, headers: &Value) -> std::borrow::Cow<'a, Value> {
-    let lattice_flag = event.get("is_base64_encoded").filter(|_| shape == EventShape::VpcLatticeV1);
+    let lattice_flag = event
+        .get("is_base64_encoded")
+        .filter(|_| shape == EventShape::VpcLatticeV1);
     let missing_headers = event.get("body").is_none() && event.get("headers").is_none();
     match event.as_object() {
         Some(object) if lattice_flag.is_some() || missing_headers => {
@@ -309,7 +338,11 @@ mod tests {
 
     #[test]
     fn response_defaults_follow_the_reference() {
-        let response = capture_response(Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})), &Options::new(), 0);
+        let response = capture_response(
+            Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
+            &Options::new(),
+            0,
+        );
         assert_eq!(response.status, 201);
         assert_eq!(response.headers, json!({"content-type": "application/json"}));
         assert_eq!(response.body, Some(json!({"id": 7})));

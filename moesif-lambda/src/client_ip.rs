@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn forwarded_for_chain_skips_unknown() {
         let headers = json!({"X-Forwarded-For": "unknown, 203.0.113.7, 10.0.0.1"});
-        assert_eq!(client_ip(&headers, Some("1.1.1.1"), false).as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            client_ip(&headers, Some("1.1.1.1"), false).as_deref(),
+            Some("203.0.113.7")
+        );
     }
 
     #[test]
@@ -80,7 +83,10 @@ mod tests {
     #[test]
     fn falls_back_to_source_ip() {
         let headers = json!({"X-Real-Ip": "not an ip"});
-        assert_eq!(client_ip(&headers, Some("192.168.0.1/32"), false).as_deref(), Some("192.168.0.1/32"));
+        assert_eq!(
+            client_ip(&headers, Some("192.168.0.1/32"), false).as_deref(),
+            Some("192.168.0.1/32")
+        );
         assert_eq!(client_ip(&headers, Some(""), false), None);
     }
 

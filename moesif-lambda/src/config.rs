@@ -53,10 +53,16 @@ impl AppConfig {
 
     /// The sampling percentage for `event`.
     pub(crate) fn sample_rate(&self, event: &EventModel) -> f64 {
-        if let Some(rate) = self.rules.iter().find(|rule| rule_matches(rule, event)).map(|rule| rule.sample_rate) {
+        if let Some(rate) = self
+            .rules
+            .iter()
+            .find(|rule| rule_matches(rule, event))
+            .map(|rule| rule.sample_rate)
+        {
             return rate;
         }
-        let by_id = |rates: &HashMap<String, f64>, id: &Option<String>| id.as_ref().and_then(|id| rates.get(id)).copied();
+        let by_id =
+            |rates: &HashMap<String, f64>, id: &Option<String>| id.as_ref().and_then(|id| rates.get(id)).copied();
         by_id(&self.user_sample_rate, &event.user_id)
             .or_else(|| by_id(&self.company_sample_rate, &event.company_id))
             .or(self.sample_rate)
@@ -79,7 +85,10 @@ fn parse_rule(rule: &Value) -> Option<Rule> {
             Some((path, Regex::new(&pattern).ok()?))
         })
         .collect::<Option<Vec<_>>>()?;
-    Some(Rule { conditions, sample_rate })
+    Some(Rule {
+        conditions,
+        sample_rate,
+    })
 }
 
 /// The values a rule's condition paths refer to.
@@ -98,7 +107,11 @@ fn route(uri: &str) -> String {
     let after_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
     let path = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
     let path = path.split('?').next().unwrap_or("/");
-    if path.is_empty() { "/".to_owned() } else { path.to_owned() }
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.to_owned()
+    }
 }
 
 fn rule_matches(rule: &Rule, event: &EventModel) -> bool {
@@ -204,8 +217,14 @@ mod tests {
                 {"conditions": [{"path": "request.verb", "value": "^POST$"}, {"path": "request.route", "value": "^/orders"}], "sample_rate": 5}
             ]
         }));
-        assert_eq!(config.sample_rate(&event("POST", "https://h/orders/1?x=1", 200, Some("u1"))), 5.0);
-        assert_eq!(config.sample_rate(&event("GET", "https://h/orders", 200, Some("u1"))), 10.0);
+        assert_eq!(
+            config.sample_rate(&event("POST", "https://h/orders/1?x=1", 200, Some("u1"))),
+            5.0
+        );
+        assert_eq!(
+            config.sample_rate(&event("GET", "https://h/orders", 200, Some("u1"))),
+            10.0
+        );
         let mut company = event("GET", "https://h/", 200, None);
         company.company_id = Some("c1".into());
         assert_eq!(config.sample_rate(&company), 20.0);

@@ -59,7 +59,15 @@ fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
             _ => 64,
         };
     let (max_events, max_bytes) = (call.options.queue_capacity, call.options.queue_bytes);
-    queue.push(Entry { transport, item: Item::Call(Box::new(call)), size }, max_events, max_bytes);
+    queue.push(
+        Entry {
+            transport,
+            item: Item::Call(Box::new(call)),
+            size,
+        },
+        max_events,
+        max_bytes,
+    );
 }
 
 /// Delivers an already built event (an outgoing call, captured on the caller's thread) in the current
@@ -68,8 +76,16 @@ pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug:
     match deferred() {
         Some(queue) => {
             let size = crate::body::serialized_len(&serde_json::to_value(&event).unwrap_or_default());
-            let entry = Entry { transport: transport.clone(), item: Item::Built(Box::new(event)), size };
-            queue.push(entry, crate::options::DEFAULT_QUEUE_CAPACITY, crate::options::DEFAULT_QUEUE_BYTES);
+            let entry = Entry {
+                transport: transport.clone(),
+                item: Item::Built(Box::new(event)),
+                size,
+            };
+            queue.push(
+                entry,
+                crate::options::DEFAULT_QUEUE_CAPACITY,
+                crate::options::DEFAULT_QUEUE_BYTES,
+            );
         }
         None => send_one(transport, event, debug),
     }
@@ -78,11 +94,15 @@ pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug:
 /// Builds the event of `call` (hooks, skip, mask) and applies sampling; `None` if it is not to be sent.
 pub(crate) fn build_sampled(transport: &Transport, call: Call) -> Option<EventModel> {
     let debug = call.options.debug;
-    let Some(mut event) = call.into_event() else {
+    // Capture is plain code, but a bug in it must cost one event, never the function or the queue.
+    let Some(mut event) = crate::hooks::call("capture", || call.into_event()).flatten() else {
         log_debug(debug, "moesif: event skipped (skip hook, or mask hook failed)");
         return None;
     };
-    let rate = transport.config.current().map_or(100.0, |config| config.sample_rate(&event));
+    let rate = transport
+        .config
+        .current()
+        .map_or(100.0, |config| config.sample_rate(&event));
     match sample(rate) {
         Some(weight) => {
             event.weight = weight;
@@ -106,7 +126,9 @@ fn deliver_now(transport: &Arc<Transport>, call: Call) {
 }
 
 fn send_one(transport: &Transport, event: EventModel, debug: bool) {
-    let Some((_, body)) = serialise_within_limit(event) else { return };
+    let Some((_, body)) = serialise_within_limit(event) else {
+        return;
+    };
     let sent = transport.post_json("/v1/events", &body, None);
     if let Sent::Accepted { config_etag } = &sent {
         transport.config.note_etag(config_etag.as_deref());

@@ -30,7 +30,10 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::MissingApplicationId => {
-                write!(f, "no Moesif application id: set MOESIF_APPLICATION_ID or Options::application_id")
+                write!(
+                    f,
+                    "no Moesif application id: set MOESIF_APPLICATION_ID or Options::application_id"
+                )
             }
             Error::InvalidBaseUri(uri) => write!(f, "the Moesif base URI `{uri}` is not an http(s) URL"),
             Error::MissingField(field) => write!(f, "`{field}` is required"),

@@ -121,14 +121,20 @@ mod tests {
     #[test]
     fn detects_every_shape() {
         let cases = [
-            (json!({"httpMethod": "GET", "requestContext": {"elb": {}}}), EventShape::Alb),
+            (
+                json!({"httpMethod": "GET", "requestContext": {"elb": {}}}),
+                EventShape::Alb,
+            ),
             (json!({"version": "1.0", "httpMethod": "GET"}), EventShape::ApiGatewayV1),
             (
                 json!({"requestContext": {"connectionId": "c", "eventType": "MESSAGE"}}),
                 EventShape::WebSocket,
             ),
             (json!({"raw_path": "/", "method": "GET"}), EventShape::VpcLatticeV1),
-            (json!({"version": "2.0", "path": "/", "method": "GET"}), EventShape::VpcLatticeV2),
+            (
+                json!({"version": "2.0", "path": "/", "method": "GET"}),
+                EventShape::VpcLatticeV2,
+            ),
             (
                 json!({"version": "2.0", "requestContext": {"http": {"method": "GET"}, "domainName": "x.lambda-url.us-east-1.on.aws"}}),
                 EventShape::FunctionUrl,

@@ -12,7 +12,9 @@ use crate::flush::{flush_blocking, FlushReport};
 use crate::hooks::warn_once;
 use crate::queue::Queue;
 use lambda_extension::{service_fn as extension_fn, Extension, LambdaEvent as ExtensionEvent, NextEvent};
-use lambda_runtime::{layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service};
+use lambda_runtime::{
+    layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::future::Future;
@@ -66,7 +68,12 @@ where
     let deferred = start_extension(done_rx).await;
     let runtime = Runtime::new(handler).layer(TracingLayer::new());
     if deferred {
-        runtime.layer(ResponsePostedLayer { done: Arc::new(done_tx) }).run().await
+        runtime
+            .layer(ResponsePostedLayer {
+                done: Arc::new(done_tx),
+            })
+            .run()
+            .await
     } else {
         runtime.run().await
     }
@@ -88,7 +95,9 @@ pub async fn flush(budget: Duration) -> FlushReport {
         return FlushReport::default();
     };
     let deadline = Instant::now() + budget;
-    tokio::task::spawn_blocking(move || flush_blocking(&queue, deadline)).await.unwrap_or_default()
+    tokio::task::spawn_blocking(move || flush_blocking(&queue, deadline))
+        .await
+        .unwrap_or_default()
 }
 
 /// Registers the extension and starts its loop and the SIGTERM handler. `false`: synchronous mode.
@@ -147,7 +156,9 @@ fn flush_budget() -> Duration {
 }
 
 fn deadline_instant(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
     Instant::now() + left
 }
@@ -166,7 +177,9 @@ fn spawn_shutdown_flush(queue: Arc<Queue>) {
         }
         let deadline = Instant::now() + SHUTDOWN_BUDGET;
         let flushed = queue.clone();
-        let report = tokio::task::spawn_blocking(move || flush_blocking(&flushed, deadline)).await.unwrap_or_default();
+        let report = tokio::task::spawn_blocking(move || flush_blocking(&flushed, deadline))
+            .await
+            .unwrap_or_default();
         tracing::info!(
             sent = report.sent,
             unsent = report.requeued,
@@ -186,7 +199,10 @@ struct ResponsePostedLayer {
 impl<S> lambda_runtime::tower::Layer<S> for ResponsePostedLayer {
     type Service = ResponsePosted<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        ResponsePosted { inner, done: self.done.clone() }
+        ResponsePosted {
+            inner,
+            done: self.done.clone(),
+        }
     }
 }
 
@@ -209,7 +225,11 @@ where
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
         let request_id = invocation.context.request_id.clone();
-        ResponsePostedFuture { posting: Box::pin(self.inner.call(invocation)), done: self.done.clone(), request_id }
+        ResponsePostedFuture {
+            posting: Box::pin(self.inner.call(invocation)),
+            done: self.done.clone(),
+            request_id,
+        }
     }
 }
 

@@ -37,7 +37,10 @@ pub(crate) fn flush_blocking(queue: &Queue, deadline: Instant) -> FlushReport {
     let mut report = FlushReport::default();
     let mut groups: Vec<(Arc<Transport>, Vec<Entry>)> = Vec::new();
     for entry in queue.drain() {
-        match groups.iter_mut().find(|(transport, _)| Arc::ptr_eq(transport, &entry.transport)) {
+        match groups
+            .iter_mut()
+            .find(|(transport, _)| Arc::ptr_eq(transport, &entry.transport))
+        {
             Some((_, entries)) => entries.push(entry),
             None => groups.push((entry.transport.clone(), vec![entry])),
         }
@@ -67,11 +70,21 @@ pub(crate) fn flush_blocking(queue: &Queue, deadline: Instant) -> FlushReport {
         report.sent += sent;
         report.rejected += rejected;
         report.requeued += unsent.len();
-        let (max_events, max_bytes) =
-            if bounds.0 == usize::MAX { (crate::options::DEFAULT_QUEUE_CAPACITY, crate::options::DEFAULT_QUEUE_BYTES) } else { bounds };
+        let (max_events, max_bytes) = if bounds.0 == usize::MAX {
+            (
+                crate::options::DEFAULT_QUEUE_CAPACITY,
+                crate::options::DEFAULT_QUEUE_BYTES,
+            )
+        } else {
+            bounds
+        };
         let back = unsent
             .into_iter()
-            .map(|(event, size)| Entry { transport: transport.clone(), item: Item::Built(Box::new(event)), size })
+            .map(|(event, size)| Entry {
+                transport: transport.clone(),
+                item: Item::Built(Box::new(event)),
+                size,
+            })
             .collect();
         queue.requeue(back, max_events, max_bytes);
     }
@@ -141,7 +154,9 @@ fn send_with_retry(transport: &Transport, batch: &[(EventModel, Vec<u8>)], deadl
     body.push(b']');
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let Some(left) = remaining(deadline) else { return Outcome::Unsent };
+        let Some(left) = remaining(deadline) else {
+            return Outcome::Unsent;
+        };
         let sent = transport.post_json("/v1/events/batch", &body, Some(left));
         report(&sent, transport, batch.len(), debug);
         match sent {
@@ -196,7 +211,10 @@ pub(crate) fn serialise_within_limit(mut event: EventModel) -> Option<(EventMode
         return Some((event, bytes));
     }
     warn_once("event-too-large", || {
-        tracing::warn!(size = bytes.len(), "moesif: an event stays over 1 MB after shrinking; it is dropped")
+        tracing::warn!(
+            size = bytes.len(),
+            "moesif: an event stays over 1 MB after shrinking; it is dropped"
+        )
     });
     None
 }
@@ -213,8 +231,15 @@ mod tests {
         let shrunk = serialise_within_limit(event);
         let (event, bytes) = shrunk.unwrap_or_default();
         assert!(bytes.len() <= MAX_EVENT_BYTES && !bytes.is_empty());
-        assert!(event.request.body.is_some_and(|b| b.get("moesif_body_omitted").is_some()));
-        assert_eq!(event.metadata, Some(json!({"small": true})), "metadata kept when bodies suffice");
+        assert!(event
+            .request
+            .body
+            .is_some_and(|b| b.get("moesif_body_omitted").is_some()));
+        assert_eq!(
+            event.metadata,
+            Some(json!({"small": true})),
+            "metadata kept when bodies suffice"
+        );
     }
 
     #[test]

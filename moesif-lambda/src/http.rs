@@ -14,10 +14,14 @@ pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
     let context = request.lambda_context_ref().cloned().unwrap_or_default();
     let headers = headers_json(request.headers());
     let (body, is_base64) = body_json(request.body());
-    let path = Some(request.raw_http_path()).filter(|p| !p.is_empty()).unwrap_or(request.uri().path());
+    let path = Some(request.raw_http_path())
+        .filter(|p| !p.is_empty())
+        .unwrap_or(request.uri().path());
     let query = request.uri().query().unwrap_or_default();
     let request_context = request.request_context_ref();
-    let context_json = request_context.and_then(request_context_json).unwrap_or_else(|| json!({}));
+    let context_json = request_context
+        .and_then(request_context_json)
+        .unwrap_or_else(|| json!({}));
     let json = match request_context {
         Some(RequestContext::ApiGatewayV2(_)) => json!({
             "version": "2.0",

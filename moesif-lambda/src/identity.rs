@@ -22,7 +22,9 @@ pub(crate) struct Identity {
 
 /// Runs the hooks (each contained) or the defaults.
 pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> Identity {
-    let run = |name: &'static str, hook: Option<crate::options::IdentifyHook>, default: fn(&Value, &Context) -> Option<String>| {
+    let run = |name: &'static str,
+               hook: Option<crate::options::IdentifyHook>,
+               default: fn(&Value, &Context) -> Option<String>| {
         match hook {
             Some(hook) => hooks::call(name, || hook(event, context)).flatten(),
             None => default(event, context),
@@ -87,7 +89,10 @@ mod tests {
         assert_eq!(identity.session_token.as_deref(), Some("k1"));
         assert_eq!(identity.api_version.as_deref(), Some("$LATEST"));
         assert_eq!(identity.company_id, None);
-        assert_eq!(identity.metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
+        assert_eq!(
+            identity.metadata.as_ref().and_then(|m| m.get("trace_id")),
+            Some(&json!("req-1"))
+        );
     }
 
     #[test]

@@ -30,9 +30,9 @@ mod config;
 mod current;
 mod delivery;
 mod error;
+mod event;
 mod extension;
 mod flush;
-mod event;
 mod hooks;
 #[cfg(feature = "http")]
 mod http;
@@ -41,6 +41,7 @@ mod model;
 mod options;
 mod outgoing;
 mod queue;
+pub mod redact;
 mod time;
 mod transport;
 
@@ -50,11 +51,11 @@ pub mod __private;
 
 pub use call::preview_event;
 pub use error::Error;
+pub use event::EventShape;
 pub use extension::{flush, run};
 pub use flush::FlushReport;
-pub use event::EventShape;
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;
-pub use outgoing::OutgoingOptions;
 pub use options::{IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, SkipHook, DEFAULT_MAX_BODY_BYTES};
+pub use outgoing::OutgoingOptions;
 pub use transport::DEFAULT_BASE_URI;

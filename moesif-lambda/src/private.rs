@@ -43,7 +43,10 @@ impl Default for State {
 impl State {
     /// An empty state, for a `static`.
     pub const fn new() -> Self {
-        Self { options: OnceLock::new(), transport: OnceLock::new() }
+        Self {
+            options: OnceLock::new(),
+            transport: OnceLock::new(),
+        }
     }
 
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
@@ -67,7 +70,16 @@ impl State {
         else {
             return Pending { inner: None };
         };
-        Pending { inner: Some(Started { options, transport, shape, event: json, context, received_millis: now_millis() }) }
+        Pending {
+            inner: Some(Started {
+                options,
+                transport,
+                shape,
+                event: json,
+                context,
+                received_millis: now_millis(),
+            }),
+        }
     }
 }
 
@@ -132,11 +144,13 @@ impl Pending {
 /// Polls `future`, turning a panic into `Err(payload)` so the call can be logged before it goes on.
 pub async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
     let mut future = pin!(future);
-    std::future::poll_fn(move |cx| match catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => Poll::Ready(Err(payload)),
-    })
+    std::future::poll_fn(
+        move |cx| match catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        },
+    )
     .await
 }
 
@@ -147,12 +161,17 @@ pub fn catch_unwind_blocking<T>(body: impl FnOnce() -> T) -> Result<T, Box<dyn A
 
 /// The answer for a panicked handler.
 pub fn answer_of_panic(payload: &(dyn Any + Send)) -> Answer {
-    Answer::Panic { message: panic_message(payload) }
+    Answer::Panic {
+        message: panic_message(payload),
+    }
 }
 
 /// The answer for `Err(error)`, with the message a probe read from it.
 pub fn answer_of_error<E: ?Sized>(_error: &E, message: String) -> Answer {
-    Answer::Error { error_type: std::any::type_name::<E>().to_owned(), message }
+    Answer::Error {
+        error_type: std::any::type_name::<E>().to_owned(),
+        message,
+    }
 }
 
 /// Gives the handler's output back, re-raising its panic if it panicked.
@@ -195,7 +214,10 @@ pub mod probe {
     impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
         fn __moesif_event(&self) -> Option<CapturedEvent> {
             let json = serde_json::to_value(&self.0.payload).ok()?;
-            Some(CapturedEvent { json, context: self.0.context.clone() })
+            Some(CapturedEvent {
+                json,
+                context: self.0.context.clone(),
+            })
         }
     }
 

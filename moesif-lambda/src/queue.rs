@@ -129,8 +129,13 @@ mod tests {
     use serde_json::json;
 
     fn entry(size: usize) -> Option<Entry> {
-        let transport = Transport::try_from_options(&Options::new().application_id("x").base_uri("http://127.0.0.1:9")).ok()?;
-        Some(Entry { transport: Arc::new(transport), item: Item::Built(Box::default()), size })
+        let transport =
+            Transport::try_from_options(&Options::new().application_id("x").base_uri("http://127.0.0.1:9")).ok()?;
+        Some(Entry {
+            transport: Arc::new(transport),
+            item: Item::Built(Box::default()),
+            size,
+        })
     }
 
     #[test]

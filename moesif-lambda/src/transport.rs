@@ -1,8 +1,8 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
-use crate::hooks::warn_once;
 use crate::config::{AppConfig, ConfigCache};
 use crate::error::Error;
+use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -39,7 +39,9 @@ pub(crate) struct Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the application id.
-        f.debug_struct("Transport").field("base_uri", &self.base_uri).finish_non_exhaustive()
+        f.debug_struct("Transport")
+            .field("base_uri", &self.base_uri)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,9 +61,10 @@ impl Transport {
                 None
             }
             Err(error) => {
-                warn_once("bad-base-uri", || {
-                    tracing::warn!(%error, "moesif: API calls are not logged, the function serves on")
-                });
+                warn_once(
+                    "bad-base-uri",
+                    || tracing::warn!(%error, "moesif: API calls are not logged, the function serves on"),
+                );
                 None
             }
         }
@@ -185,7 +188,8 @@ fn agent(connect_timeout: Duration, request_timeout: Duration) -> Agent {
 fn is_http_url(uri: &str) -> bool {
     match uri.parse::<ureq::http::Uri>() {
         Ok(parsed) => {
-            matches!(parsed.scheme_str(), Some("http" | "https")) && parsed.authority().is_some_and(|a| !a.host().is_empty())
+            matches!(parsed.scheme_str(), Some("http" | "https"))
+                && parsed.authority().is_some_and(|a| !a.host().is_empty())
         }
         Err(_) => false,
     }
@@ -212,7 +216,9 @@ mod tests {
 
     #[test]
     fn debug_hides_the_application_id() {
-        let options = Options::new().application_id("secret-app-id").base_uri("http://127.0.0.1:1");
+        let options = Options::new()
+            .application_id("secret-app-id")
+            .base_uri("http://127.0.0.1:1");
         let transport = Transport::from_options(&options).map(|t| format!("{t:?}"));
         assert!(transport.is_some_and(|text| !text.contains("secret-app-id")));
     }
