@@ -79,6 +79,33 @@ where
     }
 }
 
+/// [`run`] for `lambda_http` handlers: a drop-in for `lambda_http::run`, with after-response delivery.
+///
+/// ```no_run
+/// use lambda_http::{service_fn, Error, IntoResponse, Request};
+/// use moesif_lambda::moesif_logger;
+///
+/// #[moesif_logger]
+/// async fn handler(request: Request) -> Result<impl IntoResponse, Error> {
+///     Ok(format!("hello {}", request.uri().path()))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     moesif_lambda::run_http(service_fn(handler)).await
+/// }
+/// ```
+#[cfg(feature = "http")]
+pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
+where
+    S: Service<lambda_http::Request, Response = R, Error = E>,
+    S::Future: Send + 'a,
+    R: lambda_http::IntoResponse,
+    E: Debug + Into<Diagnostic>,
+{
+    run(lambda_http::Adapter::from(handler)).await
+}
+
 /// Sends what is queued now (a no-op in synchronous mode), within `budget`.
 ///
 /// [`run`] does this after every response and on shutdown; call it yourself only in special cases
