@@ -33,7 +33,10 @@ impl Parse for Args {
                 }
                 let eq = input.parse::<Token![=]>()?;
                 if input.is_empty() || input.peek(Token![,]) {
-                    return Err(syn::Error::new(eq.span, "expected a const or fn path after `options =`"));
+                    return Err(syn::Error::new(
+                        eq.span,
+                        "expected a const or fn path after `options =`",
+                    ));
                 }
                 args.options = Some(input.parse()?);
             } else if lookahead.peek(Token![crate]) {
@@ -49,7 +52,10 @@ impl Parse for Args {
                 args.krate = Some(literal.parse()?);
             } else if input.peek(syn::Ident) {
                 let unknown: syn::Ident = input.parse()?;
-                return Err(syn::Error::new(unknown.span(), format!("unknown argument `{unknown}`; {EXPECTED}")));
+                return Err(syn::Error::new(
+                    unknown.span(),
+                    format!("unknown argument `{unknown}`; {EXPECTED}"),
+                ));
             } else {
                 return Err(lookahead.error());
             }

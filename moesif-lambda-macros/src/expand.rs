@@ -36,7 +36,10 @@ fn with_error(item: TokenStream, error: syn::Error) -> TokenStream {
 }
 
 fn first_token_span(item: &TokenStream) -> Span {
-    item.clone().into_iter().next().map_or_else(Span::call_site, |token| token.span())
+    item.clone()
+        .into_iter()
+        .next()
+        .map_or_else(Span::call_site, |token| token.span())
 }
 
 fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
@@ -61,7 +64,12 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 event_ident
             }
         },
-        _ => return Err(syn::Error::new(function.sig.span(), "the first argument must be the event")),
+        _ => {
+            return Err(syn::Error::new(
+                function.sig.span(),
+                "the first argument must be the event",
+            ))
+        }
     };
 
     let block = &function.block;
@@ -127,7 +135,10 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
 fn validate(function: &ItemFn) -> syn::Result<()> {
     let signature = &function.sig;
     if let Some(constness) = &signature.constness {
-        return Err(syn::Error::new(constness.span, "#[moesif_logger] cannot go on a `const fn`"));
+        return Err(syn::Error::new(
+            constness.span,
+            "#[moesif_logger] cannot go on a `const fn`",
+        ));
     }
     match signature.inputs.first() {
         None => Err(syn::Error::new(
