@@ -83,7 +83,7 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         #[allow(unused_imports)]
         use #private::probe::{
             Probe as __MoesifProbe, ViaDebugError as _, ViaDisplayError as _, ViaHttpRequest as _,
-            ViaHttpResponse as _, ViaLambdaEvent as _, ViaOpaqueError as _, ViaSerializeResponse as _,
+            ViaHttpResponse as _, ViaLambdaEvent as _, ViaLambdaEventValue as _, ViaOpaqueError as _, ViaSerializeResponse as _,
             ViaUnknownEvent as _, ViaUnknownResponse as _,
         };
     };

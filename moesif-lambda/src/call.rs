@@ -46,7 +46,7 @@ pub(crate) struct Call {
 impl Call {
     /// Builds the Moesif event; `None` when the `skip` hook says so or the `mask_event_model` hook failed
     /// (an unmasked event could leak what the mask was meant to remove).
-    pub(crate) fn into_event(self) -> Option<EventModel> {
+    pub(crate) fn into_event(mut self) -> Option<EventModel> {
         let options = &self.options;
         if let Some(skip) = options.skip {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
@@ -57,7 +57,7 @@ impl Call {
         let identity = identify(&self.event, &self.context, options);
         let mut request = capture_request(&self.event, self.shape, options, self.received_millis);
         request.api_version = identity.api_version;
-        let mut metadata = identity.metadata;
+        let mut metadata = crate::identity::metadata(&mut self.event, &self.context, options);
         let response = match &self.answer {
             Answer::Response(value) => capture_response(value.as_ref(), options, self.answered_millis),
             Answer::Error { error_type, message } => {
@@ -78,7 +78,7 @@ impl Call {
             metadata,
             direction: Direction::Incoming,
             weight: 1,
-            transaction_id: uuid::Uuid::new_v4().to_string(),
+            transaction_id: transaction_id(),
         };
         crate::redact::apply(&mut event, options);
         match options.mask_event_model {
@@ -126,6 +126,14 @@ pub fn preview_event(
         answered_millis: now,
     }
     .into_event()
+}
+
+/// A random (v4) UUID. Transaction ids need uniqueness, not secrecy: a fast PRNG spares a system call
+/// per event.
+fn transaction_id() -> String {
+    let mut bytes = [0u8; 16];
+    fastrand::fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
 fn failed_response(answered_millis: i64) -> crate::model::EventResponse {

@@ -17,7 +17,6 @@ pub(crate) struct Identity {
     pub company_id: Option<String>,
     pub session_token: Option<String>,
     pub api_version: Option<String>,
-    pub metadata: Option<Value>,
 }
 
 /// Runs the hooks (each contained) or the defaults.
@@ -45,18 +44,23 @@ pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> I
             non_empty_str_at(event, "/requestContext/identity/apiKey")
         }),
         api_version,
-        metadata: match options.metadata {
-            Some(hook) => hooks::call("metadata", || hook(event, context)).flatten(),
-            None => default_metadata(event, context),
-        },
     }
 }
 
-fn default_metadata(event: &Value, context: &Context) -> Option<Value> {
-    let request_context = event.get("requestContext")?;
+/// The metadata: the hook's, or the default. The default moves `requestContext` out of `event` (the
+/// last reader of the event), sparing a copy of its largest part.
+pub(crate) fn metadata(event: &mut Value, context: &Context, options: &Options) -> Option<Value> {
+    match options.metadata {
+        Some(hook) => hooks::call("metadata", || hook(event, context)).flatten(),
+        None => default_metadata(event, context),
+    }
+}
+
+fn default_metadata(event: &mut Value, context: &Context) -> Option<Value> {
     if context.request_id.is_empty() || context.env_config.function_name.is_empty() {
         return None;
     }
+    let request_context = event.as_object_mut()?.remove("requestContext")?;
     Some(json!({
         "trace_id": context.request_id,
         "function_name": context.env_config.function_name,
@@ -89,15 +93,18 @@ mod tests {
         assert_eq!(identity.session_token.as_deref(), Some("k1"));
         assert_eq!(identity.api_version.as_deref(), Some("$LATEST"));
         assert_eq!(identity.company_id, None);
+        let mut event = event;
+        let metadata = metadata(&mut event, &context(), &Options::new());
+        assert_eq!(metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
         assert_eq!(
-            identity.metadata.as_ref().and_then(|m| m.get("trace_id")),
-            Some(&json!("req-1"))
+            metadata.as_ref().and_then(|m| m.pointer("/request_context/identity/apiKey")),
+            Some(&json!("k1"))
         );
     }
 
     #[test]
     fn no_request_context_no_metadata() {
-        assert_eq!(identify(&json!({}), &context(), &Options::new()).metadata, None);
+        assert_eq!(metadata(&mut json!({}), &context(), &Options::new()), None);
     }
 
     #[test]
@@ -111,6 +118,6 @@ mod tests {
         assert_eq!(identity.user_id.as_deref(), Some("hooked"));
         assert_eq!(identity.company_id, None);
         assert_eq!(identity.api_version.as_deref(), Some("v9"));
-        assert_eq!(identity.metadata, Some(json!({"id": "req-1"})));
+        assert_eq!(metadata(&mut json!({}), &context(), &options), Some(json!({"id": "req-1"})));
     }
 }

@@ -174,6 +174,17 @@ pub fn answer_of_error<E: ?Sized>(_error: &E, message: String) -> Answer {
     }
 }
 
+/// Benchmarks only: switches this process to after-response delivery without registering an
+/// extension (nothing flushes on its own; call [`drain_queue`]).
+pub fn enable_after_response_queue() -> bool {
+    delivery::enable_deferred(Arc::new(crate::queue::Queue::default()))
+}
+
+/// Benchmarks only: empties the after-response queue; how many entries it held.
+pub fn drain_queue() -> usize {
+    delivery::deferred().map_or(0, |queue| queue.drain().len())
+}
+
 /// Gives the handler's output back, re-raising its panic if it panicked.
 pub fn resume<T>(output: Result<T, Box<dyn Any + Send>>) -> T {
     match output {
@@ -203,6 +214,17 @@ pub mod probe {
     impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
         fn __moesif_event(&self) -> Option<CapturedEvent> {
             Some(crate::http::captured_event(self.0))
+        }
+    }
+
+    /// `LambdaEvent<Value>`: a plain clone, cheaper than serialising the value again.
+    pub trait ViaLambdaEventValue {
+        /// The event and context.
+        fn __moesif_event(&self) -> Option<CapturedEvent>;
+    }
+    impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
+        fn __moesif_event(&self) -> Option<CapturedEvent> {
+            Some(CapturedEvent { json: self.0.payload.clone(), context: self.0.context.clone() })
         }
     }
 
