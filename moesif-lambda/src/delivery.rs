@@ -17,9 +17,9 @@ use std::sync::{Arc, OnceLock};
 /// The after-response queue, present once [`crate::run`] registered its extension.
 static DEFERRED: OnceLock<Arc<Queue>> = OnceLock::new();
 
-/// Switches the process to after-response delivery, using `queue`.
-pub(crate) fn enable_deferred(queue: Arc<Queue>) -> bool {
-    DEFERRED.set(queue).is_ok()
+/// Switches the process to after-response delivery (for good); the queue every flush drains.
+pub(crate) fn enable_deferred() -> Arc<Queue> {
+    DEFERRED.get_or_init(|| Arc::new(Queue::default())).clone()
 }
 
 /// The after-response queue, if that mode is on.

@@ -129,13 +129,10 @@ pub async fn flush(budget: Duration) -> FlushReport {
 
 /// Registers the extension and starts its loop and the SIGTERM handler. `false`: synchronous mode.
 async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
-    let queue = Arc::new(Queue::default());
-    let processor_queue = queue.clone();
     let processor = extension_fn(move |event: ExtensionEvent| {
-        let queue = processor_queue.clone();
         let mut done = done.clone();
         async move {
-            if let NextEvent::Invoke(invoke) = event.next {
+            if let (NextEvent::Invoke(invoke), Some(queue)) = (event.next, delivery::deferred().cloned()) {
                 let deadline = deadline_instant(invoke.deadline_ms);
                 // Wait until the runtime posted this invocation's response; never past the deadline.
                 let posted = done.wait_for(|finished| finished.as_deref() == Some(invoke.request_id.as_str()));
@@ -164,15 +161,14 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
             return false;
         }
     };
-    if !delivery::enable_deferred(queue.clone()) {
-        return true;
-    }
+    let queue = delivery::enable_deferred();
     tokio::spawn(async move {
         if let Err(error) = extension.run().await {
             tracing::warn!(%error, "moesif: the flush extension stopped");
         }
     });
-    spawn_shutdown_flush(queue);
+    static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
+    SHUTDOWN_HOOK.call_once(|| spawn_shutdown_flush(queue));
     true
 }
 

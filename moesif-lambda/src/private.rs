@@ -176,8 +176,8 @@ pub fn answer_of_error<E: ?Sized>(_error: &E, message: String) -> Answer {
 
 /// Benchmarks only: switches this process to after-response delivery without registering an
 /// extension (nothing flushes on its own; call [`drain_queue`]).
-pub fn enable_after_response_queue() -> bool {
-    delivery::enable_deferred(Arc::new(crate::queue::Queue::default()))
+pub fn enable_after_response_queue() {
+    delivery::enable_deferred();
 }
 
 /// Benchmarks only: empties the after-response queue; how many entries it held.
