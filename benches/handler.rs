@@ -9,7 +9,9 @@ use moesif_lambda_testkit::conformance::load_cases;
 use serde_json::{json, Value};
 use std::path::Path;
 
-const OPTIONS: Options = Options::new().application_id("bench-app").base_uri("http://127.0.0.1:9");
+const OPTIONS: Options = Options::new()
+    .application_id("bench-app")
+    .base_uri("http://127.0.0.1:9");
 
 fn answer() -> Value {
     json!({"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{\"msg\": \"hi\"}"})
@@ -28,7 +30,9 @@ async fn logged(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 fn handler_overhead(c: &mut Criterion) {
     let cases = load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/cases")).unwrap_or_default();
-    let Some(case) = cases.iter().find(|case| case.name == "edge-v1-cognito-apikey--json") else { return };
+    let Some(case) = cases.iter().find(|case| case.name == "edge-v1-cognito-apikey--json") else {
+        return;
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     moesif_lambda::__private::enable_after_response_queue();
     let context = lambda_runtime::Context::default();

@@ -17,7 +17,11 @@ const OPTIONS: Options = Options::new()
 
 #[moesif_logger(options = OPTIONS)]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let name = event.payload.pointer("/queryStringParameters/name").and_then(Value::as_str).unwrap_or("world");
+    let name = event
+        .payload
+        .pointer("/queryStringParameters/name")
+        .and_then(Value::as_str)
+        .unwrap_or("world");
     Ok(json!({
         "statusCode": 200,
         "headers": { "Content-Type": "application/json" },

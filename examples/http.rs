@@ -10,14 +10,21 @@ use lambda_http::{service_fn, Error, IntoResponse, Request, RequestExt, Response
 use moesif_lambda::{moesif_logger, Options};
 
 fn options() -> Options {
-    Options::new()
-        .api_version_str("2024-06-01")
-        .identify_user(|event, _| event.pointer("/requestContext/authorizer/jwt/claims/sub")?.as_str().map(String::from))
+    Options::new().api_version_str("2024-06-01").identify_user(|event, _| {
+        event
+            .pointer("/requestContext/authorizer/jwt/claims/sub")?
+            .as_str()
+            .map(String::from)
+    })
 }
 
 #[moesif_logger(options = options)]
 async fn handler(request: Request) -> Result<impl IntoResponse, Error> {
-    let name = request.query_string_parameters_ref().and_then(|q| q.first("name")).unwrap_or("world").to_owned();
+    let name = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("name"))
+        .unwrap_or("world")
+        .to_owned();
     Ok(Response::builder()
         .status(200)
         .header("content-type", "application/json")

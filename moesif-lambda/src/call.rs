@@ -12,11 +12,39 @@ use crate::options::Options;
 use lambda_runtime::Context;
 use serde_json::{json, Map, Value};
 
+/// JSON as captured on the hot path: already a value, or serialised (a compact copy is several times
+/// cheaper than a deep clone of a `Value`) and parsed only at delivery, after the response.
+#[derive(Debug, Clone)]
+pub enum CapturedJson {
+    /// A JSON value.
+    Value(Value),
+    /// Serialised JSON.
+    Bytes(Vec<u8>),
+}
+
+impl CapturedJson {
+    /// The value (`Null` if the bytes do not parse, which serde's own output always does).
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            CapturedJson::Value(value) => value,
+            CapturedJson::Bytes(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// About how many bytes it holds (for the queue's bound).
+    pub(crate) fn estimated_size(&self) -> usize {
+        match self {
+            CapturedJson::Value(value) => crate::queue::estimate_size(value),
+            CapturedJson::Bytes(bytes) => bytes.len(),
+        }
+    }
+}
+
 /// What the handler gave back.
 #[derive(Debug, Clone)]
 pub enum Answer {
     /// `Ok(value)`: the value as JSON, or `None` when its type cannot be seen as JSON.
-    Response(Option<Value>),
+    Response(Option<CapturedJson>),
     /// `Err(error)`: the error's type and message; logged as a 500.
     Error {
         /// The Rust type of the error.
@@ -35,8 +63,9 @@ pub enum Answer {
 #[derive(Debug)]
 pub(crate) struct Call {
     pub options: Options,
-    pub shape: EventShape,
-    pub event: Value,
+    /// Known when the hot path could see it; else detected at delivery.
+    pub shape: Option<EventShape>,
+    pub event: CapturedJson,
     pub context: Context,
     pub received_millis: i64,
     pub answer: Answer,
@@ -46,25 +75,36 @@ pub(crate) struct Call {
 impl Call {
     /// Builds the Moesif event; `None` when the `skip` hook says so or the `mask_event_model` hook failed
     /// (an unmasked event could leak what the mask was meant to remove).
-    pub(crate) fn into_event(mut self) -> Option<EventModel> {
+    pub(crate) fn into_event(self) -> Option<EventModel> {
         let options = &self.options;
+        let mut json = self.event.into_value();
+        let shape = self.shape.unwrap_or_else(|| EventShape::detect(&json));
+        if !shape.is_http() {
+            return None;
+        }
         if let Some(skip) = options.skip {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
-            if hooks::call("skip", || skip(&self.event, &self.context)).unwrap_or(false) {
+            if hooks::call("skip", || skip(&json, &self.context)).unwrap_or(false) {
                 return None;
             }
         }
-        let identity = identify(&self.event, &self.context, options);
-        let mut request = capture_request(&self.event, self.shape, options, self.received_millis);
+        let identity = identify(&json, &self.context, options);
+        let mut request = capture_request(&json, shape, options, self.received_millis);
         request.api_version = identity.api_version;
-        let mut metadata = crate::identity::metadata(&mut self.event, &self.context, options);
-        let response = match &self.answer {
-            Answer::Response(value) => capture_response(value.as_ref(), options, self.answered_millis),
-            Answer::Error { error_type, message } => {
+        let mut metadata = crate::identity::metadata(&mut json, &self.context, options);
+        let response = match self.answer {
+            Answer::Response(answer) => {
+                let answer = answer.map(CapturedJson::into_value);
+                capture_response(answer.as_ref(), options, self.answered_millis)
+            }
+            Answer::Error {
+                ref error_type,
+                ref message,
+            } => {
                 add_error(&mut metadata, json!({ "type": error_type, "message": message }));
                 failed_response(self.answered_millis)
             }
-            Answer::Panic { message } => {
+            Answer::Panic { ref message } => {
                 add_error(&mut metadata, json!({ "type": "panic", "message": message }));
                 failed_response(self.answered_millis)
             }
@@ -118,11 +158,11 @@ pub fn preview_event(
     let now = crate::time::now_millis();
     Call {
         options: *options,
-        shape,
-        event: event.clone(),
+        shape: Some(shape),
+        event: CapturedJson::Value(event.clone()),
         context: context.clone(),
         received_millis: now,
-        answer: Answer::Response(answer.cloned()),
+        answer: Answer::Response(answer.cloned().map(CapturedJson::Value)),
         answered_millis: now,
     }
     .into_event()
@@ -172,8 +212,8 @@ mod tests {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
         Call {
             options,
-            shape: EventShape::detect(&event),
-            event,
+            shape: None,
+            event: CapturedJson::Value(event),
             context: Context::default(),
             received_millis: 0,
             answer,

@@ -10,7 +10,7 @@ use crate::config::sample;
 use crate::flush::serialise_within_limit;
 use crate::hooks::warn_once;
 use crate::model::EventModel;
-use crate::queue::{estimate_size, Entry, Item, Queue};
+use crate::queue::{Entry, Item, Queue};
 use crate::transport::{Sent, Transport};
 use std::sync::{Arc, OnceLock};
 
@@ -53,9 +53,9 @@ pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
 }
 
 fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
-    let size = estimate_size(&call.event)
+    let size = call.event.estimated_size()
         + match &call.answer {
-            crate::call::Answer::Response(Some(answer)) => estimate_size(answer),
+            crate::call::Answer::Response(Some(answer)) => answer.estimated_size(),
             _ => 64,
         };
     let (max_events, max_bytes) = (call.options.queue_capacity, call.options.queue_bytes);

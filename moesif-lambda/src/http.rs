@@ -49,7 +49,12 @@ pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
             event
         }
     };
-    CapturedEvent { json, context }
+    let shape = crate::event::EventShape::detect(&json);
+    CapturedEvent {
+        json: crate::call::CapturedJson::Value(json),
+        shape: Some(shape),
+        context,
+    }
 }
 
 /// The Lambda response JSON of an `http::Response`.

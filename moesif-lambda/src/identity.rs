@@ -97,7 +97,9 @@ mod tests {
         let metadata = metadata(&mut event, &context(), &Options::new());
         assert_eq!(metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
         assert_eq!(
-            metadata.as_ref().and_then(|m| m.pointer("/request_context/identity/apiKey")),
+            metadata
+                .as_ref()
+                .and_then(|m| m.pointer("/request_context/identity/apiKey")),
             Some(&json!("k1"))
         );
     }
@@ -118,6 +120,9 @@ mod tests {
         assert_eq!(identity.user_id.as_deref(), Some("hooked"));
         assert_eq!(identity.company_id, None);
         assert_eq!(identity.api_version.as_deref(), Some("v9"));
-        assert_eq!(metadata(&mut json!({}), &context(), &options), Some(json!({"id": "req-1"})));
+        assert_eq!(
+            metadata(&mut json!({}), &context(), &options),
+            Some(json!({"id": "req-1"}))
+        );
     }
 }

@@ -52,9 +52,9 @@ pub mod __private;
 pub use call::preview_event;
 pub use error::Error;
 pub use event::EventShape;
-pub use extension::{flush, run};
 #[cfg(feature = "http")]
 pub use extension::run_http;
+pub use extension::{flush, run};
 pub use flush::FlushReport;
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;

@@ -18,7 +18,6 @@ use crate::options::{Options, OptionsSource};
 use crate::time::now_millis;
 use crate::transport::Transport;
 use lambda_runtime::Context;
-use serde_json::Value;
 use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind as catch_unwind_sync, AssertUnwindSafe};
@@ -26,7 +25,7 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
-pub use crate::call::Answer as CallAnswer;
+pub use crate::call::{Answer as CallAnswer, CapturedJson};
 
 /// Per-handler state, built once per cold start: the options and the collector connection.
 pub struct State {
@@ -52,12 +51,11 @@ impl State {
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
     /// event. Never panics; anything that fails means this invocation is not logged.
     pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, event: Option<CapturedEvent>) -> Pending {
-        let Some(CapturedEvent { json, context }) = event else {
+        let Some(CapturedEvent { json, shape, context }) = event else {
             return Pending { inner: None };
         };
         crate::current::enter(&context.request_id);
-        let shape = EventShape::detect(&json);
-        if !shape.is_http() {
+        if shape.is_some_and(|shape| !shape.is_http()) {
             return Pending { inner: None };
         }
         let Some(options) = *self.options.get_or_init(|| hooks::call("options", || source.options())) else {
@@ -87,7 +85,9 @@ impl State {
 #[derive(Debug)]
 pub struct CapturedEvent {
     /// The event as JSON.
-    pub json: Value,
+    pub json: CapturedJson,
+    /// Its shape, when the probe could see it cheaply.
+    pub shape: Option<EventShape>,
     /// The Lambda context.
     pub context: Context,
 }
@@ -95,8 +95,8 @@ pub struct CapturedEvent {
 struct Started {
     options: Options,
     transport: Arc<Transport>,
-    shape: EventShape,
-    event: Value,
+    shape: Option<EventShape>,
+    event: CapturedJson,
     context: Context,
     received_millis: i64,
 }
@@ -196,7 +196,8 @@ pub fn resume<T>(output: Result<T, Box<dyn Any + Send>>) -> T {
 /// Autoref-specialised probes: the macro calls `(&&&Probe(&x)).__moesif_event()` (or `_response`,
 /// `_error`) at a call site where `x`'s type is concrete; the most specific impl wins.
 pub mod probe {
-    use super::CapturedEvent;
+    use super::{CapturedEvent, CapturedJson};
+    use crate::event::EventShape;
     use lambda_runtime::LambdaEvent;
     use serde::Serialize;
     use serde_json::Value;
@@ -224,7 +225,18 @@ pub mod probe {
     }
     impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
         fn __moesif_event(&self) -> Option<CapturedEvent> {
-            Some(CapturedEvent { json: self.0.payload.clone(), context: self.0.context.clone() })
+            let shape = EventShape::detect(&self.0.payload);
+            // A non-HTTP event costs nothing more than its detection.
+            let json = if shape.is_http() {
+                serde_json::to_vec(&self.0.payload).ok()?
+            } else {
+                Vec::new()
+            };
+            Some(CapturedEvent {
+                json: CapturedJson::Bytes(json),
+                shape: Some(shape),
+                context: self.0.context.clone(),
+            })
         }
     }
 
@@ -235,9 +247,10 @@ pub mod probe {
     }
     impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
         fn __moesif_event(&self) -> Option<CapturedEvent> {
-            let json = serde_json::to_value(&self.0.payload).ok()?;
+            let json = serde_json::to_vec(&self.0.payload).ok()?;
             Some(CapturedEvent {
-                json,
+                json: CapturedJson::Bytes(json),
+                shape: None,
                 context: self.0.context.clone(),
             })
         }
@@ -264,33 +277,33 @@ pub mod probe {
     /// `http::Response<B>` (what `lambda_http` handlers answer).
     pub trait ViaHttpResponse {
         /// The answer as the Lambda response JSON.
-        fn __moesif_response(&self) -> Option<Value>;
+        fn __moesif_response(&self) -> Option<CapturedJson>;
     }
     #[cfg(feature = "http")]
     impl<B: AsRef<[u8]>> ViaHttpResponse for &&Probe<'_, lambda_http::Response<B>> {
-        fn __moesif_response(&self) -> Option<Value> {
-            Some(crate::http::response_json(self.0))
+        fn __moesif_response(&self) -> Option<CapturedJson> {
+            Some(CapturedJson::Value(crate::http::response_json(self.0)))
         }
     }
 
     /// A serialisable answer.
     pub trait ViaSerializeResponse {
         /// The answer as JSON.
-        fn __moesif_response(&self) -> Option<Value>;
+        fn __moesif_response(&self) -> Option<CapturedJson>;
     }
     impl<T: Serialize + ?Sized> ViaSerializeResponse for &Probe<'_, T> {
-        fn __moesif_response(&self) -> Option<Value> {
-            serde_json::to_value(self.0).ok()
+        fn __moesif_response(&self) -> Option<CapturedJson> {
+            serde_json::to_vec(self.0).ok().map(CapturedJson::Bytes)
         }
     }
 
     /// Anything else: logged without a body.
     pub trait ViaUnknownResponse {
         /// Nothing.
-        fn __moesif_response(&self) -> Option<Value>;
+        fn __moesif_response(&self) -> Option<CapturedJson>;
     }
     impl<T: ?Sized> ViaUnknownResponse for Probe<'_, T> {
-        fn __moesif_response(&self) -> Option<Value> {
+        fn __moesif_response(&self) -> Option<CapturedJson> {
             None
         }
     }

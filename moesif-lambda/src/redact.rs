@@ -10,8 +10,14 @@ use serde_json::Value;
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Headers redacted by default (see [`Options::redact_default_headers`]).
-pub const DEFAULT_REDACTED_HEADERS: [&str; 6] =
-    ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-amz-security-token"];
+pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-amz-security-token",
+];
 
 /// At most this many headers are kept per request or response.
 pub(crate) const MAX_HEADERS: usize = 100;
@@ -20,7 +26,11 @@ pub(crate) const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
 
 /// Applies the options' redaction and the header caps to a captured event.
 pub(crate) fn apply(event: &mut EventModel, options: &Options) {
-    let defaults: &[&str] = if options.redact_default_headers { &DEFAULT_REDACTED_HEADERS } else { &[] };
+    let defaults: &[&str] = if options.redact_default_headers {
+        &DEFAULT_REDACTED_HEADERS
+    } else {
+        &[]
+    };
     for headers in [&mut event.request.headers, &mut event.response.headers] {
         cap_headers(headers);
         redact_headers(headers, defaults);
@@ -135,17 +145,25 @@ mod tests {
         assert_eq!(event.request.headers["COOKIE"], REDACTED);
         assert_eq!(event.request.headers["Host"], "h");
         assert_eq!(event.response.headers["Set-Cookie"], REDACTED);
-        assert_eq!(event.request.body, Some(json!({"password": "p", "nested": [{"Token": "t"}]})));
+        assert_eq!(
+            event.request.body,
+            Some(json!({"password": "p", "nested": [{"Token": "t"}]}))
+        );
     }
 
     #[test]
     fn defaults_can_be_turned_off_and_list_extended() {
         let mut event = event();
-        let options = Options::new().redact_default_headers(false).redact(&["x-secret", "token", "password"]);
+        let options = Options::new()
+            .redact_default_headers(false)
+            .redact(&["x-secret", "token", "password"]);
         apply(&mut event, &options);
         assert_eq!(event.request.headers["Authorization"], "Bearer x");
         assert_eq!(event.request.headers["X-Secret"], REDACTED);
-        assert_eq!(event.request.body, Some(json!({"password": REDACTED, "nested": [{"Token": REDACTED}]})));
+        assert_eq!(
+            event.request.body,
+            Some(json!({"password": REDACTED, "nested": [{"Token": REDACTED}]}))
+        );
     }
 
     #[test]
