@@ -14,10 +14,19 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         ".{0,40}".prop_map(Value::String),
-        prop_oneof![Just("GET"), Just("POST"), Just("2.0"), Just("1.0"), Just("/a b?c"), Just("")]
-            .prop_map(|s| Value::String(s.to_owned())),
+        prop_oneof![
+            Just("GET"),
+            Just("POST"),
+            Just("2.0"),
+            Just("1.0"),
+            Just("/a b?c"),
+            Just("")
+        ]
+        .prop_map(|s| Value::String(s.to_owned())),
     ];
     leaf.prop_recursive(6, 64, 8, |inner| {
         prop_oneof![
@@ -72,7 +81,10 @@ fn mutate(event: &mut Value, pick: usize, replacement: Value) {
     let mut stack = vec![String::new()];
     while let Some(path) = stack.pop() {
         if let Some(Value::Object(map)) = event.pointer(&path) {
-            stack.extend(map.keys().map(|k| format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"))));
+            stack.extend(
+                map.keys()
+                    .map(|k| format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"))),
+            );
         }
         paths.push(path);
     }
@@ -125,12 +137,20 @@ fn huge_headers_and_deep_nesting() {
     let many: serde_json::Map<String, Value> = (0..5000).map(|i| (format!("h{i}"), json!("x".repeat(100)))).collect();
     let event = json!({"httpMethod": "GET", "path": "/", "headers": many, "requestContext": {}});
     let sent = preview_event(&options, &event, &lambda_runtime::Context::default(), None).expect("logged");
-    assert!(sent.request.headers.as_object().is_some_and(|h| h.len() <= 101), "headers capped");
+    assert!(
+        sent.request.headers.as_object().is_some_and(|h| h.len() <= 101),
+        "headers capped"
+    );
 
     // As deep as serde_json lets a Lambda event arrive (its parser stops at 128 levels).
     let deep_text = format!("{}1{}", "[".repeat(120), "]".repeat(120));
     let event = json!({"httpMethod": "POST", "path": "/", "body": deep_text, "requestContext": {}});
-    let sent = preview_event(&options, &event, &lambda_runtime::Context::default(), Some(&json!({"body": deep_text})));
+    let sent = preview_event(
+        &options,
+        &event,
+        &lambda_runtime::Context::default(),
+        Some(&json!({"body": deep_text})),
+    );
     assert!(sent.is_some_and(|e| serde_json::to_vec(&e).is_ok()));
 
     for not_an_object in [json!(null), json!(42), json!("GET /"), json!([1, 2]), json!(true)] {

@@ -1,0 +1,297 @@
+//! A stand-in Moesif collector on loopback: records every request (gunzipped), answers like Moesif
+//! (`/v1/events`, `/v1/events/batch`, `/v1/config`, `/v1/users…`, `/v1/companies…`), and can be told to
+//! fail, stall, hang or drop connections.
+
+use crate::serve::{respond, serve, Received, Reply, Server};
+use flate2::read::GzDecoder;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// How the collector answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answer with this status (and no body).
+    Status(u16),
+    /// Answer normally after a delay.
+    Delay(Duration),
+    /// Answer with this status after a delay.
+    DelayThen(Duration, u16),
+    /// Never answer (until the collector is dropped).
+    Hang,
+    /// Drop the connection without answering.
+    Close,
+}
+
+/// One request the collector received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// Body as sent (gzip as sent).
+    pub raw_body: Vec<u8>,
+    /// Body, gunzipped when it was gzipped.
+    pub body: Vec<u8>,
+    /// The body as JSON, if it is JSON.
+    pub json: Option<Value>,
+    /// What the collector answered (`None`: it did not, the connection was dropped or hung).
+    pub status: Option<u16>,
+    /// When it arrived.
+    pub received_at: Instant,
+}
+
+impl Recorded {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    config: Value,
+    etag: String,
+    behaviours: VecDeque<Behaviour>,
+    default_behaviour: Option<Behaviour>,
+    required_app_id: Option<String>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The stand-in collector. Dropping it stops it.
+pub struct Collector {
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+impl Collector {
+    /// Starts a collector on 127.0.0.1 (a free port).
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (a broken test machine).
+    pub async fn start() -> Collector {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                config: json!({"sample_rate": 100, "user_sample_rate": {}, "company_sample_rate": {}, "regex_config": []}),
+                etag: "etag-1".to_owned(),
+                ..State::default()
+            }),
+            changed: Notify::new(),
+        });
+        let handler_shared = shared.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = serve(move |request| answer(handler_shared.clone(), request, stop_rx.clone()))
+            .await
+            .expect("bind a loopback port for the collector");
+        let mut stop = server.shutdown_signal();
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+            let _ = stop_tx.send(true);
+        });
+        Collector { shared, server }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// A base URL where nothing listens (for "collector down" tests).
+    pub fn closed_port_url() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_or(9, |addr| addr.port());
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Every Moesif event accepted (answered 2xx) so far, from `/v1/events` and `/v1/events/batch`.
+    pub fn events(&self) -> Vec<Value> {
+        events_of(&self.shared.lock().requests)
+    }
+
+    /// Waits until `n` events were accepted or `timeout` passed; returns the events there are.
+    pub async fn wait_for_events(&self, n: usize, timeout: Duration) -> Vec<Value> {
+        self.wait(timeout, |state| events_of(&state.requests).len() >= n).await;
+        self.events()
+    }
+
+    /// Waits until `n` requests arrived or `timeout` passed; returns the requests there are.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        self.wait(timeout, |state| state.requests.len() >= n).await;
+        self.requests()
+    }
+
+    async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.changed.notified();
+            if done(&self.shared.lock()) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// What `GET /v1/config` answers, and the `X-Moesif-Config-ETag` of every answer.
+    pub fn set_config(&self, config: Value, etag: &str) {
+        let mut state = self.shared.lock();
+        state.config = config;
+        state.etag = etag.to_owned();
+    }
+
+    /// Behaviours for the next requests other than `GET /v1/config`, one each, in order.
+    pub fn push_behaviours(&self, behaviours: impl IntoIterator<Item = Behaviour>) {
+        self.shared.lock().behaviours.extend(behaviours);
+    }
+
+    /// The behaviour of every request once the queued ones are used (`None`: answer normally).
+    pub fn set_default_behaviour(&self, behaviour: Option<Behaviour>) {
+        self.shared.lock().default_behaviour = behaviour;
+    }
+
+    /// Requests without this `X-Moesif-Application-Id` get 401.
+    pub fn set_required_app_id(&self, application_id: Option<&str>) {
+        self.shared.lock().required_app_id = application_id.map(str::to_owned);
+    }
+}
+
+fn events_of(requests: &[Recorded]) -> Vec<Value> {
+    let mut events = Vec::new();
+    for request in requests {
+        let accepted = request.status.is_some_and(|s| (200..300).contains(&s));
+        if !accepted || request.method != "POST" {
+            continue;
+        }
+        match (request.path.as_str(), &request.json) {
+            ("/v1/events", Some(event)) => events.push(event.clone()),
+            ("/v1/events/batch", Some(Value::Array(batch))) => events.extend(batch.iter().cloned()),
+            _ => {}
+        }
+    }
+    events
+}
+
+async fn answer(shared: Arc<Shared>, request: Received, mut stop: watch::Receiver<bool>) -> Reply {
+    let gzipped = request
+        .header("content-encoding")
+        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+    let body = if gzipped {
+        let mut out = Vec::new();
+        match GzDecoder::new(&request.body[..]).read_to_end(&mut out) {
+            Ok(_) => out,
+            Err(_) => return respond(400, &[], "bad gzip"),
+        }
+    } else {
+        request.body.clone()
+    };
+    let is_config = request.method == "GET" && request.path.starts_with("/v1/config");
+    let (behaviour, etag, config, authorised, index) = {
+        let mut state = shared.lock();
+        let authorised = state
+            .required_app_id
+            .as_deref()
+            .is_none_or(|id| request.header("x-moesif-application-id") == Some(id));
+        let behaviour = if is_config {
+            None
+        } else {
+            state.behaviours.pop_front().or(state.default_behaviour)
+        };
+        state.requests.push(Recorded {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            headers: request.headers.clone(),
+            raw_body: request.body.clone(),
+            json: serde_json::from_slice(&body).ok(),
+            body,
+            status: None,
+            received_at: Instant::now(),
+        });
+        (
+            behaviour,
+            state.etag.clone(),
+            state.config.clone(),
+            authorised,
+            state.requests.len() - 1,
+        )
+    };
+    shared.changed.notify_waiters();
+
+    let status = match behaviour {
+        Some(Behaviour::Hang) => {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+            return Reply::Close;
+        }
+        Some(Behaviour::Close) => return Reply::Close,
+        Some(Behaviour::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Some(Behaviour::DelayThen(delay, status)) => {
+            tokio::time::sleep(delay).await;
+            Some(status)
+        }
+        Some(Behaviour::Status(status)) => Some(status),
+        None => None,
+    };
+    let (status, body) = match (authorised, status) {
+        (false, _) => (401, String::new()),
+        (true, Some(status)) => (status, String::new()),
+        (true, None) => default_answer(&request, &config),
+    };
+    {
+        let mut state = shared.lock();
+        if let Some(recorded) = state.requests.get_mut(index) {
+            recorded.status = Some(status);
+        }
+    }
+    shared.changed.notify_waiters();
+    respond(
+        status,
+        &[("x-moesif-config-etag", &etag), ("content-type", "application/json")],
+        body,
+    )
+}
+
+fn default_answer(request: &Received, config: &Value) -> (u16, String) {
+    let path = request.path.split('?').next().unwrap_or_default();
+    match (request.method.as_str(), path) {
+        ("GET", "/v1/config") => (200, config.to_string()),
+        (
+            "POST",
+            "/v1/events"
+            | "/v1/events/batch"
+            | "/v1/users"
+            | "/v1/users/batch"
+            | "/v1/companies"
+            | "/v1/companies/batch",
+        ) => (201, String::new()),
+        _ => (404, String::new()),
+    }
+}

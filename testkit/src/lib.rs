@@ -1,0 +1,15 @@
+//! Loopback stand-ins for testing `moesif-lambda` for real: an emulator of the AWS Lambda Runtime API
+//! and Extensions API ([`RuntimeApi`]), a stand-in Moesif collector ([`Collector`]), the lock that lets
+//! tests share the Lambda environment variables ([`LambdaEnv`]), and the conformance cases
+//! ([`conformance`]). Everything binds 127.0.0.1 and stops when dropped.
+
+mod collector;
+pub mod conformance;
+mod env;
+mod runtime_api;
+mod serve;
+
+pub use collector::{Behaviour, Collector, Recorded};
+pub use env::LambdaEnv;
+pub use runtime_api::{Invocation, InvokeOptions, Outcome, RuntimeApi, TestkitError};
+pub use serve::Received;

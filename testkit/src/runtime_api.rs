@@ -1,0 +1,460 @@
+//! An emulator of the AWS Lambda Runtime API and Extensions API on loopback, in the order the real
+//! service keeps: an invocation goes to the runtime and to every extension subscribed to `INVOKE` at once;
+//! the next one is handed out only after the runtime answered AND every such extension asked for its next
+//! event again (until then Lambda keeps the sandbox busy).
+
+use crate::serve::{respond, serve, Received, Reply, Server};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, Notify};
+
+/// How an invocation ended, as the runtime reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `POST …/response` with this body.
+    Response(Vec<u8>),
+    /// `POST …/error`.
+    Error {
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: Option<String>,
+        /// The error body.
+        body: Value,
+    },
+}
+
+/// One finished invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Its request id.
+    pub request_id: String,
+    /// What the runtime answered.
+    pub outcome: Outcome,
+    /// When the runtime got the event.
+    pub handed_out_at: Instant,
+    /// When the runtime posted the answer: what the caller waited for.
+    pub answered_at: Instant,
+}
+
+impl Invocation {
+    /// The response body as JSON (`None` for errors or non-JSON bodies).
+    pub fn response_json(&self) -> Option<Value> {
+        match &self.outcome {
+            Outcome::Response(body) => serde_json::from_slice(body).ok(),
+            Outcome::Error { .. } => None,
+        }
+    }
+
+    /// What the caller waited: from hand-out to answer.
+    pub fn latency(&self) -> Duration {
+        self.answered_at.saturating_duration_since(self.handed_out_at)
+    }
+}
+
+/// Options of one invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeOptions {
+    /// The request id (default: a fresh one).
+    pub request_id: Option<String>,
+    /// Time the function has (deadline = now + this; default 3 s).
+    pub deadline: Duration,
+    /// How long to wait for the answer (default 10 s).
+    pub timeout: Duration,
+}
+
+impl Default for InvokeOptions {
+    fn default() -> Self {
+        Self {
+            request_id: None,
+            deadline: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What went wrong in the emulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestkitError {
+    /// No answer within the timeout.
+    Timeout,
+}
+
+impl std::fmt::Display for TestkitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the function did not answer in time")
+    }
+}
+
+impl std::error::Error for TestkitError {}
+
+struct Queued {
+    request_id: String,
+    event: Value,
+    deadline_ms: u64,
+    answer: oneshot::Sender<Invocation>,
+}
+
+struct Current {
+    request_id: String,
+    handed_out_at: Instant,
+    answer: oneshot::Sender<Invocation>,
+}
+
+struct Extension {
+    id: String,
+    name: String,
+    events: Vec<String>,
+    /// Asked for its next event and has not been given one yet.
+    waiting: bool,
+    inbox: VecDeque<Value>,
+}
+
+impl Extension {
+    fn wants(&self, event: &str) -> bool {
+        self.events.iter().any(|e| e == event)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Queued>,
+    current: Option<Current>,
+    last_request_id: Option<String>,
+    extensions: Vec<Extension>,
+    init_done: bool,
+    handed_out: usize,
+    idle_at: HashMap<String, Instant>,
+    errors: Vec<(String, Value)>,
+}
+
+impl State {
+    /// Every INVOKE-subscribed extension is back to waiting.
+    fn extensions_ready(&self) -> bool {
+        self.extensions.iter().filter(|e| e.wants("INVOKE")).all(|e| e.waiting)
+    }
+
+    fn note_idle(&mut self) {
+        if self.current.is_none() && self.extensions_ready() {
+            if let Some(id) = self.last_request_id.clone() {
+                self.idle_at.entry(id).or_insert_with(Instant::now);
+            }
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn notify(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Waits (bounded) until `ready` returns `Some`.
+    async fn wait_for<T>(&self, timeout: Duration, mut ready: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(value) = ready(&mut self.lock()) {
+                return Some(value);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// The emulator. Dropping it stops it.
+pub struct RuntimeApi {
+    shared: Arc<Shared>,
+    server: Server,
+}
+
+/// Long polls answer "nothing yet" after this long, so no test can wait forever.
+const LONG_POLL: Duration = Duration::from_secs(120);
+
+impl RuntimeApi {
+    /// Starts the emulator on 127.0.0.1 (a free port).
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (a broken test machine).
+    pub async fn start() -> RuntimeApi {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+        });
+        let handler_shared = shared.clone();
+        let server = serve(move |request| route(handler_shared.clone(), request))
+            .await
+            .expect("bind a loopback port for the Runtime API");
+        RuntimeApi { shared, server }
+    }
+
+    /// `127.0.0.1:PORT`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    pub fn endpoint(&self) -> String {
+        self.server.addr.to_string()
+    }
+
+    /// The environment a function sees on Lambda, pointing at this emulator.
+    pub fn lambda_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_LAMBDA_RUNTIME_API", self.endpoint()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "oracle-fn".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream".to_owned()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/oracle-fn".to_owned()),
+        ]
+    }
+
+    /// Invokes the function with `event` and waits for its answer.
+    pub async fn invoke(&self, event: Value) -> Result<Invocation, TestkitError> {
+        self.invoke_with(event, InvokeOptions::default()).await
+    }
+
+    /// Invokes the function with `event` and options, and waits for its answer.
+    pub async fn invoke_with(&self, event: Value, options: InvokeOptions) -> Result<Invocation, TestkitError> {
+        let (answer, answered) = oneshot::channel();
+        let request_id = options.request_id.unwrap_or_else(fresh_id);
+        let deadline_ms = epoch_millis() + options.deadline.as_millis() as u64;
+        self.shared.lock().queue.push_back(Queued {
+            request_id,
+            event,
+            deadline_ms,
+            answer,
+        });
+        self.shared.notify();
+        match tokio::time::timeout(options.timeout, answered).await {
+            Ok(Ok(invocation)) => Ok(invocation),
+            _ => Err(TestkitError::Timeout),
+        }
+    }
+
+    /// Waits until the last invocation is answered and every extension asked for its next event (when
+    /// Lambda would freeze the sandbox). `false` if that did not happen within `timeout`.
+    pub async fn wait_until_idle(&self, timeout: Duration) -> bool {
+        self.shared
+            .wait_for(timeout, |state| {
+                (state.current.is_none() && state.queue.is_empty() && state.extensions_ready()).then_some(())
+            })
+            .await
+            .is_some()
+    }
+
+    /// When the invocation's sandbox went idle (answered, and every extension done), if it did.
+    pub fn invocation_finished_at(&self, request_id: &str) -> Option<Instant> {
+        self.shared.lock().idle_at.get(request_id).copied()
+    }
+
+    /// Registered extensions: name and the events they subscribed to.
+    pub fn registered_extensions(&self) -> Vec<(String, Vec<String>)> {
+        self.shared
+            .lock()
+            .extensions
+            .iter()
+            .map(|e| (e.name.clone(), e.events.clone()))
+            .collect()
+    }
+
+    /// How many invocations were handed to the runtime.
+    pub fn invocations_handed_out(&self) -> usize {
+        self.shared.lock().handed_out
+    }
+
+    /// Init and exit errors extensions or the runtime reported (path, body).
+    pub fn reported_errors(&self) -> Vec<(String, Value)> {
+        self.shared.lock().errors.clone()
+    }
+
+    /// Sends `SHUTDOWN` to the extensions subscribed to it.
+    pub fn shutdown(&self) {
+        let deadline = epoch_millis() + 2000;
+        let mut state = self.shared.lock();
+        for extension in state.extensions.iter_mut().filter(|e| e.wants("SHUTDOWN")) {
+            extension
+                .inbox
+                .push_back(json!({"eventType": "SHUTDOWN", "shutdownReason": "spindown", "deadlineMs": deadline}));
+        }
+        drop(state);
+        self.shared.notify();
+    }
+}
+
+fn epoch_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn fresh_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("req-{:08}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn route(shared: Arc<Shared>, request: Received) -> Reply {
+    let path = request.path.split('?').next().unwrap_or_default().to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => next_invocation(&shared).await,
+        ("POST", ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")]) => {
+            answer(&shared, id, kind, &request)
+        }
+        ("POST", ["2018-06-01", "runtime", "init", "error"])
+        | ("POST", ["2020-01-01", "extension", "init" | "exit", "error"]) => {
+            shared.lock().errors.push((
+                path.clone(),
+                serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+            ));
+            respond(202, &[], "")
+        }
+        ("POST", ["2020-01-01", "extension", "register"]) => register(&shared, &request),
+        ("GET", ["2020-01-01", "extension", "event", "next"]) => next_extension_event(&shared, &request).await,
+        _ => respond(404, &[], ""),
+    }
+}
+
+async fn next_invocation(shared: &Shared) -> Reply {
+    shared.lock().init_done = true;
+    shared.notify();
+    let handed = shared
+        .wait_for(LONG_POLL, |state| {
+            if state.current.is_some() || !state.extensions_ready() {
+                return None;
+            }
+            let queued = state.queue.pop_front()?;
+            let invoke = json!({
+                "eventType": "INVOKE",
+                "deadlineMs": queued.deadline_ms,
+                "requestId": queued.request_id,
+                "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:oracle-fn",
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000"}
+            });
+            for extension in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
+                extension.waiting = false;
+                extension.inbox.push_back(invoke.clone());
+            }
+            state.current = Some(Current {
+                request_id: queued.request_id.clone(),
+                handed_out_at: Instant::now(),
+                answer: queued.answer,
+            });
+            state.last_request_id = Some(queued.request_id.clone());
+            state.handed_out += 1;
+            Some((queued.request_id, queued.deadline_ms, queued.event))
+        })
+        .await;
+    shared.notify();
+    match handed {
+        Some((request_id, deadline_ms, event)) => respond(
+            200,
+            &[
+                ("lambda-runtime-aws-request-id", &request_id),
+                ("lambda-runtime-deadline-ms", &deadline_ms.to_string()),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:oracle-fn",
+                ),
+                ("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000"),
+                ("content-type", "application/json"),
+            ],
+            event.to_string(),
+        ),
+        None => respond(504, &[], "no invocation"),
+    }
+}
+
+fn answer(shared: &Shared, id: &str, kind: &str, request: &Received) -> Reply {
+    let mut state = shared.lock();
+    let Some(current) = state.current.take_if(|current| current.request_id == id) else {
+        return respond(400, &[], "not the current invocation");
+    };
+    let outcome = if kind == "response" {
+        Outcome::Response(request.body.clone())
+    } else {
+        Outcome::Error {
+            error_type: request.header("lambda-runtime-function-error-type").map(str::to_owned),
+            body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
+        }
+    };
+    let invocation = Invocation {
+        request_id: current.request_id,
+        outcome,
+        handed_out_at: current.handed_out_at,
+        answered_at: Instant::now(),
+    };
+    let _ = current.answer.send(invocation);
+    state.note_idle();
+    drop(state);
+    shared.notify();
+    respond(202, &[], "")
+}
+
+fn register(shared: &Shared, request: &Received) -> Reply {
+    let mut state = shared.lock();
+    if state.init_done {
+        return respond(
+            403,
+            &[],
+            "{\"errorType\":\"Extension.InvalidState\",\"errorMessage\":\"registration after init\"}",
+        );
+    }
+    let name = request.header("lambda-extension-name").unwrap_or("unnamed").to_owned();
+    let events = serde_json::from_slice::<Value>(&request.body)
+        .ok()
+        .and_then(|body| body.get("events").cloned())
+        .and_then(|events| serde_json::from_value::<Vec<String>>(events).ok())
+        .unwrap_or_default();
+    let id = format!("ext-{}-{}", state.extensions.len() + 1, name);
+    state.extensions.push(Extension {
+        id: id.clone(),
+        name,
+        events,
+        waiting: false,
+        inbox: VecDeque::new(),
+    });
+    drop(state);
+    shared.notify();
+    respond(
+        200,
+        &[
+            ("lambda-extension-identifier", &id),
+            ("content-type", "application/json"),
+        ],
+        json!({"functionName": "oracle-fn", "functionVersion": "$LATEST", "handler": "bootstrap"}).to_string(),
+    )
+}
+
+async fn next_extension_event(shared: &Shared, request: &Received) -> Reply {
+    let Some(id) = request.header("lambda-extension-identifier").map(str::to_owned) else {
+        return respond(403, &[], "missing extension identifier");
+    };
+    {
+        let mut state = shared.lock();
+        let Some(extension) = state.extensions.iter_mut().find(|e| e.id == id) else {
+            return respond(403, &[], "unknown extension");
+        };
+        extension.waiting = true;
+        state.note_idle();
+    }
+    shared.notify();
+    let event = shared
+        .wait_for(LONG_POLL, |state| {
+            state.extensions.iter_mut().find(|e| e.id == id)?.inbox.pop_front()
+        })
+        .await;
+    match event {
+        Some(event) => respond(200, &[("content-type", "application/json")], event.to_string()),
+        None => respond(504, &[], "no event"),
+    }
+}
