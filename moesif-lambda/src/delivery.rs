@@ -12,7 +12,9 @@ use crate::hooks::warn_once;
 use crate::model::EventModel;
 use crate::queue::{Entry, Item, Queue};
 use crate::transport::{Sent, Transport};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// The after-response queue, present once [`crate::run`] registered its extension.
 static DEFERRED: OnceLock<Arc<Queue>> = OnceLock::new();
@@ -52,7 +54,19 @@ pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
     }
 }
 
+/// The `flush_budget` of the handler that last queued a call (the extension cannot see handlers' options).
+static FLUSH_BUDGET_MS: AtomicU64 = AtomicU64::new(crate::options::DEFAULT_FLUSH_BUDGET.as_millis() as u64);
+
+/// The flush budget in force.
+pub(crate) fn flush_budget() -> Duration {
+    Duration::from_millis(FLUSH_BUDGET_MS.load(Ordering::Relaxed))
+}
+
 fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
+    FLUSH_BUDGET_MS.store(
+        u64::try_from(call.options.flush_budget.as_millis()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     let size = call.event.estimated_size()
         + match &call.answer {
             crate::call::Answer::Response(Some(answer)) => answer.estimated_size(),

@@ -137,7 +137,7 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
                 // Wait until the runtime posted this invocation's response; never past the deadline.
                 let posted = done.wait_for(|finished| finished.as_deref() == Some(invoke.request_id.as_str()));
                 let _ = tokio::time::timeout_at(deadline.into(), posted).await;
-                let budget_end = deadline.min(Instant::now() + flush_budget());
+                let budget_end = deadline.min(Instant::now() + delivery::flush_budget());
                 let _ = tokio::task::spawn_blocking(move || flush_blocking(&queue, budget_end)).await;
             }
             Ok::<(), lambda_extension::Error>(())
@@ -170,12 +170,6 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
     static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
     SHUTDOWN_HOOK.call_once(|| spawn_shutdown_flush(queue));
     true
-}
-
-/// The flush budget of the handlers' options is not known here; the default applies, and the deadline
-/// bounds it anyway.
-fn flush_budget() -> Duration {
-    crate::options::DEFAULT_FLUSH_BUDGET
 }
 
 fn deadline_instant(deadline_ms: u64) -> Instant {
