@@ -1,0 +1,74 @@
+//! On `SIGTERM` (what Lambda sends at shutdown when an extension is registered), what is still queued is
+//! flushed before the process exits. The function runs in a child process (this test binary, re-run in
+//! "child" mode) so that it can receive a real signal.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use moesif_lambda::{moesif_logger, Options};
+use moesif_lambda_testkit::{Behaviour, Collector, InvokeOptions, RuntimeApi};
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHILD_FLAG: &str = "MOESIF_SHUTDOWN_TEST_CHILD";
+
+fn options() -> Options {
+    Options::new().flush_budget(Duration::from_millis(200))
+}
+
+#[moesif_logger(options = options)]
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({"statusCode": 200, "body": event.context.request_id}))
+}
+
+/// The function, in the child process. Ignored unless the parent test starts it.
+#[test]
+#[ignore = "runs only as the child process of sigterm_flushes_what_is_queued"]
+fn shutdown_child() {
+    if std::env::var(CHILD_FLAG).is_err() {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let _ = runtime.block_on(moesif_lambda::run(service_fn(handler)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_what_is_queued() {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    collector.set_default_behaviour(Some(Behaviour::Status(503)));
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["shutdown_child", "--exact", "--ignored", "--nocapture"])
+        .envs(api.lambda_env())
+        .env(CHILD_FLAG, "1")
+        .env("MOESIF_APPLICATION_ID", "shutdown-app")
+        .env("MOESIF_BASE_URI", collector.base_url())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the child");
+
+    for n in 0..2 {
+        let options = InvokeOptions { request_id: Some(format!("term-{n}")), ..InvokeOptions::default() };
+        let invocation = api.invoke_with(json!({"httpMethod": "GET", "path": "/t", "requestContext": {}}), options).await;
+        assert!(invocation.is_ok_and(|i| i.response_json() == Some(json!({"statusCode": 200, "body": format!("term-{n}")}))));
+    }
+    assert!(api.wait_until_idle(Duration::from_secs(10)).await);
+    assert!(collector.events().is_empty(), "the collector refused everything so far (503)");
+
+    collector.set_default_behaviour(None);
+    let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(terminated.is_ok_and(|s| s.success()), "SIGTERM sent");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            _ if Instant::now() > deadline => break None,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    assert!(status.is_some_and(|s| s.success()), "the child exited cleanly after its flush: {status:?}");
+    let ids: Vec<_> = collector.events().iter().filter_map(|e| e.pointer("/metadata/trace_id").cloned()).collect();
+    assert_eq!(ids, vec![json!("term-0"), json!("term-1")], "both queued events were flushed on SIGTERM");
+}
