@@ -21,17 +21,30 @@ const SAMPLES: [(&str, &str); 5] = [
     ("API Gateway HTTP API (v2)", include_str!("events/http-api.json")),
     ("ALB, multi-value headers", include_str!("events/alb.json")),
     ("Function URL", include_str!("events/function-url.json")),
-    ("SQS (not HTTP: passed through, nothing sent)", include_str!("events/sqs.json")),
+    (
+        "SQS (not HTTP: passed through, nothing sent)",
+        include_str!("events/sqs.json"),
+    ),
 ];
 
 /// Users from a header; the rest is the reference's defaults.
 const OPTIONS: Options = Options::new()
-    .identify_user(|event, _| event.pointer("/headers/x-user-id").and_then(Value::as_str).map(String::from))
+    .identify_user(|event, _| {
+        event
+            .pointer("/headers/x-user-id")
+            .and_then(Value::as_str)
+            .map(String::from)
+    })
     .identify_company(|_, _| Some("demo-company".to_owned()));
 
 #[moesif_logger(options = OPTIONS)]
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let path = event.payload.get("path").or_else(|| event.payload.get("rawPath")).cloned().unwrap_or(json!("/"));
+    let path = event
+        .payload
+        .get("path")
+        .or_else(|| event.payload.get("rawPath"))
+        .cloned()
+        .unwrap_or(json!("/"));
     Ok(json!({
         "statusCode": 200,
         "headers": { "Content-Type": "application/json" },
@@ -47,7 +60,11 @@ fn samples() -> Result<Vec<(String, Value)>, Error> {
                 Value::Array(events) => events,
                 single => vec![single],
             };
-            Ok(events.into_iter().enumerate().map(|(n, event)| (format!("{file} #{n}"), event)).collect())
+            Ok(events
+                .into_iter()
+                .enumerate()
+                .map(|(n, event)| (format!("{file} #{n}"), event))
+                .collect())
         }
         None => SAMPLES
             .iter()
@@ -62,14 +79,25 @@ async fn main() -> Result<(), Error> {
     let api = RuntimeApi::start().await;
     let collector = Collector::start().await;
     let url = collector.base_url();
-    let _env = LambdaEnv::acquire(&api, &[("MOESIF_APPLICATION_ID", Some("demo-app")), ("MOESIF_BASE_URI", Some(&url))]).await;
+    let _env = LambdaEnv::acquire(
+        &api,
+        &[
+            ("MOESIF_APPLICATION_ID", Some("demo-app")),
+            ("MOESIF_BASE_URI", Some(&url)),
+        ],
+    )
+    .await;
     let function = tokio::spawn(moesif_lambda::run(service_fn(handler)));
 
     for (name, event) in samples()? {
         let invocation = api.invoke(event).await?;
         api.wait_until_idle(Duration::from_secs(10)).await;
         println!("── {name}");
-        println!("   caller got ({:?}): {}", invocation.latency(), invocation.response_json().unwrap_or(Value::Null));
+        println!(
+            "   caller got ({:?}): {}",
+            invocation.latency(),
+            invocation.response_json().unwrap_or(Value::Null)
+        );
     }
     function.abort();
 
@@ -79,7 +107,13 @@ async fn main() -> Result<(), Error> {
         println!("{}\n", serde_json::to_string_pretty(event)?);
     }
     for request in collector.requests() {
-        println!("{} {} ({} bytes gzipped) -> {:?}", request.method, request.path, request.raw_body.len(), request.status);
+        println!(
+            "{} {} ({} bytes gzipped) -> {:?}",
+            request.method,
+            request.path,
+            request.raw_body.len(),
+            request.status
+        );
     }
     Ok(())
 }

@@ -47,12 +47,24 @@ async fn sigterm_flushes_what_is_queued() {
         .expect("start the child");
 
     for n in 0..2 {
-        let options = InvokeOptions { request_id: Some(format!("term-{n}")), ..InvokeOptions::default() };
-        let invocation = api.invoke_with(json!({"httpMethod": "GET", "path": "/t", "requestContext": {}}), options).await;
-        assert!(invocation.is_ok_and(|i| i.response_json() == Some(json!({"statusCode": 200, "body": format!("term-{n}")}))));
+        let options = InvokeOptions {
+            request_id: Some(format!("term-{n}")),
+            ..InvokeOptions::default()
+        };
+        let invocation = api
+            .invoke_with(
+                json!({"httpMethod": "GET", "path": "/t", "requestContext": {}}),
+                options,
+            )
+            .await;
+        assert!(invocation
+            .is_ok_and(|i| i.response_json() == Some(json!({"statusCode": 200, "body": format!("term-{n}")}))));
     }
     assert!(api.wait_until_idle(Duration::from_secs(10)).await);
-    assert!(collector.events().is_empty(), "the collector refused everything so far (503)");
+    assert!(
+        collector.events().is_empty(),
+        "the collector refused everything so far (503)"
+    );
 
     collector.set_default_behaviour(None);
     let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -68,7 +80,18 @@ async fn sigterm_flushes_what_is_queued() {
     if status.is_none() {
         let _ = child.kill();
     }
-    assert!(status.is_some_and(|s| s.success()), "the child exited cleanly after its flush: {status:?}");
-    let ids: Vec<_> = collector.events().iter().filter_map(|e| e.pointer("/metadata/trace_id").cloned()).collect();
-    assert_eq!(ids, vec![json!("term-0"), json!("term-1")], "both queued events were flushed on SIGTERM");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the child exited cleanly after its flush: {status:?}"
+    );
+    let ids: Vec<_> = collector
+        .events()
+        .iter()
+        .filter_map(|e| e.pointer("/metadata/trace_id").cloned())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![json!("term-0"), json!("term-1")],
+        "both queued events were flushed on SIGTERM"
+    );
 }
