@@ -12,6 +12,7 @@ use regex::Regex;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One `regex_config` rule: every condition must match for `sample_rate` to apply.
 #[derive(Debug)]
@@ -147,7 +148,13 @@ struct CacheState {
     fetched: bool,
     stale: bool,
     fetching: bool,
+    /// When the last fetch failed: the next waits [`RETRY_AFTER_FAILURE`] (no fetch storm against a
+    /// collector that is down).
+    failed_at: Option<Instant>,
 }
+
+/// How long after a failed config fetch the next one may start.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 impl ConfigCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
@@ -172,7 +179,10 @@ impl ConfigCache {
     /// Claims the right to fetch if a fetch is due (never fetched, or stale) and none is running.
     pub(crate) fn claim_fetch(&self) -> bool {
         let mut state = self.lock();
-        if (!state.fetched || state.stale) && !state.fetching {
+        let backing_off = state
+            .failed_at
+            .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE);
+        if (!state.fetched || state.stale) && !state.fetching && !backing_off {
             state.fetching = true;
             true
         } else {
@@ -184,11 +194,15 @@ impl ConfigCache {
     pub(crate) fn finish_fetch(&self, fetched: Option<(AppConfig, Option<String>)>) {
         let mut state = self.lock();
         state.fetching = false;
-        if let Some((config, etag)) = fetched {
-            state.config = Some(Arc::new(config));
-            state.etag = etag;
-            state.fetched = true;
-            state.stale = false;
+        match fetched {
+            Some((config, etag)) => {
+                state.config = Some(Arc::new(config));
+                state.etag = etag;
+                state.fetched = true;
+                state.stale = false;
+                state.failed_at = None;
+            }
+            None => state.failed_at = Some(Instant::now()),
         }
     }
 }
@@ -262,6 +276,8 @@ mod tests {
         assert!(!cache.claim_fetch());
         cache.note_etag(Some("e2"));
         assert!(cache.claim_fetch());
+        cache.finish_fetch(None);
+        assert!(!cache.claim_fetch(), "a failed fetch backs off");
     }
 
     #[test]
