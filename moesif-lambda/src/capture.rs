@@ -198,16 +198,25 @@ fn query_string(parameters: Option<&Value>, encode: bool) -> String {
     pairs.join("&")
 }
 
-/// The request headers: `headers` if it is an object, else `multiValueHeaders` with each header's
-/// values joined by `", "`, else `{}` (the reference raised `KeyError` here).
+/// The request headers: `headers` if it is a non-empty object, else `multiValueHeaders` with each
+/// header's values joined by `", "`, else `{}` (the reference raised `KeyError` here).
 pub(crate) fn request_headers(event: &Value) -> Value {
-    if let Some(headers) = event.get("headers").and_then(Value::as_object) {
+    let multi = event
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty());
+    // Typed events serialise an absent `headers` as `{}`: then the multi-value ones are the headers.
+    let single = event
+        .get("headers")
+        .and_then(Value::as_object)
+        .filter(|h| !h.is_empty() || multi.is_none());
+    if let Some(headers) = single {
         if headers.values().all(Value::is_string) {
             return Value::Object(headers.clone());
         }
         return Value::Object(join_multi_values(headers));
     }
-    match event.get("multiValueHeaders").and_then(Value::as_object) {
+    match multi {
         Some(multi) => Value::Object(join_multi_values(multi)),
         None => Value::Object(Map::new()),
     }
