@@ -74,6 +74,16 @@ fn sync_body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({"statusCode": 200, "body": json!({"sync": path}).to_string()}))
 }
 
+/// Typed REST events and `lambda_http` keep query parameters in a map: their order is not the event's.
+fn assert_uri_ignoring_query_order(event: &Value, expected_base: &str) {
+    let uri = event["request"]["uri"].as_str().unwrap_or_default();
+    let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
+    assert_eq!(base, expected_base);
+    let mut pairs: Vec<&str> = query.split('&').collect();
+    pairs.sort();
+    assert_eq!(pairs, ["parameter1=value1", "parameter1=value2", "parameter2=value"]);
+}
+
 /// Runs a function's loop on its own thread and runtime (`lambda_http::run`'s future is not `Send`, so
 /// it cannot be spawned); the loop ends when the emulator goes away.
 fn spawn_function<F, Fut>(make: F)
@@ -125,13 +135,7 @@ async fn typed_rest_api_events() {
     );
     assert_eq!(answer.as_ref().map(|a| a["statusCode"].clone()), Some(json!(201)));
     assert_eq!(event["request"]["verb"], "GET");
-    // The typed struct keeps query parameters in a map: their order is not the event's.
-    let uri = event["request"]["uri"].as_str().unwrap_or_default();
-    let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
-    assert_eq!(base, "http://id.execute-api.us-east-1.amazonaws.com/my/path");
-    let mut pairs: Vec<&str> = query.split('&').collect();
-    pairs.sort();
-    assert_eq!(pairs, ["parameter1=value1", "parameter1=value2", "parameter2=value"]);
+    assert_uri_ignoring_query_order(&event, "http://id.execute-api.us-east-1.amazonaws.com/my/path");
     assert_eq!(event["request"]["time"], "2020-03-04T19:15:17.135");
     assert_eq!(event["user_id"], "us-east-1:cog-123");
     assert_eq!(event["session_token"], "key-abc");
@@ -160,7 +164,10 @@ async fn typed_alb_events() {
         || lambda_runtime::run(service_fn(alb)),
         case_event("pt-albMultiValueQueryStringEvent--b64")
     );
-    assert_eq!(event["request"]["uri"], "http://alb-c-LoadB-14POFKYCLBNSF-1815800096.eu-central-1.elb.amazonaws.com/todos?parameter1=value1&parameter1=value2&parameter2=value");
+    assert_uri_ignoring_query_order(
+        &event,
+        "http://alb-c-LoadB-14POFKYCLBNSF-1815800096.eu-central-1.elb.amazonaws.com/todos",
+    );
     assert_eq!(event["request"]["ip_address"], "123.123.123.123");
     assert_eq!(event["response"]["status"], 204);
 }
@@ -208,10 +215,7 @@ async fn lambda_http_handlers() {
         case_event("edge-v1-cognito-apikey--json"),
         collector
     );
-    assert_eq!(
-        event["request"]["uri"],
-        "http://id.execute-api.us-east-1.amazonaws.com/my/path?parameter1=value1&parameter1=value2&parameter2=value"
-    );
+    assert_uri_ignoring_query_order(&event, "http://id.execute-api.us-east-1.amazonaws.com/my/path");
     assert_eq!(event["user_id"], "us-east-1:cog-123");
 }
 

@@ -121,7 +121,7 @@ fn send_in_batches(
         batch.push((event, bytes));
         let next_fits = pending
             .peek()
-            .is_some_and(|(_, next)| batch_bytes + next.len() + 1 <= MAX_BATCH_BYTES && batch.len() < MAX_BATCH_EVENTS);
+            .is_some_and(|(_, next)| batch_bytes + next.len() < MAX_BATCH_BYTES && batch.len() < MAX_BATCH_EVENTS);
         if next_fits {
             continue;
         }
