@@ -65,6 +65,20 @@ pub(crate) fn parse_text(text: &str, max_bytes: usize) -> CapturedBody {
     }
 }
 
+/// Raw bytes (an outgoing call's body): JSON if they are UTF-8 JSON, else base64.
+pub(crate) fn capture_bytes(bytes: &[u8], log_body: bool, max_bytes: usize) -> CapturedBody {
+    if !log_body || bytes.is_empty() {
+        return (None, JSON);
+    }
+    if bytes.len() > max_bytes {
+        return (Some(omitted(bytes.len())), JSON);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(parsed) => (Some(parsed), JSON),
+        Err(_) => (Some(Value::String(STANDARD.encode(bytes))), BASE64),
+    }
+}
+
 fn base64_of(text: &str, max_bytes: usize) -> CapturedBody {
     if text.len() > max_bytes {
         return (Some(omitted(text.len())), JSON);
@@ -205,5 +219,13 @@ mod tests {
         assert!(!is_base64("abc"));
         assert!(!is_base64("ab c"));
         assert!(!is_base64("a=bc"));
+    }
+
+    #[test]
+    fn bytes_are_json_or_base64() {
+        assert_eq!(capture_bytes(b"{\"a\":1}", true, MAX), (Some(json!({"a": 1})), JSON));
+        assert_eq!(capture_bytes(&[0xff, 0x00], true, MAX), (Some(json!("/wA=")), BASE64));
+        assert_eq!(capture_bytes(b"", true, MAX), (None, JSON));
+        assert_eq!(capture_bytes(b"{}", false, MAX), (None, JSON));
     }
 }

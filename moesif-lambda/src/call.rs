@@ -170,7 +170,7 @@ pub fn preview_event(
 
 /// A random (v4) UUID. Transaction ids need uniqueness, not secrecy: a fast PRNG spares a system call
 /// per event.
-fn transaction_id() -> String {
+pub(crate) fn transaction_id() -> String {
     let mut bytes = [0u8; 16];
     fastrand::fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()

@@ -237,6 +237,16 @@ fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
+/// An `http::HeaderMap` as a JSON object of strings, repeated headers joined by `", "`.
+pub(crate) fn header_map_json(headers: &ureq::http::HeaderMap) -> Value {
+    let mut object = Map::new();
+    for name in headers.keys() {
+        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        object.insert(name.as_str().to_owned(), Value::String(values.join(", ")));
+    }
+    Value::Object(object)
+}
+
 /// The value the body rules read for the request. Usually the event itself; but VPC Lattice v1 spells the
 /// base64 flag `is_base64_encoded` (given the usual key here), and an event without a `headers` key that
 /// is logged whole (it has no `body`) carries the headers that were captured, as the mended reference does.

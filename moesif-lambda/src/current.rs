@@ -19,7 +19,6 @@ pub(crate) fn leave() {
 }
 
 /// The request id of the invocation in progress, if any.
-#[allow(dead_code)] // read by outgoing-call capture (in progress)
 pub(crate) fn request_id() -> Option<String> {
     REQUEST_ID.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }

@@ -86,7 +86,6 @@ fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
 
 /// Delivers an already built event (an outgoing call, captured on the caller's thread) in the current
 /// mode. Blocking in synchronous mode: it is called from blocking HTTP client code.
-#[allow(dead_code)] // used by outgoing-call capture (in progress)
 pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug: bool) {
     match deferred() {
         Some(queue) => {

@@ -3,6 +3,7 @@
 //! response JSON.
 
 use crate::__private::CapturedEvent;
+use crate::capture::header_map_json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_http::request::RequestContext;
@@ -12,7 +13,7 @@ use serde_json::{json, Map, Value};
 /// The event and context of a `lambda_http` request.
 pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
     let context = request.lambda_context_ref().cloned().unwrap_or_default();
-    let headers = headers_json(request.headers());
+    let headers = header_map_json(request.headers());
     let (body, is_base64) = body_json(request.body());
     let path = Some(request.raw_http_path())
         .filter(|p| !p.is_empty())
@@ -66,19 +67,10 @@ pub(crate) fn response_json<B: AsRef<[u8]>>(response: &lambda_http::Response<B>)
     };
     json!({
         "statusCode": response.status().as_u16(),
-        "headers": headers_json(response.headers()),
+        "headers": header_map_json(response.headers()),
         "body": body,
         "isBase64Encoded": is_base64,
     })
-}
-
-fn headers_json(headers: &lambda_http::http::HeaderMap) -> Value {
-    let mut object = Map::new();
-    for name in headers.keys() {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-        object.insert(name.as_str().to_owned(), Value::String(values.join(", ")));
-    }
-    Value::Object(object)
 }
 
 fn body_json(body: &Body) -> (Value, bool) {

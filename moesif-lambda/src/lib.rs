@@ -40,6 +40,7 @@ mod identity;
 mod model;
 mod options;
 mod outgoing;
+mod profiles;
 mod queue;
 pub mod redact;
 mod time;
@@ -58,6 +59,16 @@ pub use extension::{flush, run};
 pub use flush::FlushReport;
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;
-pub use options::{IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, SkipHook, DEFAULT_MAX_BODY_BYTES};
-pub use outgoing::OutgoingOptions;
+pub use options::{
+    IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, SkipHook, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_FLUSH_BUDGET, DEFAULT_MAX_BODY_BYTES, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT,
+};
+pub use outgoing::{
+    MoesifMiddleware, OutgoingCall, OutgoingIdentifyHook, OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook,
+};
+pub use profiles::{
+    update_companies_batch, update_companies_batch_async, update_companies_batch_with, update_company,
+    update_company_async, update_company_with, update_user, update_user_async, update_user_with, update_users_batch,
+    update_users_batch_async, update_users_batch_with, CampaignModel, CompanyModel, UserModel,
+};
 pub use transport::DEFAULT_BASE_URI;

@@ -1,0 +1,296 @@
+//! User and company profiles (`/v1/users`, `/v1/companies` and their `/batch` forms): the Python
+//! middleware's `update_user`, `update_users_batch`, `update_company`, `update_companies_batch`.
+//!
+//! Unlike event capture, these are calls a caller asked for: they return a `Result` and say what failed.
+//! Each has a blocking form, an `_async` form that runs on tokio's blocking pool (never on a worker),
+//! and a `_with` form taking [`Options`] (application id, base URI, timeouts); the others read
+//! `MOESIF_APPLICATION_ID` / `MOESIF_BASE_URI`.
+
+use crate::error::Error;
+use crate::options::Options;
+use crate::transport::{Sent, Transport};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Marketing attribution of a user or company (Moesif's `campaign` object).
+///
+/// ```
+/// let campaign = moesif_lambda::CampaignModel { utm_source: Some("newsletter".into()), ..Default::default() };
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CampaignModel {
+    /// `utm_source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_source: Option<String>,
+    /// `utm_medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_medium: Option<String>,
+    /// `utm_campaign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_campaign: Option<String>,
+    /// `utm_term`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_term: Option<String>,
+    /// `utm_content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utm_content: Option<String>,
+    /// Referrer URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    /// Referring domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referring_domain: Option<String>,
+    /// Google click id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gclid: Option<String>,
+}
+
+/// A user profile.
+///
+/// ```
+/// let user = moesif_lambda::UserModel {
+///     user_id: "u-42".into(),
+///     company_id: Some("acme".into()),
+///     metadata: Some(serde_json::json!({ "plan": "pro" })),
+///     ..Default::default()
+/// };
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserModel {
+    /// The user's id (required).
+    pub user_id: String,
+    /// When the profile changed (ISO 8601; Moesif uses its receive time when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_time: Option<String>,
+    /// Last known IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// Session token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// User agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent_string: Option<String>,
+    /// The company the user belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
+    /// Attribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignModel>,
+    /// Any JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
+/// A company profile.
+///
+/// ```
+/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompanyModel {
+    /// The company's id (required).
+    pub company_id: String,
+    /// When the profile changed (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_time: Option<String>,
+    /// Last known IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// Session token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// The company's domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_domain: Option<String>,
+    /// Attribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignModel>,
+    /// Any JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
+trait Profile: Serialize {
+    const ID_FIELD: &'static str;
+    const PATH: &'static str;
+    fn id(&self) -> &str;
+}
+
+impl Profile for UserModel {
+    const ID_FIELD: &'static str = "user_id";
+    const PATH: &'static str = "/v1/users";
+    fn id(&self) -> &str {
+        &self.user_id
+    }
+}
+
+impl Profile for CompanyModel {
+    const ID_FIELD: &'static str = "company_id";
+    const PATH: &'static str = "/v1/companies";
+    fn id(&self) -> &str {
+        &self.company_id
+    }
+}
+
+/// Validates and posts one profile or a batch (`/batch`), blocking.
+fn post<P: Profile>(options: &Options, profiles: &[P], batch: bool) -> Result<(), Error> {
+    if profiles.iter().any(|p| p.id().trim().is_empty()) {
+        return Err(Error::MissingField(P::ID_FIELD));
+    }
+    let transport = Transport::try_from_options(options)?;
+    let (path, body) = if batch {
+        (format!("{}/batch", P::PATH), serde_json::to_vec(profiles))
+    } else {
+        (
+            P::PATH.to_owned(),
+            profiles.first().map_or(Ok(Vec::new()), serde_json::to_vec),
+        )
+    };
+    let body = body.map_err(|e| Error::Encode(e.to_string()))?;
+    match transport.post_json(&path, &body, None) {
+        Sent::Accepted { .. } => Ok(()),
+        Sent::Status(401) => Err(Error::Unauthorized),
+        Sent::Status(status) => Err(Error::Status(status)),
+        Sent::Failed(error) => Err(Error::Network(error)),
+    }
+}
+
+/// Runs a blocking profile call on tokio's blocking pool.
+async fn off_worker<T: Send + 'static>(call: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| Error::Network(format!("profile task failed: {e}")))?
+}
+
+/// Creates or updates a user profile (`POST /v1/users`), blocking.
+///
+/// ```no_run
+/// let user = moesif_lambda::UserModel { user_id: "u-42".into(), ..Default::default() };
+/// moesif_lambda::update_user(&user)?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_user(user: &UserModel) -> Result<(), Error> {
+    update_user_with(&Options::new(), user)
+}
+
+/// [`update_user`] with explicit options.
+///
+/// ```no_run
+/// let options = moesif_lambda::Options::new().application_id("your-app-id");
+/// moesif_lambda::update_user_with(&options, &moesif_lambda::UserModel { user_id: "u-1".into(), ..Default::default() })?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_user_with(options: &Options, user: &UserModel) -> Result<(), Error> {
+    post(options, std::slice::from_ref(user), false)
+}
+
+/// Creates or updates user profiles in one call (`POST /v1/users/batch`), blocking.
+///
+/// ```no_run
+/// let users = vec![moesif_lambda::UserModel { user_id: "u-1".into(), ..Default::default() }];
+/// moesif_lambda::update_users_batch(&users)?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_users_batch(users: &[UserModel]) -> Result<(), Error> {
+    update_users_batch_with(&Options::new(), users)
+}
+
+/// [`update_users_batch`] with explicit options.
+///
+/// ```no_run
+/// moesif_lambda::update_users_batch_with(&moesif_lambda::Options::new(), &[])?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_users_batch_with(options: &Options, users: &[UserModel]) -> Result<(), Error> {
+    post(options, users, true)
+}
+
+/// Creates or updates a company profile (`POST /v1/companies`), blocking.
+///
+/// ```no_run
+/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::update_company(&company)?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_company(company: &CompanyModel) -> Result<(), Error> {
+    update_company_with(&Options::new(), company)
+}
+
+/// [`update_company`] with explicit options.
+///
+/// ```no_run
+/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::update_company_with(&moesif_lambda::Options::new(), &company)?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_company_with(options: &Options, company: &CompanyModel) -> Result<(), Error> {
+    post(options, std::slice::from_ref(company), false)
+}
+
+/// Creates or updates company profiles in one call (`POST /v1/companies/batch`), blocking.
+///
+/// ```no_run
+/// let companies = vec![moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() }];
+/// moesif_lambda::update_companies_batch(&companies)?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_companies_batch(companies: &[CompanyModel]) -> Result<(), Error> {
+    update_companies_batch_with(&Options::new(), companies)
+}
+
+/// [`update_companies_batch`] with explicit options.
+///
+/// ```no_run
+/// moesif_lambda::update_companies_batch_with(&moesif_lambda::Options::new(), &[])?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+pub fn update_companies_batch_with(options: &Options, companies: &[CompanyModel]) -> Result<(), Error> {
+    post(options, companies, true)
+}
+
+/// [`update_user_with`], off the async worker.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), moesif_lambda::Error> {
+/// let user = moesif_lambda::UserModel { user_id: "u-42".into(), ..Default::default() };
+/// moesif_lambda::update_user_async(moesif_lambda::Options::new(), user).await?;
+/// # Ok(()) }
+/// ```
+pub async fn update_user_async(options: Options, user: UserModel) -> Result<(), Error> {
+    off_worker(move || update_user_with(&options, &user)).await
+}
+
+/// [`update_users_batch_with`], off the async worker.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), moesif_lambda::Error> {
+/// moesif_lambda::update_users_batch_async(moesif_lambda::Options::new(), vec![]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn update_users_batch_async(options: Options, users: Vec<UserModel>) -> Result<(), Error> {
+    off_worker(move || update_users_batch_with(&options, &users)).await
+}
+
+/// [`update_company_with`], off the async worker.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), moesif_lambda::Error> {
+/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::update_company_async(moesif_lambda::Options::new(), company).await?;
+/// # Ok(()) }
+/// ```
+pub async fn update_company_async(options: Options, company: CompanyModel) -> Result<(), Error> {
+    off_worker(move || update_company_with(&options, &company)).await
+}
+
+/// [`update_companies_batch_with`], off the async worker.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), moesif_lambda::Error> {
+/// moesif_lambda::update_companies_batch_async(moesif_lambda::Options::new(), vec![]).await?;
+/// # Ok(()) }
+/// ```
+pub async fn update_companies_batch_async(options: Options, companies: Vec<CompanyModel>) -> Result<(), Error> {
+    off_worker(move || update_companies_batch_with(&options, &companies)).await
+}

@@ -1,0 +1,138 @@
+//! User and company profile updates against the loopback collector: paths, bodies, and every error.
+
+use moesif_lambda::{
+    update_companies_batch_async, update_companies_batch_with, update_company_async, update_company_with,
+    update_user_async, update_user_with, update_users_batch_async, update_users_batch_with, CampaignModel,
+    CompanyModel, Error, Options, UserModel,
+};
+use moesif_lambda_testkit::{Behaviour, Collector};
+use serde_json::json;
+
+fn options(collector_url: String) -> Options {
+    Options::new()
+        .application_id("profiles-app")
+        .base_uri(Box::leak(collector_url.into_boxed_str()))
+}
+
+fn user(id: &str) -> UserModel {
+    UserModel {
+        user_id: id.into(),
+        company_id: Some("acme".into()),
+        campaign: Some(CampaignModel {
+            utm_source: Some("newsletter".into()),
+            ..Default::default()
+        }),
+        metadata: Some(json!({"plan": "pro"})),
+        ..Default::default()
+    }
+}
+
+fn company(id: &str) -> CompanyModel {
+    CompanyModel {
+        company_id: id.into(),
+        company_domain: Some("acme.example".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_posts_its_body_to_its_path() {
+    let collector = Collector::start().await;
+    let o = options(collector.base_url());
+    let (u, c) = (user("u-1"), company("c-1"));
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(update_user_with(&o, &u), Ok(()));
+        assert_eq!(update_users_batch_with(&o, &[u.clone(), user("u-2")]), Ok(()));
+        assert_eq!(update_company_with(&o, &c), Ok(()));
+        assert_eq!(update_companies_batch_with(&o, &[c]), Ok(()));
+    })
+    .await
+    .expect("blocking calls ran");
+    let o = options(collector.base_url());
+    assert_eq!(update_user_async(o, user("u-3")).await, Ok(()));
+    assert_eq!(update_users_batch_async(o, vec![user("u-4")]).await, Ok(()));
+    assert_eq!(update_company_async(o, company("c-2")).await, Ok(()));
+    assert_eq!(update_companies_batch_async(o, vec![company("c-3")]).await, Ok(()));
+
+    let requests = collector.requests();
+    let seen: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/v1/users"),
+            ("POST", "/v1/users/batch"),
+            ("POST", "/v1/companies"),
+            ("POST", "/v1/companies/batch"),
+            ("POST", "/v1/users"),
+            ("POST", "/v1/users/batch"),
+            ("POST", "/v1/companies"),
+            ("POST", "/v1/companies/batch"),
+        ]
+    );
+    assert_eq!(
+        requests[0].json,
+        Some(
+            json!({"user_id": "u-1", "company_id": "acme", "campaign": {"utm_source": "newsletter"}, "metadata": {"plan": "pro"}})
+        )
+    );
+    assert_eq!(
+        requests[1].json.as_ref().and_then(|b| b.as_array()).map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        requests[2].json,
+        Some(json!({"company_id": "c-1", "company_domain": "acme.example"}))
+    );
+    assert!(requests
+        .iter()
+        .all(|r| r.header("x-moesif-application-id") == Some("profiles-app")
+            && r.header("content-encoding") == Some("gzip")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_say_what_failed() {
+    let collector = Collector::start().await;
+    let o = options(collector.base_url());
+    assert_eq!(
+        update_user_async(o, user("")).await,
+        Err(Error::MissingField("user_id"))
+    );
+    assert_eq!(
+        update_company_async(o, company(" ")).await,
+        Err(Error::MissingField("company_id"))
+    );
+    assert_eq!(
+        update_users_batch_async(o, vec![user("ok"), user("")]).await,
+        Err(Error::MissingField("user_id"))
+    );
+    assert!(
+        collector.requests().is_empty(),
+        "nothing is sent for an invalid profile"
+    );
+
+    collector.push_behaviours([Behaviour::Status(401), Behaviour::Status(500)]);
+    assert_eq!(update_user_async(o, user("u")).await, Err(Error::Unauthorized));
+    assert_eq!(update_company_async(o, company("c")).await, Err(Error::Status(500)));
+
+    let down = options(Collector::closed_port_url());
+    let error = update_user_async(down, user("u")).await;
+    assert!(matches!(error, Err(Error::Network(_))), "{error:?}");
+    let text = error.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        !text.contains("profiles-app"),
+        "the application id is not in error text"
+    );
+
+    let no_id = Options::new().base_uri("http://127.0.0.1:9");
+    if std::env::var("MOESIF_APPLICATION_ID").is_err() {
+        assert_eq!(
+            update_user_async(no_id, user("u")).await,
+            Err(Error::MissingApplicationId)
+        );
+    }
+    let bad_uri = Options::new().application_id("x").base_uri("not a url");
+    assert!(matches!(
+        update_user_async(bad_uri, user("u")).await,
+        Err(Error::InvalidBaseUri(_))
+    ));
+}
