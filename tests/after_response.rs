@@ -160,15 +160,7 @@ async fn every_event_of_many_invocations_arrives_in_batches() {
     }
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
-    let mut ids: Vec<String> = collector
-        .events()
-        .iter()
-        .filter_map(|e| {
-            e.pointer("/metadata/trace_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect();
+    let mut ids = collector.event_request_ids();
     ids.sort();
     let mut expected: Vec<String> = (0..20).map(|n| format!("batch-{n}")).collect();
     expected.sort();
@@ -224,11 +216,7 @@ async fn a_hanging_collector_delays_neither_the_response_nor_the_next_invocation
     invoke(&api, http_event("/hang"), "hang-3").await;
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
-    let ids: Vec<_> = collector
-        .events()
-        .iter()
-        .filter_map(|e| e.pointer("/metadata/trace_id").cloned())
-        .collect();
+    let ids = collector.event_request_ids();
     assert_eq!(
         ids.len(),
         4,

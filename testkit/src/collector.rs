@@ -3,13 +3,14 @@
 //! fail, stall, hang or drop connections.
 
 use crate::serve::{respond, serve, Received, Reply, Server};
+use crate::watched::Watched;
 use flate2::read::GzDecoder;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// How the collector answers a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,20 +68,9 @@ struct State {
     required_app_id: Option<String>,
 }
 
-struct Shared {
-    state: Mutex<State>,
-    changed: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 /// The stand-in collector. Dropping it stops it.
 pub struct Collector {
-    shared: Arc<Shared>,
+    shared: Arc<Watched<State>>,
     server: Server,
 }
 
@@ -90,14 +80,11 @@ impl Collector {
     /// # Panics
     /// If no loopback port can be bound (a broken test machine).
     pub async fn start() -> Collector {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                config: json!({"sample_rate": 100, "user_sample_rate": {}, "company_sample_rate": {}, "regex_config": []}),
-                etag: "etag-1".to_owned(),
-                ..State::default()
-            }),
-            changed: Notify::new(),
-        });
+        let shared = Arc::new(Watched::new(State {
+            config: json!({"sample_rate": 100, "user_sample_rate": {}, "company_sample_rate": {}, "regex_config": []}),
+            etag: "etag-1".to_owned(),
+            ..State::default()
+        }));
         let handler_shared = shared.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
         let server = serve(move |request| answer(handler_shared.clone(), request, stop_rx.clone()))
@@ -147,16 +134,20 @@ impl Collector {
     }
 
     async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.changed.notified();
-            if done(&self.shared.lock()) {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return;
-            }
-        }
+        self.shared.wait_for(timeout, |state| done(state).then_some(())).await;
+    }
+
+    /// The request id (`metadata.trace_id`, where the default metadata puts it) of each accepted event.
+    pub fn event_request_ids(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .filter_map(|event| {
+                event
+                    .pointer("/metadata/trace_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect()
     }
 
     /// What `GET /v1/config` answers, and the `X-Moesif-Config-ETag` of every answer.
@@ -198,7 +189,7 @@ fn events_of(requests: &[Recorded]) -> Vec<Value> {
     events
 }
 
-async fn answer(shared: Arc<Shared>, request: Received, mut stop: watch::Receiver<bool>) -> Reply {
+async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch::Receiver<bool>) -> Reply {
     let gzipped = request
         .header("content-encoding")
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
@@ -241,7 +232,7 @@ async fn answer(shared: Arc<Shared>, request: Received, mut stop: watch::Receive
             state.requests.len() - 1,
         )
     };
-    shared.changed.notify_waiters();
+    shared.notify();
 
     let status = match behaviour {
         Some(Behaviour::Hang) => {
@@ -271,7 +262,7 @@ async fn answer(shared: Arc<Shared>, request: Received, mut stop: watch::Receive
             recorded.status = Some(status);
         }
     }
-    shared.changed.notify_waiters();
+    shared.notify();
     respond(
         status,
         &[("x-moesif-config-etag", &etag), ("content-type", "application/json")],

@@ -8,6 +8,7 @@ pub mod conformance;
 mod env;
 mod runtime_api;
 mod serve;
+mod watched;
 
 pub use collector::{Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;

@@ -4,11 +4,12 @@
 //! event again (until then Lambda keeps the sandbox busy).
 
 use crate::serve::{respond, serve, Received, Reply, Server};
+use crate::watched::Watched;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::oneshot;
 
 /// How an invocation ended, as the runtime reported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,40 +144,9 @@ impl State {
     }
 }
 
-struct Shared {
-    state: Mutex<State>,
-    changed: Notify,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn notify(&self) {
-        self.changed.notify_waiters();
-    }
-
-    /// Waits (bounded) until `ready` returns `Some`.
-    async fn wait_for<T>(&self, timeout: Duration, mut ready: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(value) = ready(&mut self.lock()) {
-                return Some(value);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return None;
-            }
-        }
-    }
-}
-
 /// The emulator. Dropping it stops it.
 pub struct RuntimeApi {
-    shared: Arc<Shared>,
+    shared: Arc<Watched<State>>,
     server: Server,
 }
 
@@ -189,10 +159,7 @@ impl RuntimeApi {
     /// # Panics
     /// If no loopback port can be bound (a broken test machine).
     pub async fn start() -> RuntimeApi {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            changed: Notify::new(),
-        });
+        let shared = Arc::new(Watched::new(State::default()));
         let handler_shared = shared.clone();
         let server = serve(move |request| route(handler_shared.clone(), request))
             .await
@@ -302,7 +269,7 @@ fn fresh_id() -> String {
     format!("req-{:08}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn route(shared: Arc<Shared>, request: Received) -> Reply {
+async fn route(shared: Arc<Watched<State>>, request: Received) -> Reply {
     let path = request.path.split('?').next().unwrap_or_default().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
@@ -324,7 +291,7 @@ async fn route(shared: Arc<Shared>, request: Received) -> Reply {
     }
 }
 
-async fn next_invocation(shared: &Shared) -> Reply {
+async fn next_invocation(shared: &Watched<State>) -> Reply {
     shared.lock().init_done = true;
     shared.notify();
     let handed = shared
@@ -374,7 +341,7 @@ async fn next_invocation(shared: &Shared) -> Reply {
     }
 }
 
-fn answer(shared: &Shared, id: &str, kind: &str, request: &Received) -> Reply {
+fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received) -> Reply {
     let mut state = shared.lock();
     let Some(current) = state.current.take_if(|current| current.request_id == id) else {
         return respond(400, &[], "not the current invocation");
@@ -400,7 +367,7 @@ fn answer(shared: &Shared, id: &str, kind: &str, request: &Received) -> Reply {
     respond(202, &[], "")
 }
 
-fn register(shared: &Shared, request: &Received) -> Reply {
+fn register(shared: &Watched<State>, request: &Received) -> Reply {
     let mut state = shared.lock();
     if state.init_done {
         return respond(
@@ -435,7 +402,7 @@ fn register(shared: &Shared, request: &Received) -> Reply {
     )
 }
 
-async fn next_extension_event(shared: &Shared, request: &Received) -> Reply {
+async fn next_extension_event(shared: &Watched<State>, request: &Received) -> Reply {
     let Some(id) = request.header("lambda-extension-identifier").map(str::to_owned) else {
         return respond(403, &[], "missing extension identifier");
     };
