@@ -128,6 +128,20 @@ handler_module!(
     |_| Ok(answer())
 );
 
+#[moesif_logger(options = Options::new())]
+async fn without_application_id(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(answer())
+}
+
+const BAD_URI: Options = Options::new()
+    .application_id(APP_ID)
+    .base_uri("api.moesif.net/no-scheme");
+
+#[moesif_logger(options = BAD_URI)]
+async fn with_bad_base_uri(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(answer())
+}
+
 fn options_that_panic() -> Options {
     panic!("the options fn broke")
 }
@@ -196,6 +210,34 @@ async fn a_panicking_mask_skips_the_event_and_a_panicking_options_fn_serves_on()
     assert_eq!(invoke(&api, http_event()).await.response_json(), Some(answer()));
     runtime.abort();
     assert!(log_text().contains("the `options` hook panicked"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misconfiguration_warns_once_and_the_function_serves_on() {
+    let _ = logs();
+    let api = RuntimeApi::start().await;
+    let env = LambdaEnv::acquire(&api, &[("MOESIF_APPLICATION_ID", None), ("MOESIF_BASE_URI", None)]).await;
+    let runtime = tokio::spawn(lambda_runtime::run(service_fn(without_application_id)));
+    for _ in 0..3 {
+        assert_eq!(invoke(&api, http_event()).await.response_json(), Some(answer()));
+    }
+    runtime.abort();
+    drop(env);
+    let api = RuntimeApi::start().await;
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    let runtime = tokio::spawn(lambda_runtime::run(service_fn(with_bad_base_uri)));
+    for _ in 0..3 {
+        assert_eq!(invoke(&api, http_event()).await.response_json(), Some(answer()));
+    }
+    runtime.abort();
+    let logs = log_text();
+    assert_eq!(
+        logs.matches("no application id").count(),
+        1,
+        "one warning, not one per call"
+    );
+    assert_eq!(logs.matches("is not an http(s) URL").count(), 1);
+    assert!(!logs.contains(APP_ID));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
