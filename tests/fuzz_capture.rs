@@ -1,9 +1,10 @@
 //! Bad input never breaks capture: property tests over arbitrary JSON, mutated real events, huge headers,
 //! binary and invalid base64 bodies, deep nesting and non-object events. Each property runs thousands of
 //! cases (more than 10 000 inputs in all); every one must produce either no event or an event that
-//! serialises to valid JSON, without a panic.
+//! serialises to valid JSON, without a panic; through the annotated handler, the answer is unchanged.
 
-use moesif_lambda::{preview_event, Options};
+use lambda_runtime::{Error, LambdaEvent};
+use moesif_lambda::{moesif_logger, preview_event, Options};
 use moesif_lambda_testkit::conformance::load_cases;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -128,6 +129,29 @@ proptest! {
             let event = json!({"httpMethod": "POST", "path": "/", "headers": {"host": "h"}, "body": body, "isBase64Encoded": flag, "requestContext": {}});
             check(&Options::new(), &event, &json!({"statusCode": 200, "body": body, "isBase64Encoded": flag}))?;
         }
+    }
+}
+
+const HANDLER_OPTIONS: Options = Options::new().application_id("fuzz-app").base_uri("http://127.0.0.1:9");
+
+/// Echoes the event inside a fixed answer: what the caller gets must not depend on the middleware.
+#[moesif_logger(options = HANDLER_OPTIONS)]
+async fn echo(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({"statusCode": 200, "echo": event.payload}))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Through the annotated handler (after-response queue, so no network): never a panic, the answer
+    /// unchanged, whatever the event.
+    #[test]
+    fn the_handler_answer_is_unchanged_for_any_event(event in arbitrary_json()) {
+        moesif_lambda::__private::enable_after_response_queue();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let answer = runtime.block_on(echo(LambdaEvent::new(event.clone(), lambda_runtime::Context::default())));
+        prop_assert_eq!(answer.ok(), Some(json!({"statusCode": 200, "echo": event})));
+        moesif_lambda::__private::drain_queue();
     }
 }
 

@@ -113,6 +113,9 @@ handler_module!(
     |_| Ok(answer())
 );
 handler_module!(defaults, Options::new(), |_| Ok(answer()));
+handler_module!(large_body, Options::new(), |_| Ok(
+    json!({"statusCode": 200, "body": "x".repeat(600 * 1024)})
+));
 handler_module!(
     custom_privacy,
     Options::new()
@@ -386,5 +389,24 @@ async fn redaction_and_client_ip_can_be_configured() {
     assert_eq!(
         event["request"]["ip_address"], "198.51.100.7",
         "the platform's source IP, not X-Forwarded-For"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_cap_becomes_a_marker_and_the_caller_gets_it_whole() {
+    let collector = Collector::start().await;
+    let (api, _env, runtime) = run!(large_body::handler, large_body::URL, collector.base_url());
+    let invocation = invoke(&api, http_event()).await;
+    runtime.abort();
+    let body = invocation
+        .response_json()
+        .and_then(|r| r["body"].as_str().map(str::len));
+    assert_eq!(body, Some(600 * 1024), "the caller's answer is untouched");
+    let event = collector.events().pop().expect("an event");
+    assert_eq!(event["response"]["body"]["original_size"], 600 * 1024);
+    assert_eq!(event["response"]["transfer_encoding"], "json");
+    assert!(
+        collector.requests()[0].body.len() < 64 * 1024,
+        "the oversized body was not sent"
     );
 }
