@@ -93,7 +93,12 @@ async fn measure(mode: &str, invocations: usize) -> Result<(), Error> {
     let event: Value = serde_json::from_str(include_str!("events/apigw-rest.json"))?;
     // Requests arrive `gap` apart (default 30 ms, more than the collector's 20 ms): every configuration
     // then starts each invocation from an idle process, as on Lambda, instead of back-to-back.
-    let gap = Duration::from_millis(std::env::var("LATENCY_GAP_MS").ok().and_then(|g| g.parse().ok()).unwrap_or(30));
+    let gap = Duration::from_millis(
+        std::env::var("LATENCY_GAP_MS")
+            .ok()
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(30),
+    );
     let mut latencies = Vec::with_capacity(invocations);
     for _ in 0..invocations {
         let started = tokio::time::Instant::now();

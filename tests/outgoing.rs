@@ -251,7 +251,566 @@ async fn the_caller_reads_exactly_what_it_would_without_the_middleware() {
         .find(|e| e["response"]["status"] == 200)
         .expect("the 200 call is logged");
     assert!(
-        large["response"].get("body").is_none(),
-        "a body over the cap is streamed on, not captured"
+        large["response"]["body"]["original_size"]
+            .as_u64()
+            .is_some_and(|size| size > 200),
+        "a body over the cap is handed over untouched; the event has a marker with its size"
     );
+}
+
+/// A raw HTTP/1.1 server on loopback (one request per connection), for answers a collector cannot give:
+/// binary, gzip, Latin-1, chunked, truncated, never-ending. It records what it received, decoded.
+mod api {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// One request as the server received it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Received {
+        pub method: String,
+        pub path: String,
+        /// Lower-cased names, in order.
+        pub headers: Vec<(String, String)>,
+        /// The body, de-chunked.
+        pub body: Vec<u8>,
+    }
+
+    impl Received {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        }
+    }
+
+    pub const BINARY: &[u8] = &[0, 159, 146, 150, 255, 1, 2, 3];
+
+    pub fn big() -> Vec<u8> {
+        (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect()
+    }
+
+    pub struct Api {
+        pub url: String,
+        received: Arc<Mutex<Vec<Received>>>,
+    }
+
+    impl Api {
+        pub fn start() -> Api {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+            let url = format!("http://{}", listener.local_addr().expect("address"));
+            let received = Arc::new(Mutex::new(Vec::new()));
+            let log = received.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let log = log.clone();
+                    std::thread::spawn(move || serve(stream, &log));
+                }
+            });
+            Api { url, received }
+        }
+
+        pub fn received(&self) -> Vec<Received> {
+            self.received.lock().map(|r| r.clone()).unwrap_or_default()
+        }
+    }
+
+    fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let Ok(mut writer) = stream.try_clone() else { return };
+        let mut reader = BufReader::new(stream);
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        if let Ok(mut log) = log.lock() {
+            log.push(request.clone());
+        }
+        let _ = answer(&request, &mut writer);
+    }
+
+    fn read_request(reader: &mut impl BufRead) -> Option<Received> {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let mut words = line.split_whitespace();
+        let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':')?;
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        let mut request = Received {
+            method,
+            path,
+            headers,
+            body: Vec::new(),
+        };
+        if request
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"))
+        {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size).ok()?;
+                let size = usize::from_str_radix(size.trim(), 16).ok()?;
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk).ok()?;
+                if size == 0 {
+                    break;
+                }
+                request.body.extend_from_slice(&chunk[..size]);
+            }
+        } else if let Some(length) = request.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).ok()?;
+            request.body = body;
+        }
+        Some(request)
+    }
+
+    fn write_head(out: &mut impl Write, status: &str, headers: &[(&str, String)]) -> std::io::Result<()> {
+        write!(out, "HTTP/1.1 {status}\r\nconnection: close\r\n")?;
+        for (name, value) in headers {
+            write!(out, "{name}: {value}\r\n")?;
+        }
+        write!(out, "\r\n")
+    }
+
+    fn answer(request: &Received, out: &mut TcpStream) -> std::io::Result<()> {
+        let path = request.path.split('?').next().unwrap_or_default();
+        let fixed = |out: &mut TcpStream, status: &str, content_type: &str, body: &[u8]| {
+            write_head(
+                out,
+                status,
+                &[
+                    ("content-type", content_type.to_owned()),
+                    ("content-length", body.len().to_string()),
+                ],
+            )?;
+            out.write_all(body)
+        };
+        match path {
+            // The request body back, and a header to see.
+            "/echo" => {
+                let content_type = request
+                    .header("content-type")
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                write_head(
+                    out,
+                    "200 OK",
+                    &[
+                        ("content-type", content_type),
+                        ("x-api", "echo".to_owned()),
+                        ("content-length", request.body.len().to_string()),
+                    ],
+                )?;
+                out.write_all(&request.body)
+            }
+            "/binary" => fixed(out, "200 OK", "application/octet-stream", BINARY),
+            "/json" => fixed(out, "200 OK", "application/json", br#"{"ok":true,"items":[1,2]}"#),
+            "/big" => fixed(out, "200 OK", "text/plain", &big()),
+            "/latin1" => fixed(out, "200 OK", "text/plain; charset=iso-8859-1", b"caf\xe9"),
+            "/fail" => fixed(
+                out,
+                "500 Internal Server Error",
+                "application/json",
+                br#"{"error":"boom"}"#,
+            ),
+            "/gzip" => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(br#"{"zipped":true}"#)?;
+                let body = encoder.finish()?;
+                write_head(
+                    out,
+                    "200 OK",
+                    &[
+                        ("content-type", "application/json".to_owned()),
+                        ("content-encoding", "gzip".to_owned()),
+                        ("content-length", body.len().to_string()),
+                    ],
+                )?;
+                out.write_all(&body)
+            }
+            "/chunked" => {
+                write_head(
+                    out,
+                    "200 OK",
+                    &[
+                        ("content-type", "text/plain".to_owned()),
+                        ("transfer-encoding", "chunked".to_owned()),
+                    ],
+                )?;
+                for chunk in big().chunks(7000) {
+                    write!(out, "{:x}\r\n", chunk.len())?;
+                    out.write_all(chunk)?;
+                    write!(out, "\r\n")?;
+                }
+                write!(out, "0\r\n\r\n")
+            }
+            // Promises 1000 bytes, sends 10 and hangs up.
+            "/truncated" => {
+                write_head(
+                    out,
+                    "200 OK",
+                    &[
+                        ("content-type", "text/plain".to_owned()),
+                        ("content-length", "1000".to_owned()),
+                    ],
+                )?;
+                out.write_all(b"0123456789")?;
+                out.flush()?;
+                out.shutdown(std::net::Shutdown::Both)
+            }
+            // One event, then the stream stays open (a server-sent event stream).
+            "/events" => {
+                write_head(
+                    out,
+                    "200 OK",
+                    &[
+                        ("content-type", "text/event-stream".to_owned()),
+                        ("transfer-encoding", "chunked".to_owned()),
+                    ],
+                )?;
+                let event = b"data: hello\n\n";
+                write!(out, "{:x}\r\n", event.len())?;
+                out.write_all(event)?;
+                write!(out, "\r\n")?;
+                out.flush()?;
+                std::thread::sleep(Duration::from_secs(5));
+                write!(out, "0\r\n\r\n")
+            }
+            _ => fixed(out, "404 Not Found", "text/plain", b"not found"),
+        }
+    }
+}
+
+fn lenient_agent(options: Option<Options>) -> ureq::Agent {
+    let builder = ureq::Agent::config_builder().http_status_as_error(false);
+    match options {
+        Some(options) => builder.middleware(MoesifMiddleware::new(options)).build().into(),
+        None => builder.build().into(),
+    }
+}
+
+/// Everything a caller can observe of an answer: status, headers but `date`, body metadata, and the
+/// body (or the error reading it).
+fn observe(agent: &ureq::Agent, url: &str) -> String {
+    match agent.get(url).call() {
+        Err(error) => format!("error: {error}"),
+        Ok(mut response) => {
+            let headers: Vec<String> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| name.as_str() != "date")
+                .map(|(name, value)| format!("{name}={value:?}"))
+                .collect();
+            let meta = format!(
+                "{} {:?} mime={:?} charset={:?} length={:?}",
+                response.status(),
+                headers,
+                response.body().mime_type(),
+                response.body().charset(),
+                response.body().content_length()
+            );
+            let mut bytes = Vec::new();
+            let read = std::io::Read::read_to_end(&mut response.body_mut().as_reader(), &mut bytes);
+            let summary = if bytes.len() > 64 {
+                format!(
+                    "{} bytes, sum {}",
+                    bytes.len(),
+                    bytes.iter().map(|&b| u64::from(b)).sum::<u64>()
+                )
+            } else {
+                format!("{bytes:?}")
+            };
+            format!("{meta} body={summary} read={:?}", read.map_err(|e| e.kind()))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_have_method_uri_status_headers_times_and_json_or_base64_bodies() {
+    let servers = Servers::start().await;
+    let options = servers.options();
+    let api = api::Api::start();
+    let url = api.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let agent = agent(options);
+        let mut echoed = agent
+            .put(format!("{url}/echo?x=1"))
+            .header("x-trace", "t-1")
+            .content_type("application/octet-stream")
+            .send(api::BINARY)
+            .expect("echo answers");
+        assert_eq!(echoed.body_mut().read_to_vec().ok().as_deref(), Some(api::BINARY));
+        agent.get(format!("{url}/json")).call().expect("json answers");
+    })
+    .await
+    .expect("calls ran");
+    let events = servers.moesif.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let binary = &events[0];
+    assert_eq!(binary["direction"], "Outgoing");
+    assert_eq!(binary["weight"], 1);
+    assert_eq!(binary["request"]["verb"], "PUT");
+    assert_eq!(binary["request"]["uri"], format!("{}/echo?x=1", api.url));
+    assert_eq!(binary["request"]["headers"]["x-trace"], "t-1");
+    assert_eq!(binary["request"]["headers"]["content-type"], "application/octet-stream");
+    assert_eq!(binary["request"]["body"], "AJ+Slv8BAgM=");
+    assert_eq!(binary["request"]["transfer_encoding"], "base64");
+    assert_eq!(binary["response"]["status"], 200);
+    assert_eq!(binary["response"]["headers"]["x-api"], "echo");
+    assert_eq!(binary["response"]["body"], "AJ+Slv8BAgM=");
+    assert_eq!(binary["response"]["transfer_encoding"], "base64");
+    let (sent, answered) = (
+        binary["request"]["time"].as_str().unwrap_or_default(),
+        binary["response"]["time"].as_str().unwrap_or_default(),
+    );
+    assert_eq!(sent.len(), "2024-01-01T00:00:00.000".len(), "{sent}");
+    assert!(sent <= answered, "{sent} <= {answered}");
+    assert!(binary["transaction_id"].as_str().is_some_and(|id| id.len() == 36));
+    assert!(binary["metadata"].is_null(), "outside an invocation: no request id");
+
+    let json = &events[1];
+    assert_eq!(json["request"]["verb"], "GET");
+    assert!(json["request"].get("body").is_none());
+    assert_eq!(json["response"]["body"], json!({"ok": true, "items": [1, 2]}));
+    assert_eq!(json["response"]["transfer_encoding"], "json");
+    assert_eq!(json["response"]["headers"]["content-type"], "application/json");
+    assert_eq!(api.received()[0].body, api::BINARY, "the API received the bytes sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_receives_exactly_what_it_would_without_the_middleware() {
+    let servers = Servers::start().await;
+    let options = servers.options().max_body_bytes(1024);
+    let (with, without) = (api::Api::start(), api::Api::start());
+    let (with_url, without_url) = (with.url.clone(), without.url.clone());
+    tokio::task::spawn_blocking(move || {
+        for (agent, url) in [(agent(options), with_url), (plain_agent(), without_url)] {
+            let big = api::big();
+            agent
+                .post(format!("{url}/echo"))
+                .send_json(json!({"a": [1, 2]}))
+                .expect("json");
+            agent
+                .post(format!("{url}/echo"))
+                .send(&big[..])
+                .expect("bytes over the cap");
+            agent.post(format!("{url}/echo")).send_empty().expect("empty");
+            agent.get(format!("{url}/echo")).call().expect("no body");
+            agent.delete(format!("{url}/echo")).call().expect("delete");
+            let mut small: &[u8] = b"streamed";
+            agent
+                .post(format!("{url}/echo"))
+                .send(ureq::SendBody::from_reader(&mut small))
+                .expect("small reader");
+            let mut large: &[u8] = &big;
+            agent
+                .put(format!("{url}/echo"))
+                .send(ureq::SendBody::from_reader(&mut large))
+                .expect("large reader");
+        }
+    })
+    .await
+    .expect("calls ran");
+    let (with, without) = (with.received(), without.received());
+    assert_eq!(with.len(), 7);
+    let framing = ["content-length", "transfer-encoding", "content-type"];
+    for (index, (a, b)) in with.iter().zip(&without).enumerate() {
+        assert_eq!(
+            (&a.method, &a.path, &a.body),
+            (&b.method, &b.path, &b.body),
+            "request {index}"
+        );
+        if index < 5 {
+            // A reader body (no known length) is read whole for capture and goes out with its length
+            // instead of chunked.
+            for name in framing {
+                assert_eq!(a.header(name), b.header(name), "request {index}: {name}");
+            }
+        }
+    }
+    assert_eq!(without[5].header("transfer-encoding"), Some("chunked"));
+    assert_eq!(with[5].header("content-length"), Some("8"));
+    assert_eq!(with[6].header("content-length"), Some("100000"));
+
+    let events = servers.moesif.events();
+    assert_eq!(events.len(), 7);
+    assert_eq!(events[0]["request"]["body"], json!({"a": [1, 2]}));
+    assert_eq!(
+        events[1]["request"]["body"]["original_size"], 100_000,
+        "over the cap: a marker"
+    );
+    assert!(events[2]["request"].get("body").is_none());
+    assert_eq!(events[5]["request"]["body"], "c3RyZWFtZWQ=");
+    assert_eq!(events[6]["request"]["body"]["original_size"], 100_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caller_observes_exactly_what_it_would_without_the_middleware() {
+    let servers = Servers::start().await;
+    let options = servers.options().max_body_bytes(1024);
+    let api = api::Api::start();
+    let url = api.url.clone();
+    let (with, without) = tokio::task::spawn_blocking(move || {
+        let paths = [
+            "/binary",
+            "/json",
+            "/big",
+            "/chunked",
+            "/latin1",
+            "/gzip",
+            "/fail",
+            "/truncated",
+            "/missing",
+        ];
+        let run = |agent: &ureq::Agent| -> Vec<String> {
+            paths
+                .iter()
+                .map(|path| observe(agent, &format!("{url}{path}")))
+                .collect()
+        };
+        (run(&lenient_agent(Some(options))), run(&lenient_agent(None)))
+    })
+    .await
+    .expect("calls ran");
+    for (index, (a, b)) in with.iter().zip(&without).enumerate() {
+        if index == 7 {
+            // A body whose read fails is handed over as a stream: the same bytes and the same error, but
+            // `Body::content_length()` no longer knows the length the server announced.
+            assert_eq!(a.replace("length=None", "length=Some(1000)"), *b);
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+    assert!(
+        with[7].contains("read=Err"),
+        "a truncated body still fails: {}",
+        with[7]
+    );
+
+    let events = servers.moesif.events();
+    let by_path = |path: &str| {
+        events
+            .iter()
+            .find(|e| e["request"]["uri"] == format!("{}{path}", api.url))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        by_path("/gzip")["response"]["body"],
+        json!({"zipped": true}),
+        "captured decompressed"
+    );
+    assert_eq!(by_path("/fail")["response"]["status"], 500);
+    assert_eq!(by_path("/fail")["response"]["body"], json!({"error": "boom"}));
+    assert_eq!(by_path("/missing")["response"]["status"], 404);
+    assert_eq!(
+        by_path("/big")["response"]["body"]["original_size"],
+        100_000,
+        "over the cap: its size"
+    );
+    assert!(
+        by_path("/chunked")["response"].get("body").is_none(),
+        "over the cap, size unknown"
+    );
+    assert!(
+        by_path("/truncated")["response"].get("body").is_none(),
+        "a failed read is not captured"
+    );
+    assert_eq!(by_path("/latin1")["response"]["transfer_encoding"], "base64");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_statuses_are_logged_and_returned_unchanged() {
+    let servers = Servers::start().await;
+    let options = servers.options();
+    let api = api::Api::start();
+    let url = api.url.clone();
+    let (with, without) = tokio::task::spawn_blocking(move || {
+        let call = |agent: ureq::Agent| {
+            agent
+                .post(format!("{url}/fail"))
+                .send_json(json!({"q": 1}))
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        };
+        (call(agent(options)), call(plain_agent()))
+    })
+    .await
+    .expect("calls ran");
+    assert_eq!(with, without);
+    assert_eq!(with, Err("http status: 500".to_owned()));
+    let events = servers.moesif.events();
+    assert_eq!(events.len(), 1, "ureq's status error is still an event");
+    assert_eq!(events[0]["response"]["status"], 500);
+    assert_eq!(events[0]["request"]["body"], json!({"q": 1}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_is_handed_over_at_once() {
+    let servers = Servers::start().await;
+    let options = servers.options();
+    let api = api::Api::start();
+    let url = api.url.clone();
+    let (elapsed, first) = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut response = agent(options)
+            .get(format!("{url}/events"))
+            .call()
+            .expect("stream opens");
+        let elapsed = started.elapsed();
+        let mut first = [0u8; 13];
+        let read = std::io::Read::read_exact(&mut response.body_mut().as_reader(), &mut first);
+        (elapsed, read.map(|()| first.to_vec()).ok())
+    })
+    .await
+    .expect("call ran");
+    assert!(elapsed < std::time::Duration::from_secs(2), "not buffered: {elapsed:?}");
+    assert_eq!(first.as_deref(), Some(&b"data: hello\n\n"[..]));
+    let events = servers.moesif.events();
+    assert_eq!(events.len(), 1);
+    assert!(events[0]["response"].get("body").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_request_body_fails_the_call_as_it_would() {
+    /// Five bytes, then an error.
+    struct Broken(bool);
+    impl std::io::Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if std::mem::replace(&mut self.0, true) {
+                return Err(std::io::Error::other("disk gone"));
+            }
+            let n = buf.len().min(5);
+            buf[..n].copy_from_slice(&b"hello"[..n]);
+            Ok(n)
+        }
+    }
+    let servers = Servers::start().await;
+    let options = servers.options();
+    let api = api::Api::start();
+    let url = api.url.clone();
+    let (with, without) = tokio::task::spawn_blocking(move || {
+        let call = |agent: ureq::Agent| {
+            let mut body = Broken(false);
+            agent
+                .post(format!("{url}/echo"))
+                .send(ureq::SendBody::from_reader(&mut body))
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        };
+        (call(agent(options)), call(plain_agent()))
+    })
+    .await
+    .expect("calls ran");
+    assert_eq!(with, without);
+    assert!(with.is_err_and(|e| e.contains("disk gone")));
+    assert!(servers.moesif.events().is_empty(), "no answer, no event");
 }

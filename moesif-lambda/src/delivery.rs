@@ -85,8 +85,9 @@ fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
 }
 
 /// Delivers an already built event (an outgoing call, captured on the caller's thread) in the current
-/// mode. Blocking in synchronous mode: it is called from blocking HTTP client code.
-pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug: bool) {
+/// mode, within the queue bounds of `options`. Blocking in synchronous mode: it is called from blocking
+/// HTTP client code.
+pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, options: &crate::options::Options) {
     match deferred() {
         Some(queue) => {
             let size = crate::body::serialized_len(&serde_json::to_value(&event).unwrap_or_default());
@@ -95,13 +96,9 @@ pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, debug:
                 item: Item::Built(Box::new(event)),
                 size,
             };
-            queue.push(
-                entry,
-                crate::options::DEFAULT_QUEUE_CAPACITY,
-                crate::options::DEFAULT_QUEUE_BYTES,
-            );
+            queue.push(entry, options.queue_capacity, options.queue_bytes);
         }
-        None => send_one(transport, event, debug),
+        None => send_one(transport, event, options.debug),
     }
 }
 

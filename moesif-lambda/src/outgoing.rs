@@ -2,7 +2,7 @@
 //! Moesif events with direction `Outgoing`, tied to the invocation in progress (its request id in
 //! `metadata.request_id`). The Python middleware's `start_capture_outgoing`.
 
-use crate::body::{capture_bytes, CapturedBody};
+use crate::body::{capture_bytes, CapturedBody, JSON};
 use crate::capture::header_map_json;
 use crate::hooks;
 use crate::model::{Direction, EventModel, EventRequest, EventResponse};
@@ -10,7 +10,7 @@ use crate::options::Options;
 use crate::time::{format_millis, now_millis};
 use crate::transport::Transport;
 use serde_json::{json, Map, Value};
-use std::io::{Cursor, Read};
+use std::io::{self, Cursor, Read};
 use std::sync::{Arc, OnceLock};
 use ureq::http;
 use ureq::middleware::{Middleware, MiddlewareNext};
@@ -159,9 +159,23 @@ impl OutgoingOptions {
 
 /// A `ureq` 3 middleware that logs every call an `Agent` makes as an `Outgoing` Moesif event.
 ///
-/// The caller's code sees exactly what it would without it: the same status, headers and complete
-/// body (read into memory up to the body cap, then streamed on), and the same errors. Calls to the
-/// Moesif collector itself are never captured.
+/// The caller's code sees what it would without it: the same status, headers, complete body and errors.
+/// Calls to the Moesif collector itself are never captured; without an application id nothing is.
+///
+/// - **Response bodies** up to `max_body_bytes` are read for capture and handed to the caller from
+///   memory; a body announced larger than the cap is handed over untouched (the event records its
+///   size); a chunked body found larger is handed over as the bytes read followed by the rest of the
+///   stream; a read error reaches the caller where it happened. `text/event-stream` answers are never
+///   read ahead (no body captured).
+/// - **Request bodies** up to 16 MiB (or the cap, if larger) are read whole and sent with their
+///   `Content-Length`; a longer one is sent chunked unless the request sets `Content-Length` itself.
+/// - **Error statuses**: with ureq's default `http_status_as_error(true)` a 4xx/5xx answer reaches the
+///   middleware as `Err(StatusCode)`; it is logged with its status but without response headers or
+///   body, and the error is returned unchanged. Build the agent with `.http_status_as_error(false)` to
+///   capture those too. A call that gets no answer (refused, timed out) is not logged.
+/// - `OutgoingOptions::log_body(false)` leaves both bodies untouched.
+///
+/// Ureq is blocking: inside an async handler, make the calls on `tokio::task::spawn_blocking`.
 ///
 /// ```no_run
 /// use moesif_lambda::{MoesifMiddleware, Options};
@@ -211,79 +225,219 @@ impl Middleware for MoesifMiddleware {
         let Some(transport) = self.transport().cloned() else {
             return next.handle(request);
         };
-        if uri.starts_with(transport.base_uri()) {
+        if is_collector(&uri, transport.base_uri()) {
             return next.handle(request);
         }
         let options = self.options;
+        let log_body = options.outgoing.log_body;
         let max = options.max_body_bytes;
         let started = now_millis();
         let method = request.method().to_string();
         let request_headers = header_map_json(request.headers());
 
-        // The request body: read up to the cap and sent on unchanged (with its length when complete).
-        let (parts, body) = request.into_parts();
-        let mut reader = body.into_reader();
-        let mut head = Vec::new();
-        let read = (&mut reader).take(max as u64 + 1).read_to_end(&mut head);
-        let complete = read.is_ok() && head.len() <= max;
-        let request_body: CapturedBody = if complete {
-            capture_bytes(&head, options.outgoing.log_body, max)
-        } else {
-            (None, "json")
-        };
-        let length = head.len();
-        let response = if complete && length == 0 {
-            next.handle(http::Request::from_parts(parts, SendBody::none()))?
-        } else {
-            let mut rest = Cursor::new(head).chain(reader);
-            let mut forwarded = http::Request::from_parts(parts, SendBody::from_reader(&mut rest));
-            if complete && !forwarded.headers().contains_key(http::header::CONTENT_LENGTH) {
-                forwarded
-                    .headers_mut()
-                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(length));
+        // The request body: read whole (up to `REQUEST_BUFFER_BYTES`) and sent on unchanged, with its
+        // length; a longer one is sent on as it comes (the bytes read, then the rest), a read error where
+        // it happened. Not touched at all when bodies are off.
+        let mut request_body: CapturedBody = (None, JSON);
+        let result = if log_body {
+            let (mut parts, body) = request.into_parts();
+            let mut source = body.into_reader();
+            let (head, ending) = read_head(&mut source, max.max(REQUEST_BUFFER_BYTES));
+            if matches!(ending, Ending::Complete) {
+                request_body = capture_bytes(&head, true, max);
+                if head.is_empty() && !takes_body(&parts.method) {
+                    next.handle(http::Request::from_parts(parts, SendBody::none()))
+                } else {
+                    let framed = parts.headers.contains_key(http::header::CONTENT_LENGTH)
+                        || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
+                    if !framed {
+                        parts
+                            .headers
+                            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(head.len()));
+                    }
+                    let mut bytes = Cursor::new(head);
+                    next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut bytes)))
+                }
+            } else {
+                let mut rest = Replay::new(head, ending, source);
+                next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut rest)))
             }
-            next.handle(forwarded)?
-        };
-        let (parts, body) = response.into_parts();
-        let (mime_type, charset) = (body.mime_type().map(str::to_owned), body.charset().map(str::to_owned));
-        let mut reader = body.into_reader();
-        let mut head = Vec::new();
-        let read = (&mut reader).take(max as u64 + 1).read_to_end(&mut head);
-        let complete = read.is_ok() && head.len() <= max;
-        let response_body = if complete {
-            capture_bytes(&head, options.outgoing.log_body, max)
         } else {
-            (None, "json")
+            next.handle(request)
         };
+
+        let capture = |status: u16, response_headers: Value, response_body: CapturedBody| {
+            let captured = Captured {
+                method,
+                uri,
+                request_headers,
+                request_body,
+                started,
+                status,
+                response_headers,
+                response_body,
+                finished: now_millis(),
+            };
+            if let Some(event) = hooks::call("outgoing capture", || captured.into_event(&options)).flatten() {
+                crate::delivery::submit_built(&transport, event, &options);
+            }
+        };
+
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                // With ureq's default `http_status_as_error(true)` a 4xx/5xx answer arrives here as an
+                // error: log the call with its status (its headers and body are gone), return the error.
+                if let ureq::Error::StatusCode(status) = &error {
+                    capture(*status, Value::Object(Map::new()), (None, JSON));
+                }
+                return Err(error);
+            }
+        };
+        let status = response.status().as_u16();
+        let response_headers = header_map_json(response.headers());
+        if !log_body || is_event_stream(response.headers()) {
+            // Nothing to read: the caller gets the body untouched (a stream is never buffered).
+            capture(status, response_headers, (None, JSON));
+            return Ok(response);
+        }
+        if let Some(length) = response.body().content_length().filter(|&length| length > max as u64) {
+            // Known to be over the cap: untouched, and the event says how large it was.
+            let size = usize::try_from(length).unwrap_or(usize::MAX);
+            capture(status, response_headers, (Some(crate::body::omitted(size)), JSON));
+            return Ok(response);
+        }
+
+        let (parts, body) = response.into_parts();
         let mut builder = Body::builder();
-        if let Some(mime_type) = mime_type {
+        if let Some(mime_type) = body.mime_type() {
             builder = builder.mime_type(mime_type);
         }
-        if let Some(charset) = charset {
-            builder = builder.charset(charset);
+        if let Some(charset) = body.charset() {
+            // The reader below already converted a text body to UTF-8 if ureq's `charset` feature is on:
+            // the caller's reader must not convert it again.
+            let text = body.mime_type().is_some_and(|m| m.starts_with("text/"));
+            if !(text && !charset.eq_ignore_ascii_case("utf-8") && charset_decoding()) {
+                builder = builder.charset(charset);
+            }
         }
-        let caller_body = if complete {
-            builder.data(head)
-        } else {
-            builder.reader(Cursor::new(head).chain(reader))
+        let known_length = body.content_length().is_some();
+        let mut source = body.into_reader();
+        let (head, ending) = read_head(&mut source, max);
+        let (response_body, caller_body) = match ending {
+            Ending::Complete => {
+                let captured = capture_bytes(&head, true, max);
+                let body = if known_length {
+                    builder.data(head)
+                } else {
+                    builder.reader(Cursor::new(head))
+                };
+                (captured, body)
+            }
+            _ => ((None, JSON), builder.reader(Replay::new(head, ending, source))),
         };
-        let response = http::Response::from_parts(parts, caller_body);
+        capture(status, response_headers, response_body);
+        Ok(http::Response::from_parts(parts, caller_body))
+    }
+}
 
-        let captured = Captured {
-            method,
-            uri,
-            request_headers,
-            request_body,
-            started,
-            status: response.status().as_u16(),
-            response_headers: header_map_json(response.headers()),
-            response_body,
-            finished: now_millis(),
+/// A request body up to this size (or the body cap, if larger) is read whole before it is sent, so it
+/// goes out with its `Content-Length` as it would without the middleware; a longer one is sent chunked
+/// unless the request sets `Content-Length` itself.
+const REQUEST_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Whether `uri` is on the collector (`base` itself, or below it).
+fn is_collector(uri: &str, base: &str) -> bool {
+    let Some(prefix) = uri.get(..base.len()) else {
+        return false;
+    };
+    prefix.eq_ignore_ascii_case(base) && matches!(uri.as_bytes().get(base.len()), None | Some(b'/' | b'?' | b'#'))
+}
+
+/// Methods that carry a body (an empty one is still sent with `Content-Length: 0`).
+fn takes_body(method: &http::Method) -> bool {
+    matches!(*method, http::Method::POST | http::Method::PUT | http::Method::PATCH)
+}
+
+/// A server-sent event stream: never ends, so never buffered.
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
+/// Whether ureq converts text bodies to UTF-8 (its `charset` feature, which any crate of the build may
+/// turn on), found once by reading a Latin-1 body.
+fn charset_decoding() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        Body::builder()
+            .mime_type("text/plain")
+            .charset("iso-8859-1")
+            .data(vec![0xE9])
+            .read_to_vec()
+            .is_ok_and(|bytes| bytes != [0xE9])
+    })
+}
+
+/// How reading the first `max + 1` bytes of a body ended.
+#[derive(Debug)]
+enum Ending {
+    /// The whole body, within the cap.
+    Complete,
+    /// The cap was passed: more may follow.
+    OverCap,
+    /// The source failed after the bytes read.
+    Failed(io::Error),
+}
+
+/// Reads up to `max + 1` bytes of `source`.
+fn read_head(source: &mut impl Read, max: usize) -> (Vec<u8>, Ending) {
+    let mut head = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    match source.take(limit).read_to_end(&mut head) {
+        Ok(_) if head.len() <= max => (head, Ending::Complete),
+        Ok(_) => (head, Ending::OverCap),
+        Err(error) => (head, Ending::Failed(error)),
+    }
+}
+
+/// A body read in part, given back whole: the bytes already read, then the error that stopped the
+/// read (once, where it happened), then the rest of the source.
+struct Replay<R> {
+    head: Cursor<Vec<u8>>,
+    error: Option<io::Error>,
+    rest: R,
+}
+
+impl<R> Replay<R> {
+    fn new(head: Vec<u8>, ending: Ending, rest: R) -> Self {
+        let error = match ending {
+            Ending::Failed(error) => Some(error),
+            Ending::Complete | Ending::OverCap => None,
         };
-        if let Some(event) = hooks::call("outgoing capture", || captured.into_event(&options)).flatten() {
-            crate::delivery::submit_built(&transport, event, options.debug);
+        Replay {
+            head: Cursor::new(head),
+            error,
+            rest,
         }
-        Ok(response)
+    }
+}
+
+impl<R: Read> Read for Replay<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.rest.read(buf)
     }
 }
 
@@ -367,5 +521,116 @@ impl Captured {
             Some(mask) => hooks::call("mask_event_model", || mask(event)),
             None => Some(event),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_uris_are_the_base_or_below_it() {
+        let base = "https://api.moesif.net";
+        assert!(is_collector("https://api.moesif.net", base));
+        assert!(is_collector("https://api.moesif.net/v1/events", base));
+        assert!(is_collector("https://API.moesif.net/v1/events", base));
+        assert!(is_collector("https://api.moesif.net?x=1", base));
+        assert!(!is_collector("https://api.moesif.network/v1", base));
+        assert!(!is_collector("http://127.0.0.1:80801/v1", "http://127.0.0.1:8080"));
+        assert!(!is_collector("https://api", base));
+    }
+
+    #[test]
+    fn read_head_says_how_the_read_ended() {
+        let (head, ending) = read_head(&mut &b"abc"[..], 3);
+        assert_eq!(
+            (head.as_slice(), matches!(ending, Ending::Complete)),
+            (&b"abc"[..], true)
+        );
+        let (head, ending) = read_head(&mut &b"abcd"[..], 3);
+        assert_eq!(
+            (head.as_slice(), matches!(ending, Ending::OverCap)),
+            (&b"abcd"[..], true)
+        );
+    }
+
+    /// Two bytes, then an error, then two more bytes.
+    struct Flaky(u8);
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0 += 1;
+            match self.0 {
+                1 => {
+                    buf[..2].copy_from_slice(b"ab");
+                    Ok(2)
+                }
+                2 => Err(io::Error::other("flaky")),
+                3 => {
+                    buf[..2].copy_from_slice(b"cd");
+                    Ok(2)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn replay_gives_the_bytes_then_the_error_where_it_happened_then_the_rest() {
+        let mut source = Flaky(0);
+        let (head, ending) = read_head(&mut source, 100);
+        assert!(matches!(ending, Ending::Failed(_)));
+        let mut replay = Replay::new(head, ending, source);
+        let mut out = Vec::new();
+        let first = replay.read_to_end(&mut out);
+        assert_eq!(
+            (out.as_slice(), first.map_err(|e| e.to_string())),
+            (&b"ab"[..], Err("flaky".to_owned()))
+        );
+        let mut rest = Vec::new();
+        assert_eq!(replay.read_to_end(&mut rest).ok(), Some(2));
+        assert_eq!(rest, b"cd");
+    }
+
+    #[test]
+    fn event_streams_are_recognised() {
+        let mut headers = http::HeaderMap::new();
+        assert!(!is_event_stream(&headers));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
+        );
+        assert!(is_event_stream(&headers));
+    }
+
+    #[test]
+    fn metadata_is_the_hooks_object_with_the_request_id_or_a_wrapped_value() {
+        let captured = || Captured {
+            method: "GET".into(),
+            uri: "https://api.example.com/x".into(),
+            request_headers: json!({}),
+            request_body: (None, JSON),
+            started: 0,
+            status: 200,
+            response_headers: json!({}),
+            response_body: (None, JSON),
+            finished: 1,
+        };
+        // Whatever request id another test may have set, the rest is the hook's.
+        let metadata = |options: &Options| {
+            let mut metadata = captured()
+                .into_event(options)
+                .and_then(|e| e.metadata)
+                .unwrap_or_default();
+            if let Some(object) = metadata.as_object_mut() {
+                object.remove("request_id");
+            }
+            metadata
+        };
+        let object = Options::new().outgoing(OutgoingOptions::new().metadata(|_| Some(json!({"a": 1}))));
+        assert_eq!(metadata(&object), json!({"a": 1}));
+        let scalar = Options::new().outgoing(OutgoingOptions::new().metadata(|_| Some(json!(7))));
+        assert_eq!(metadata(&scalar), json!({"value": 7}));
+        let event = captured().into_event(&Options::new());
+        assert_eq!(event.map(|e| e.direction), Some(Direction::Outgoing));
     }
 }
