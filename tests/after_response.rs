@@ -18,14 +18,20 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A handler with its own options: collector URL set by the test, the given flush budget.
 macro_rules! handler_module {
     ($name:ident, $budget_ms:expr) => {
+        handler_module!($name, $budget_ms, |options: Options| options);
+    };
+    ($name:ident, $budget_ms:expr, $more:expr) => {
         mod $name {
             use super::*;
             pub static URL: OnceLock<&'static str> = OnceLock::new();
             fn options() -> Options {
-                Options::new()
-                    .application_id("after-response-app")
-                    .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
-                    .flush_budget(Duration::from_millis($budget_ms))
+                let more: fn(Options) -> Options = $more;
+                more(
+                    Options::new()
+                        .application_id("after-response-app")
+                        .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
+                        .flush_budget(Duration::from_millis($budget_ms)),
+                )
             }
             #[moesif_logger(options = options)]
             pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -43,6 +49,9 @@ handler_module!(hanging, 300);
 handler_module!(sampled_out, 2000);
 handler_module!(sampled_half, 2000);
 handler_module!(etag, 2000);
+handler_module!(rejected, 2000);
+
+handler_module!(bounded, 100, |options: Options| options.queue_capacity(2, 1024 * 1024));
 
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
@@ -279,4 +288,35 @@ async fn a_new_config_etag_triggers_a_refetch() {
     runtime.abort();
     assert_eq!(config_fetches(&collector), 2, "a changed ETag triggers one refetch");
     assert_eq!(collector.events().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_error_is_not_retried() {
+    let (api, collector, _env, runtime) = start!(rejected);
+    collector.set_default_behaviour(Some(Behaviour::Status(400)));
+    invoke(&api, http_event("/bad"), "rejected-1").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    collector.set_default_behaviour(None);
+    invoke(&api, http_event("/good"), "rejected-2").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    let posts = collector.requests().into_iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 2, "the 400 was not retried, nor sent again with the next flush");
+    assert_eq!(collector.event_request_ids(), ["rejected-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_the_newest_events() {
+    let (api, collector, _env, runtime) = start!(bounded);
+    collector.set_default_behaviour(Some(Behaviour::Status(503)));
+    for n in 0..4 {
+        invoke(&api, http_event("/q"), &format!("queued-{n}")).await;
+        assert!(api.wait_until_idle(WAIT).await);
+    }
+    collector.set_default_behaviour(None);
+    invoke(&api, http_event("/q"), "queued-4").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    // Capacity 2: the two oldest waited for the collector to recover, the newer ones were dropped.
+    assert_eq!(collector.event_request_ids(), ["queued-0", "queued-1"]);
 }
