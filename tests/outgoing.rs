@@ -266,22 +266,8 @@ mod api {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    /// One request as the server received it.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct Received {
-        pub method: String,
-        pub path: String,
-        /// Lower-cased names, in order.
-        pub headers: Vec<(String, String)>,
-        /// The body, de-chunked.
-        pub body: Vec<u8>,
-    }
-
-    impl Received {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-        }
-    }
+    /// One request as the server received it (the testkit's type: method, path, headers, body).
+    pub use moesif_lambda_testkit::Received;
 
     pub const BINARY: &[u8] = &[0, 159, 146, 150, 255, 1, 2, 3];
 
