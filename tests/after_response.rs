@@ -53,6 +53,25 @@ handler_module!(rejected, 2000);
 
 handler_module!(bounded, 100, |options: Options| options.queue_capacity(2, 1024 * 1024));
 
+/// Six megabytes: Lambda's payload limit for a synchronous invocation.
+const SIX_MB: usize = 6 * 1024 * 1024 - 4096;
+
+mod large {
+    use super::*;
+    pub static URL: OnceLock<&'static str> = OnceLock::new();
+    fn options() -> Options {
+        Options::new()
+            .application_id("after-response-app")
+            .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
+    }
+    /// Answers as large as it was asked.
+    #[moesif_logger(options = options)]
+    pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let size = event.payload["body"].as_str().map_or(0, str::len);
+        Ok(json!({"statusCode": 200, "body": "y".repeat(size)}))
+    }
+}
+
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
     CASES.get_or_init(|| {
@@ -319,4 +338,30 @@ async fn a_full_queue_drops_the_newest_events() {
     runtime.abort();
     // Capacity 2: the two oldest waited for the collector to recover, the newer ones were dropped.
     assert_eq!(collector.event_request_ids(), ["queued-0", "queued-1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_six_megabyte_request_and_answer_are_logged_with_the_body_marker() {
+    let (api, collector, _env, runtime) = start!(large);
+    let mut event = http_event("/upload");
+    event["body"] = json!("x".repeat(SIX_MB));
+    let invocation = invoke(&api, event, "large-1").await;
+    assert_eq!(
+        invocation
+            .response_json()
+            .and_then(|r| r["body"].as_str().map(str::len)),
+        Some(SIX_MB),
+        "the caller's answer is untouched"
+    );
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    let events = collector.events();
+    assert_eq!(events.len(), 1, "the event is not dropped as too large for the queue");
+    let event = &events[0];
+    for half in ["request", "response"] {
+        assert_eq!(event[half]["body"]["original_size"], SIX_MB, "{half}");
+        assert!(event[half]["body"]["moesif_body_omitted"].is_string(), "{half}");
+        assert_eq!(event[half]["transfer_encoding"], "json", "{half}");
+    }
+    assert!(collector.requests().iter().all(|r| r.body.len() < 64 * 1024));
 }

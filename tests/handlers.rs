@@ -10,7 +10,7 @@ use aws_lambda_events::encodings::Body;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::moesif_logger;
 use moesif_lambda_testkit::conformance::load_cases;
-use moesif_lambda_testkit::{Collector, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{spawn_function, Collector, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -82,20 +82,6 @@ fn assert_uri_ignoring_query_order(event: &Value, expected_base: &str) {
     let mut pairs: Vec<&str> = query.split('&').collect();
     pairs.sort();
     assert_eq!(pairs, ["parameter1=value1", "parameter1=value2", "parameter2=value"]);
-}
-
-/// Runs a function's loop on its own thread and runtime (`lambda_http::run`'s future is not `Send`, so
-/// it cannot be spawned); the loop ends when the emulator goes away.
-fn spawn_function<F, Fut>(make: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future,
-{
-    std::thread::spawn(move || {
-        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            let _ = runtime.block_on(make());
-        }
-    });
 }
 
 /// Runs `function` (a closure making the loop's future) against a fresh emulator and collector, invokes

@@ -87,6 +87,10 @@ fn base64_of(text: &str, max_bytes: usize) -> CapturedBody {
 }
 
 fn capped_json(value: &Value, max_bytes: usize) -> CapturedBody {
+    if value.get(OMITTED_KEY).is_some() {
+        // Already the marker of a body left out on the hot path: it says the real size.
+        return (Some(value.clone()), JSON);
+    }
     // Serialising only to measure is the cost of never sending an oversized body; bodies are rarely near the cap.
     let size = serialized_len(value);
     if size > max_bytes {
@@ -115,9 +119,55 @@ pub(crate) fn serialized_len(value: &Value) -> usize {
     }
 }
 
+/// Replaces a body over `max_bytes` in `wrapper` (an event or an answer) by the marker [`capture`] would
+/// log for it, so a large body is never copied into the queue. `whole_is_body`: the wrapper is itself the
+/// body when it has no `body` key (an answer without `statusCode`); `serialized_size` is its size when
+/// known. Returns whether anything was replaced.
+pub(crate) fn shrink_oversized(
+    wrapper: &mut Value,
+    max_bytes: usize,
+    whole_is_body: bool,
+    serialized_size: Option<usize>,
+) -> bool {
+    if let Some(body) = wrapper.get("body") {
+        let Value::String(text) = body else { return false };
+        if text.len() <= max_bytes {
+            return false;
+        }
+        let marker = omitted_text(wrapper, text);
+        if let Some(object) = wrapper.as_object_mut() {
+            object.insert("body".to_owned(), marker);
+            object.remove("isBase64Encoded");
+        }
+        return true;
+    }
+    let is_body = whole_is_body && wrapper.get("statusCode").is_none() && !wrapper.is_null();
+    match (is_body, serialized_size) {
+        (true, Some(size)) if size > max_bytes => {
+            let size = match wrapper {
+                Value::String(text) => text.len(),
+                _ => size,
+            };
+            *wrapper = omitted(size);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The marker for `text`, the `body` of `wrapper`, when it is over the cap: its size in bytes (decoded,
+/// for a well-formed body flagged `isBase64Encoded`).
+pub(crate) fn omitted_text(wrapper: &Value, text: &str) -> Value {
+    let base64_flagged = wrapper.get("isBase64Encoded").is_some_and(is_truthy) && is_base64(text);
+    omitted(if base64_flagged { text.len() / 4 * 3 } else { text.len() })
+}
+
+/// The key that marks a body left out for its size.
+const OMITTED_KEY: &str = "moesif_body_omitted";
+
 /// The marker that stands in for a body over the cap.
 pub(crate) fn omitted(original_size: usize) -> Value {
-    json!({ "moesif_body_omitted": "body larger than the capture limit", "original_size": original_size })
+    json!({ OMITTED_KEY: "body larger than the capture limit", "original_size": original_size })
 }
 
 /// Python truthiness of a JSON value, as the reference tests `body_wrapper.get('body')`.
@@ -208,6 +258,32 @@ mod tests {
         let (body, enc) = capture(&json!({ "body": big }), true, 10);
         assert_eq!(enc, JSON);
         assert_eq!(body.and_then(|b| b.get("original_size").cloned()), Some(json!(100)));
+    }
+
+    #[test]
+    fn shrinking_gives_the_marker_capture_would_log() {
+        let max = 10;
+        for wrapper in [
+            json!({"body": "x".repeat(100)}),
+            json!({"body": "QUFB".repeat(25), "isBase64Encoded": true}),
+            json!({"statusCode": 200, "body": "{\"a\": \"xxxxxxxxxxxxxxxxxx\"}"}),
+        ] {
+            let expected = capture(&wrapper, true, max);
+            let mut shrunk = wrapper.clone();
+            assert!(shrink_oversized(&mut shrunk, max, false, None));
+            assert_eq!(capture(&shrunk, true, max), expected, "{wrapper}");
+        }
+        let mut shorthand = json!({"a": "x".repeat(100)});
+        let size = serialized_len(&shorthand);
+        let expected = capture(&shorthand, true, max);
+        assert!(
+            !shrink_oversized(&mut shorthand.clone(), max, false, Some(size)),
+            "a request is never its own body"
+        );
+        assert!(shrink_oversized(&mut shorthand, max, true, Some(size)));
+        assert_eq!(capture(&shorthand, true, max), expected);
+        let mut small = json!({"body": "ok"});
+        assert!(!shrink_oversized(&mut small, max, true, Some(12)));
     }
 
     #[test]

@@ -31,6 +31,41 @@ impl CapturedJson {
         }
     }
 
+    /// A body over `max_bytes` replaced by its marker (see [`crate::body::shrink_oversized`]); only JSON
+    /// larger than the cap is parsed to find it. `whole_is_body`: this is an answer, which is its own body
+    /// when it has no `statusCode`.
+    pub(crate) fn shrink_body(self, max_bytes: usize, whole_is_body: bool) -> Self {
+        let (mut value, size) = match self {
+            CapturedJson::Bytes(bytes) if bytes.len() <= max_bytes => return CapturedJson::Bytes(bytes),
+            CapturedJson::Bytes(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                Ok(value) => (value, Some(bytes.len())),
+                Err(_) => return CapturedJson::Bytes(bytes),
+            },
+            CapturedJson::Value(value) => (value, None),
+        };
+        crate::body::shrink_oversized(&mut value, max_bytes, whole_is_body, size);
+        CapturedJson::Value(value)
+    }
+
+    /// A raw event as captured on the hot path: serialised, except that a body over the collector's
+    /// event limit (never sent whole, whatever the options) is not copied at all.
+    pub(crate) fn of_event(event: &Value) -> Option<Self> {
+        let oversized = event
+            .get("body")
+            .and_then(Value::as_str)
+            .filter(|body| body.len() > crate::flush::MAX_EVENT_BYTES);
+        let (Some(object), Some(body)) = (event.as_object(), oversized) else {
+            return serde_json::to_vec(event).ok().map(CapturedJson::Bytes);
+        };
+        let mut copy: Map<String, Value> = object
+            .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "body" | "isBase64Encoded"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        copy.insert("body".to_owned(), crate::body::omitted_text(event, body));
+        Some(CapturedJson::Value(Value::Object(copy)))
+    }
+
     /// About how many bytes it holds (for the queue's bound).
     pub(crate) fn estimated_size(&self) -> usize {
         match self {
@@ -95,17 +130,25 @@ impl Call {
         let response = match self.answer {
             Answer::Response(answer) => {
                 let answer = answer.map(CapturedJson::into_value);
-                capture_response(answer.as_ref(), options, self.answered_millis)
+                let (response, invalid_status) = capture_response(answer.as_ref(), options, self.answered_millis);
+                if let Some(original) = invalid_status {
+                    add_metadata(&mut metadata, "original_status", original);
+                }
+                response
             }
             Answer::Error {
                 ref error_type,
                 ref message,
             } => {
-                add_error(&mut metadata, json!({ "type": error_type, "message": message }));
+                add_metadata(
+                    &mut metadata,
+                    "error",
+                    json!({ "type": error_type, "message": message }),
+                );
                 failed_response(self.answered_millis)
             }
             Answer::Panic { ref message } => {
-                add_error(&mut metadata, json!({ "type": "panic", "message": message }));
+                add_metadata(&mut metadata, "error", json!({ "type": "panic", "message": message }));
                 failed_response(self.answered_millis)
             }
         };
@@ -186,21 +229,17 @@ fn failed_response(answered_millis: i64) -> crate::model::EventResponse {
     }
 }
 
-/// Puts `error` under `metadata.error`, keeping what metadata there is.
-fn add_error(metadata: &mut Option<Value>, error: Value) {
+/// Puts `value` under `metadata.<key>`, keeping what metadata there is (a non-object is kept as `value`).
+fn add_metadata(metadata: &mut Option<Value>, key: &str, value: Value) {
     match metadata {
         Some(Value::Object(object)) => {
-            object.insert("error".to_owned(), error);
+            object.insert(key.to_owned(), value);
         }
         Some(other) => {
             let previous = other.take();
-            *other = json!({ "value": previous, "error": error });
+            *other = json!({ "value": previous, key: value });
         }
-        None => {
-            let mut object = Map::new();
-            object.insert("error".to_owned(), error);
-            *metadata = Some(Value::Object(object));
-        }
+        None => *metadata = Some(Value::Object(Map::from_iter([(key.to_owned(), value)]))),
     }
 }
 

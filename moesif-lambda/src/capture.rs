@@ -34,11 +34,12 @@ pub(crate) fn capture_request(
         uri.push('?');
         uri.push_str(&parts.query);
     }
-    let (body, transfer_encoding) = body::capture(
-        &body_wrapper(event, shape, &headers),
-        options.log_body,
-        options.max_body_bytes,
-    );
+    // A request without a `body` key (a GET through an HTTP API or a Function URL) has no body: the
+    // reference logged the whole event here, credentials and all.
+    let (body, transfer_encoding) = match event.get("body") {
+        None => (None, body::JSON),
+        Some(_) => body::capture(&lattice_flag(event, shape), options.log_body, options.max_body_bytes),
+    };
     EventRequest {
         time: format_millis(parts.time_millis.unwrap_or(received_millis)),
         uri,
@@ -52,34 +53,64 @@ pub(crate) fn capture_request(
 }
 
 /// Captures the response half from the handler's answer as JSON (`None`: an answer we cannot see, logged
-/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type.
-pub(crate) fn capture_response(answer: Option<&Value>, options: &Options, answered_millis: i64) -> EventResponse {
+/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type. Also
+/// returns the original `statusCode` when it was not a status the collector takes.
+pub(crate) fn capture_response(
+    answer: Option<&Value>,
+    options: &Options,
+    answered_millis: i64,
+) -> (EventResponse, Option<Value>) {
     let answer = answer.unwrap_or(&Value::Null);
     let object = answer.as_object();
-    let status = match object.and_then(|o| o.get("statusCode")) {
-        None => 200,
-        Some(code) => status_code(code).unwrap_or(599),
+    let status_field = object.and_then(|o| o.get("statusCode"));
+    let status = match status_field {
+        None => Status::Valid(200),
+        Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
     };
     let headers = match object.and_then(|o| o.get("headers")) {
         Some(headers) => headers.clone(),
         None => json!({ "content-type": "application/json" }),
     };
-    let (body, transfer_encoding): CapturedBody = body::capture(answer, options.log_body, options.max_body_bytes);
-    EventResponse {
+    // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
+    // shorthand) is its own body.
+    let (body, transfer_encoding): CapturedBody = match object {
+        Some(o) if status_field.is_some() && !o.contains_key("body") => (None, body::JSON),
+        _ => body::capture(answer, options.log_body, options.max_body_bytes),
+    };
+    let response = EventResponse {
         time: format_millis(answered_millis),
-        status,
+        status: match status {
+            Status::Valid(code) => code,
+            Status::Invalid(_) => INVALID_STATUS_LOGGED_AS,
+        },
         headers,
         body,
         transfer_encoding: Some(transfer_encoding.to_owned()),
-    }
+    };
+    let invalid = match status {
+        Status::Invalid(original) => Some(original),
+        Status::Valid(_) => None,
+    };
+    (response, invalid)
 }
 
+/// What API Gateway answers when an integration's status code is malformed; a status the collector
+/// would refuse (outside 100–599) is logged as this, the original under `metadata.original_status`.
+pub(crate) const INVALID_STATUS_LOGGED_AS: u16 = 502;
+
+enum Status {
+    Valid(u16),
+    Invalid(Value),
+}
+
+/// An HTTP status the collector takes (100–599), from a number or a numeric string.
 fn status_code(code: &Value) -> Option<u16> {
-    match code {
+    let code = match code {
         Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    (100..=599).contains(&code).then_some(code)
 }
 
 /// The shape-specific fields of a request.
@@ -142,8 +173,7 @@ impl<'a> RequestParts<'a> {
                 verb: text("/method"),
                 path: path_or_root("/path"),
                 query: query_string(event.get("queryStringParameters"), true),
-                // VPC Lattice gives microseconds.
-                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")).map(|micros| micros / 1000),
+                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")),
                 source_ip: None,
             },
             EventShape::ApiGatewayV1 | EventShape::Alb | EventShape::Unknown => RequestParts {
@@ -247,36 +277,35 @@ pub(crate) fn header_map_json(headers: &ureq::http::HeaderMap) -> Value {
     Value::Object(object)
 }
 
-/// The value the body rules read for the request. Usually the event itself; but VPC Lattice v1 spells the
-/// base64 flag `is_base64_encoded` (given the usual key here), and an event without a `headers` key that
-/// is logged whole (it has no `body`) carries the headers that were captured, as the mended reference does.
-fn body_wrapper<'a>(event: &'a Value, shape: EventShape, headers: &Value) -> std::borrow::Cow<'a, Value> {
-    let lattice_flag = event
+/// The event as the body rules read it: VPC Lattice v1 spells the base64 flag `is_base64_encoded`,
+/// given the usual key here (a shallow copy, only for that shape).
+fn lattice_flag(event: &Value, shape: EventShape) -> std::borrow::Cow<'_, Value> {
+    let flag = event
         .get("is_base64_encoded")
         .filter(|_| shape == EventShape::VpcLatticeV1);
-    let missing_headers = event.get("body").is_none() && event.get("headers").is_none();
-    match event.as_object() {
-        Some(object) if lattice_flag.is_some() || missing_headers => {
+    match (flag, event.as_object()) {
+        (Some(flag), Some(object)) => {
             let mut copy = object.clone();
-            if let Some(flag) = lattice_flag {
-                copy.insert("isBase64Encoded".to_owned(), flag.clone());
-            }
-            if missing_headers {
-                copy.insert("headers".to_owned(), headers.clone());
-            }
+            copy.insert("isBase64Encoded".to_owned(), flag.clone());
             std::borrow::Cow::Owned(Value::Object(copy))
         }
         _ => std::borrow::Cow::Borrowed(event),
     }
 }
 
-/// Milliseconds since the epoch from a number or a numeric string.
+/// Milliseconds since the epoch from a number or a numeric string in seconds (below 10^11: SAM local
+/// and `cargo lambda watch`), milliseconds (API Gateway) or microseconds (from 10^14: VPC Lattice).
 fn epoch_millis(value: Option<&Value>) -> Option<i64> {
-    match value? {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
+    let raw: i64 = match value? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    Some(match raw {
+        ..100_000_000_000 => raw.saturating_mul(1000),
+        100_000_000_000..100_000_000_000_000 => raw,
+        _ => raw / 1000,
+    })
 }
 
 #[cfg(test)]
@@ -357,15 +386,59 @@ mod tests {
 
     #[test]
     fn response_defaults_follow_the_reference() {
-        let response = capture_response(
+        let (response, invalid) = capture_response(
             Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
             &Options::new(),
             0,
         );
-        assert_eq!(response.status, 201);
+        assert_eq!((response.status, invalid), (201, None));
         assert_eq!(response.headers, json!({"content-type": "application/json"}));
         assert_eq!(response.body, Some(json!({"id": 7})));
-        let unseen = capture_response(None, &Options::new(), 0);
+        let (unseen, _) = capture_response(None, &Options::new(), 0);
         assert_eq!((unseen.status, unseen.body), (200, None));
+    }
+
+    #[test]
+    fn answer_with_status_and_no_body_has_no_body_but_shorthand_is_its_own_body() {
+        let (redirect, _) = capture_response(
+            Some(&json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
+            &Options::new(),
+            0,
+        );
+        assert_eq!((redirect.status, redirect.body), (302, None));
+        assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
+        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), &Options::new(), 0);
+        assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
+    }
+
+    #[test]
+    fn status_outside_100_to_599_is_logged_as_502_with_the_original() {
+        for original in [json!(1000), json!(42), json!("abc"), json!(-1), json!(null)] {
+            let (response, invalid) = capture_response(Some(&json!({"statusCode": original})), &Options::new(), 0);
+            assert_eq!((response.status, invalid), (502, Some(original)));
+        }
+        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), &Options::new(), 0);
+        assert_eq!((text.status, invalid), (404, None));
+    }
+
+    #[test]
+    fn request_without_body_key_has_no_body() {
+        let request = capture(
+            json!({"version": "2.0", "rawPath": "/", "headers": {"authorization": "Bearer s"},
+            "cookies": ["sid=s"], "requestContext": {"http": {"method": "GET"}}}),
+        );
+        assert_eq!(
+            (request.body, request.transfer_encoding.as_deref()),
+            (None, Some("json"))
+        );
+    }
+
+    #[test]
+    fn epoch_times_in_seconds_milliseconds_and_microseconds() {
+        assert_eq!(epoch_millis(Some(&json!(1_706_443_748))), Some(1_706_443_748_000));
+        assert_eq!(epoch_millis(Some(&json!("1583349317135"))), Some(1_583_349_317_135));
+        assert_eq!(epoch_millis(Some(&json!("1696331543569073"))), Some(1_696_331_543_569));
+        assert_eq!(epoch_millis(Some(&json!(1.7e9))), Some(1_700_000_000_000));
+        assert_eq!(epoch_millis(Some(&json!(true))), None);
     }
 }

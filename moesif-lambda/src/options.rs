@@ -50,7 +50,7 @@ pub const DEFAULT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 /// const OPTIONS: Options = Options::new().identify_user(user).log_body(true).api_version_str("v2");
 /// assert!(OPTIONS.log_body_enabled());
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct Options {
     pub(crate) identify_user: Option<IdentifyHook>,
@@ -66,8 +66,11 @@ pub struct Options {
     pub(crate) application_id: Option<&'static str>,
     pub(crate) base_uri: Option<&'static str>,
     pub(crate) max_body_bytes: usize,
-    pub(crate) redact_headers: &'static [&'static str],
+    pub(crate) redact_names: &'static [&'static str],
     pub(crate) redact_default_headers: bool,
+    pub(crate) redact_default_query_params: bool,
+    pub(crate) redact_default_body_fields: bool,
+    pub(crate) redact_cookies: bool,
     pub(crate) trusted_source_ip_only: bool,
     pub(crate) outgoing: OutgoingOptions,
     pub(crate) connect_timeout: Duration,
@@ -105,8 +108,11 @@ impl Options {
             application_id: None,
             base_uri: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            redact_headers: &[],
+            redact_names: &[],
             redact_default_headers: true,
+            redact_default_query_params: true,
+            redact_default_body_fields: true,
+            redact_cookies: true,
             trusted_source_ip_only: false,
             outgoing: OutgoingOptions::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -272,21 +278,22 @@ impl Options {
         self
     }
 
-    /// Extra header names (and JSON body field names) whose values are replaced by `"[REDACTED]"`,
-    /// matched without regard to case, on top of the default credential headers.
+    /// Extra names whose values are replaced by `"[REDACTED]"`, matched without regard to case as header
+    /// names, query parameter names and JSON body field names (at any depth), on top of the defaults.
     ///
     /// ```
-    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-token", "password"]);
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-token", "ssn"]);
     /// ```
     pub const fn redact(mut self, names: &'static [&'static str]) -> Self {
-        self.redact_headers = names;
+        self.redact_names = names;
         self
     }
 
-    /// Turn the default redaction of credential headers (`Authorization`, `Proxy-Authorization`,
-    /// `Cookie`, `Set-Cookie`, `X-Api-Key`, `X-Amz-Security-Token`) on or off (default on).
-    /// Turning it off sends them as captured; to keep only `Authorization` (so Moesif can identify users
-    /// from a JWT server-side), turn it off and list the others with [`Options::redact`].
+    /// Turn the default redaction of credential headers ([`crate::redact::DEFAULT_REDACTED_HEADERS`]:
+    /// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
+    /// `X-Amz-Security-Token`) on or off (default on). It covers request and response headers, and header
+    /// maps inside JSON bodies. To keep only `Authorization` (so Moesif can identify users from a JWT
+    /// server-side), turn it off and list the others with [`Options::redact`].
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
@@ -295,6 +302,43 @@ impl Options {
     /// ```
     pub const fn redact_default_headers(mut self, on: bool) -> Self {
         self.redact_default_headers = on;
+        self
+    }
+
+    /// Turn the default redaction of credential query parameters
+    /// ([`crate::redact::DEFAULT_REDACTED_QUERY_PARAMS`]: `access_token`, `token`, `api_key`,
+    /// `X-Amz-Signature`, …) in the logged URI and in form bodies on or off (default on). The name stays,
+    /// the value becomes `[REDACTED]`.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_query_params(false);
+    /// ```
+    pub const fn redact_default_query_params(mut self, on: bool) -> Self {
+        self.redact_default_query_params = on;
+        self
+    }
+
+    /// Turn the default redaction of credential JSON body fields
+    /// ([`crate::redact::DEFAULT_REDACTED_BODY_FIELDS`]: `password`, `secret`, `token`, `access_token`,
+    /// `api_key`, `private_key`, `authorization`, …) at any depth of request and response bodies on or
+    /// off (default on).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_body_fields(false);
+    /// ```
+    pub const fn redact_default_body_fields(mut self, on: bool) -> Self {
+        self.redact_default_body_fields = on;
+        self
+    }
+
+    /// Turn the redaction of `cookies` arrays (API Gateway v2 and Function URL requests and answers)
+    /// inside JSON bodies on or off (default on): each cookie keeps its name, `sid=[REDACTED]`.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_cookies(false);
+    /// ```
+    pub const fn redact_cookies(mut self, on: bool) -> Self {
+        self.redact_cookies = on;
         self
     }
 
@@ -371,6 +415,40 @@ impl Options {
     /// ```
     pub const fn log_body_enabled(&self) -> bool {
         self.log_body
+    }
+}
+
+impl std::fmt::Debug for Options {
+    /// Every setting but the application id, which is shown only as set or not.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hook = |set: bool| if set { "set" } else { "none" };
+        f.debug_struct("Options")
+            .field("application_id", &self.application_id.map(|_| "[set]"))
+            .field("base_uri", &self.base_uri)
+            .field("log_body", &self.log_body)
+            .field("debug", &self.debug)
+            .field("identify_user", &hook(self.identify_user.is_some()))
+            .field("identify_company", &hook(self.identify_company.is_some()))
+            .field("session_token", &hook(self.session_token.is_some()))
+            .field("api_version", &hook(self.api_version.is_some()))
+            .field("api_version_str", &self.api_version_str)
+            .field("metadata", &hook(self.metadata.is_some()))
+            .field("skip", &hook(self.skip.is_some()))
+            .field("mask_event_model", &hook(self.mask_event_model.is_some()))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("redact", &self.redact_names)
+            .field("redact_default_headers", &self.redact_default_headers)
+            .field("redact_default_query_params", &self.redact_default_query_params)
+            .field("redact_default_body_fields", &self.redact_default_body_fields)
+            .field("redact_cookies", &self.redact_cookies)
+            .field("trusted_source_ip_only", &self.trusted_source_ip_only)
+            .field("outgoing", &self.outgoing)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("flush_budget", &self.flush_budget)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("queue_bytes", &self.queue_bytes)
+            .finish()
     }
 }
 

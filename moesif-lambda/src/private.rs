@@ -73,7 +73,7 @@ impl State {
                 options,
                 transport,
                 shape,
-                event: json,
+                event: json.shrink_body(options.max_body_bytes, false),
                 context,
                 received_millis: now_millis(),
             }),
@@ -116,7 +116,12 @@ impl Pending {
             event: started.event,
             context: started.context,
             received_millis: started.received_millis,
-            answer,
+            answer: match answer {
+                Answer::Response(Some(json)) => {
+                    Answer::Response(Some(json.shrink_body(started.options.max_body_bytes, true)))
+                }
+                other => other,
+            },
             answered_millis: now_millis(),
         };
         Some((started.transport, call))
@@ -218,7 +223,8 @@ pub mod probe {
         }
     }
 
-    /// `LambdaEvent<Value>`: a plain clone, cheaper than serialising the value again.
+    /// `LambdaEvent<Value>`: serialised (cheaper than a deep clone), a body over the collector's limit
+    /// left out.
     pub trait ViaLambdaEventValue {
         /// The event and context.
         fn __moesif_event(&self) -> Option<CapturedEvent>;
@@ -228,12 +234,12 @@ pub mod probe {
             let shape = EventShape::detect(&self.0.payload);
             // A non-HTTP event costs nothing more than its detection.
             let json = if shape.is_http() {
-                serde_json::to_vec(&self.0.payload).ok()?
+                CapturedJson::of_event(&self.0.payload)?
             } else {
-                Vec::new()
+                CapturedJson::Bytes(Vec::new())
             };
             Some(CapturedEvent {
-                json: CapturedJson::Bytes(json),
+                json,
                 shape: Some(shape),
                 context: self.0.context.clone(),
             })

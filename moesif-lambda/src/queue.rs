@@ -53,6 +53,17 @@ impl Queue {
         if inner.entries.len() >= max_events || inner.bytes.saturating_add(entry.size) > max_bytes {
             drop(inner);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if entry.size > max_bytes {
+                warn_once("event-over-queue-bytes", || {
+                    tracing::warn!(
+                        size = entry.size,
+                        max_bytes,
+                        "moesif: an event is larger than the queue's byte bound on its own and is dropped; \
+                         lower max_body_bytes or raise queue_capacity's bytes"
+                    )
+                });
+                return false;
+            }
             warn_once("queue-full", || {
                 tracing::warn!(
                     max_events,

@@ -14,3 +14,18 @@ pub use collector::{Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;
 pub use runtime_api::{Invocation, InvokeOptions, Outcome, RuntimeApi, TestkitError};
 pub use serve::Received;
+
+/// Runs a function's loop on its own thread and current-thread runtime (`lambda_http::run`'s future is
+/// not `Send`, so it cannot be spawned on the test's runtime); the loop ends when the emulator goes
+/// away.
+pub fn spawn_function<F, Fut>(make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future,
+{
+    std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let _ = runtime.block_on(make());
+        }
+    });
+}
