@@ -7,7 +7,8 @@
 //! ```
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, update_company_async, update_user_async, CompanyModel, Options, UserModel};
+use moesif_lambda::profiles::{update_company_async, update_user_async, CompanyModel, UserModel};
+use moesif_lambda::{moesif_logger, Options};
 use serde_json::{json, Value};
 
 #[moesif_logger]

@@ -1,10 +1,11 @@
 //! User and company profile updates against the loopback collector: paths, bodies, and every error.
 
-use moesif_lambda::{
+use moesif_lambda::profiles::{
     update_companies_batch_async, update_companies_batch_with, update_company_async, update_company_with,
     update_user_async, update_user_with, update_users_batch_async, update_users_batch_with, CampaignModel,
-    CompanyModel, Error, Options, UserModel,
+    CompanyModel, UserModel,
 };
+use moesif_lambda::{Error, Options};
 use moesif_lambda_testkit::{Behaviour, Collector};
 use serde_json::json;
 

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The collector refuses events over 1 MB.
+pub(crate) const MAX_EVENT_BYTES: usize = 1_000_000;
+
 /// The request half of a Moesif event.
 ///
 /// ```

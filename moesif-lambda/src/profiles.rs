@@ -6,16 +6,16 @@
 //! and a `_with` form taking [`Options`] (application id, base URI, timeouts); the others read
 //! `MOESIF_APPLICATION_ID` / `MOESIF_BASE_URI`.
 
+use crate::delivery::transport::{Sent, Transport};
 use crate::error::Error;
 use crate::options::Options;
-use crate::transport::{Sent, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Marketing attribution of a user or company (Moesif's `campaign` object).
 ///
 /// ```
-/// let campaign = moesif_lambda::CampaignModel { utm_source: Some("newsletter".into()), ..Default::default() };
+/// let campaign = moesif_lambda::profiles::CampaignModel { utm_source: Some("newsletter".into()), ..Default::default() };
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CampaignModel {
@@ -48,7 +48,7 @@ pub struct CampaignModel {
 /// A user profile.
 ///
 /// ```
-/// let user = moesif_lambda::UserModel {
+/// let user = moesif_lambda::profiles::UserModel {
 ///     user_id: "u-42".into(),
 ///     company_id: Some("acme".into()),
 ///     metadata: Some(serde_json::json!({ "plan": "pro" })),
@@ -85,7 +85,7 @@ pub struct UserModel {
 /// A company profile.
 ///
 /// ```
-/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompanyModel {
@@ -166,8 +166,8 @@ async fn off_worker<T: Send + 'static>(call: impl FnOnce() -> Result<T, Error> +
 /// Creates or updates a user profile (`POST /v1/users`), blocking.
 ///
 /// ```no_run
-/// let user = moesif_lambda::UserModel { user_id: "u-42".into(), ..Default::default() };
-/// moesif_lambda::update_user(&user)?;
+/// let user = moesif_lambda::profiles::UserModel { user_id: "u-42".into(), ..Default::default() };
+/// moesif_lambda::profiles::update_user(&user)?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_user(user: &UserModel) -> Result<(), Error> {
@@ -178,7 +178,7 @@ pub fn update_user(user: &UserModel) -> Result<(), Error> {
 ///
 /// ```no_run
 /// let options = moesif_lambda::Options::new().application_id("your-app-id");
-/// moesif_lambda::update_user_with(&options, &moesif_lambda::UserModel { user_id: "u-1".into(), ..Default::default() })?;
+/// moesif_lambda::profiles::update_user_with(&options, &moesif_lambda::profiles::UserModel { user_id: "u-1".into(), ..Default::default() })?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_user_with(options: &Options, user: &UserModel) -> Result<(), Error> {
@@ -188,8 +188,8 @@ pub fn update_user_with(options: &Options, user: &UserModel) -> Result<(), Error
 /// Creates or updates user profiles in one call (`POST /v1/users/batch`), blocking.
 ///
 /// ```no_run
-/// let users = vec![moesif_lambda::UserModel { user_id: "u-1".into(), ..Default::default() }];
-/// moesif_lambda::update_users_batch(&users)?;
+/// let users = vec![moesif_lambda::profiles::UserModel { user_id: "u-1".into(), ..Default::default() }];
+/// moesif_lambda::profiles::update_users_batch(&users)?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_users_batch(users: &[UserModel]) -> Result<(), Error> {
@@ -199,7 +199,7 @@ pub fn update_users_batch(users: &[UserModel]) -> Result<(), Error> {
 /// [`update_users_batch`] with explicit options.
 ///
 /// ```no_run
-/// moesif_lambda::update_users_batch_with(&moesif_lambda::Options::new(), &[])?;
+/// moesif_lambda::profiles::update_users_batch_with(&moesif_lambda::Options::new(), &[])?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_users_batch_with(options: &Options, users: &[UserModel]) -> Result<(), Error> {
@@ -209,8 +209,8 @@ pub fn update_users_batch_with(options: &Options, users: &[UserModel]) -> Result
 /// Creates or updates a company profile (`POST /v1/companies`), blocking.
 ///
 /// ```no_run
-/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::update_company(&company)?;
+/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::profiles::update_company(&company)?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_company(company: &CompanyModel) -> Result<(), Error> {
@@ -220,8 +220,8 @@ pub fn update_company(company: &CompanyModel) -> Result<(), Error> {
 /// [`update_company`] with explicit options.
 ///
 /// ```no_run
-/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::update_company_with(&moesif_lambda::Options::new(), &company)?;
+/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::profiles::update_company_with(&moesif_lambda::Options::new(), &company)?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_company_with(options: &Options, company: &CompanyModel) -> Result<(), Error> {
@@ -231,8 +231,8 @@ pub fn update_company_with(options: &Options, company: &CompanyModel) -> Result<
 /// Creates or updates company profiles in one call (`POST /v1/companies/batch`), blocking.
 ///
 /// ```no_run
-/// let companies = vec![moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() }];
-/// moesif_lambda::update_companies_batch(&companies)?;
+/// let companies = vec![moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() }];
+/// moesif_lambda::profiles::update_companies_batch(&companies)?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_companies_batch(companies: &[CompanyModel]) -> Result<(), Error> {
@@ -242,7 +242,7 @@ pub fn update_companies_batch(companies: &[CompanyModel]) -> Result<(), Error> {
 /// [`update_companies_batch`] with explicit options.
 ///
 /// ```no_run
-/// moesif_lambda::update_companies_batch_with(&moesif_lambda::Options::new(), &[])?;
+/// moesif_lambda::profiles::update_companies_batch_with(&moesif_lambda::Options::new(), &[])?;
 /// # Ok::<_, moesif_lambda::Error>(())
 /// ```
 pub fn update_companies_batch_with(options: &Options, companies: &[CompanyModel]) -> Result<(), Error> {
@@ -253,8 +253,8 @@ pub fn update_companies_batch_with(options: &Options, companies: &[CompanyModel]
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// let user = moesif_lambda::UserModel { user_id: "u-42".into(), ..Default::default() };
-/// moesif_lambda::update_user_async(moesif_lambda::Options::new(), user).await?;
+/// let user = moesif_lambda::profiles::UserModel { user_id: "u-42".into(), ..Default::default() };
+/// moesif_lambda::profiles::update_user_async(moesif_lambda::Options::new(), user).await?;
 /// # Ok(()) }
 /// ```
 pub async fn update_user_async(options: Options, user: UserModel) -> Result<(), Error> {
@@ -265,7 +265,7 @@ pub async fn update_user_async(options: Options, user: UserModel) -> Result<(), 
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// moesif_lambda::update_users_batch_async(moesif_lambda::Options::new(), vec![]).await?;
+/// moesif_lambda::profiles::update_users_batch_async(moesif_lambda::Options::new(), vec![]).await?;
 /// # Ok(()) }
 /// ```
 pub async fn update_users_batch_async(options: Options, users: Vec<UserModel>) -> Result<(), Error> {
@@ -276,8 +276,8 @@ pub async fn update_users_batch_async(options: Options, users: Vec<UserModel>) -
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// let company = moesif_lambda::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::update_company_async(moesif_lambda::Options::new(), company).await?;
+/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
+/// moesif_lambda::profiles::update_company_async(moesif_lambda::Options::new(), company).await?;
 /// # Ok(()) }
 /// ```
 pub async fn update_company_async(options: Options, company: CompanyModel) -> Result<(), Error> {
@@ -288,7 +288,7 @@ pub async fn update_company_async(options: Options, company: CompanyModel) -> Re
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// moesif_lambda::update_companies_batch_async(moesif_lambda::Options::new(), vec![]).await?;
+/// moesif_lambda::profiles::update_companies_batch_async(moesif_lambda::Options::new(), vec![]).await?;
 /// # Ok(()) }
 /// ```
 pub async fn update_companies_batch_async(options: Options, companies: Vec<CompanyModel>) -> Result<(), Error> {

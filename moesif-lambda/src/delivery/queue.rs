@@ -4,11 +4,10 @@
 //! dropped and counted, with one warning per cold start: memory stays bounded whatever the traffic or
 //! the collector does.
 
-use crate::call::Call;
+use super::transport::Transport;
+use crate::capture::Call;
 use crate::hooks::warn_once;
 use crate::model::EventModel;
-use crate::transport::Transport;
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -111,33 +110,10 @@ impl Queue {
     }
 }
 
-/// A cheap estimate of the bytes `value` takes as JSON (no allocation, no recursion).
-pub(crate) fn estimate_size(value: &Value) -> usize {
-    let mut total = 0usize;
-    let mut stack = vec![value];
-    while let Some(value) = stack.pop() {
-        total += match value {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 12,
-            Value::String(text) => text.len() + 2,
-            Value::Array(items) => {
-                stack.extend(items.iter());
-                2 + items.len()
-            }
-            Value::Object(map) => {
-                stack.extend(map.values());
-                2 + map.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::options::Options;
-    use serde_json::json;
 
     fn entry(size: usize) -> Option<Entry> {
         let transport =
@@ -164,12 +140,5 @@ mod tests {
         assert_eq!((drained.len(), queue.len()), (2, 0));
         queue.requeue(drained, 10, 1000);
         assert_eq!(queue.len(), 2);
-    }
-
-    #[test]
-    fn size_estimate_grows_with_content() {
-        let small = estimate_size(&json!({"a": 1}));
-        let large = estimate_size(&json!({"a": "x".repeat(1000), "b": [1, 2, {"c": null}]}));
-        assert!(small < 30 && large > 1000);
     }
 }

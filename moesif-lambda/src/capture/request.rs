@@ -1,14 +1,15 @@
-//! Turns a Lambda event and the handler's answer into the request and response halves of a Moesif
-//! event. Pure: no I/O, no user hooks (those are in [`crate::identity`]).
+//! The request half of a Moesif event, from the Lambda event of any HTTP shape: URI, verb, headers,
+//! client IP, time and body. Pure: no I/O, no user hooks (those are in [`super::identity`]).
 
-use crate::body::{self, CapturedBody};
-use crate::client_ip::client_ip;
-use crate::event::{header, str_at, EventShape};
-use crate::model::{EventRequest, EventResponse};
+use super::body;
+use super::client_ip::client_ip;
+use super::headers::{header, request_headers};
+use super::shape::{str_at, EventShape};
+use crate::model::EventRequest;
 use crate::options::Options;
 use crate::time::format_millis;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 /// What Python's `quote_plus` leaves alone: letters, digits and `_.-~` (space becomes `+`).
 const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
@@ -50,67 +51,6 @@ pub(crate) fn capture_request(
         body,
         transfer_encoding: Some(transfer_encoding.to_owned()),
     }
-}
-
-/// Captures the response half from the handler's answer as JSON (`None`: an answer we cannot see, logged
-/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type. Also
-/// returns the original `statusCode` when it was not a status the collector takes.
-pub(crate) fn capture_response(
-    answer: Option<&Value>,
-    options: &Options,
-    answered_millis: i64,
-) -> (EventResponse, Option<Value>) {
-    let answer = answer.unwrap_or(&Value::Null);
-    let object = answer.as_object();
-    let status_field = object.and_then(|o| o.get("statusCode"));
-    let status = match status_field {
-        None => Status::Valid(200),
-        Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
-    };
-    let headers = match object.and_then(|o| o.get("headers")) {
-        Some(headers) => headers.clone(),
-        None => json!({ "content-type": "application/json" }),
-    };
-    // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
-    // shorthand) is its own body.
-    let (body, transfer_encoding): CapturedBody = match object {
-        Some(o) if status_field.is_some() && !o.contains_key("body") => (None, body::JSON),
-        _ => body::capture(answer, options.log_body, options.max_body_bytes),
-    };
-    let response = EventResponse {
-        time: format_millis(answered_millis),
-        status: match status {
-            Status::Valid(code) => code,
-            Status::Invalid(_) => INVALID_STATUS_LOGGED_AS,
-        },
-        headers,
-        body,
-        transfer_encoding: Some(transfer_encoding.to_owned()),
-    };
-    let invalid = match status {
-        Status::Invalid(original) => Some(original),
-        Status::Valid(_) => None,
-    };
-    (response, invalid)
-}
-
-/// What API Gateway answers when an integration's status code is malformed; a status the collector
-/// would refuse (outside 100–599) is logged as this, the original under `metadata.original_status`.
-pub(crate) const INVALID_STATUS_LOGGED_AS: u16 = 502;
-
-enum Status {
-    Valid(u16),
-    Invalid(Value),
-}
-
-/// An HTTP status the collector takes (100–599), from a number or a numeric string.
-fn status_code(code: &Value) -> Option<u16> {
-    let code = match code {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }?;
-    (100..=599).contains(&code).then_some(code)
 }
 
 /// The shape-specific fields of a request.
@@ -228,55 +168,6 @@ fn query_string(parameters: Option<&Value>, encode: bool) -> String {
     pairs.join("&")
 }
 
-/// The request headers: `headers` if it is a non-empty object, else `multiValueHeaders` with each
-/// header's values joined by `", "`, else `{}` (the reference raised `KeyError` here).
-pub(crate) fn request_headers(event: &Value) -> Value {
-    let multi = event
-        .get("multiValueHeaders")
-        .and_then(Value::as_object)
-        .filter(|m| !m.is_empty());
-    // Typed events serialise an absent `headers` as `{}`: then the multi-value ones are the headers.
-    let single = event
-        .get("headers")
-        .and_then(Value::as_object)
-        .filter(|h| !h.is_empty() || multi.is_none());
-    if let Some(headers) = single {
-        if headers.values().all(Value::is_string) {
-            return Value::Object(headers.clone());
-        }
-        return Value::Object(join_multi_values(headers));
-    }
-    match multi {
-        Some(multi) => Value::Object(join_multi_values(multi)),
-        None => Value::Object(Map::new()),
-    }
-}
-
-fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            let joined = match value {
-                Value::Array(values) => {
-                    Value::String(values.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                }
-                other => other.clone(),
-            };
-            (name.clone(), joined)
-        })
-        .collect()
-}
-
-/// An `http::HeaderMap` as a JSON object of strings, repeated headers joined by `", "`.
-pub(crate) fn header_map_json(headers: &ureq::http::HeaderMap) -> Value {
-    let mut object = Map::new();
-    for name in headers.keys() {
-        let values: Vec<&str> = headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
-        object.insert(name.as_str().to_owned(), Value::String(values.join(", ")));
-    }
-    Value::Object(object)
-}
-
 /// The event as the body rules read it: VPC Lattice v1 spells the base64 flag `is_base64_encoded`,
 /// given the usual key here (a shallow copy, only for that shape).
 fn lattice_flag(event: &Value, shape: EventShape) -> std::borrow::Cow<'_, Value> {
@@ -311,6 +202,7 @@ fn epoch_millis(value: Option<&Value>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn capture(event: Value) -> EventRequest {
         let shape = EventShape::detect(&event);
@@ -350,13 +242,6 @@ mod tests {
     }
 
     #[test]
-    fn multi_value_headers_are_joined() {
-        let request = capture(json!({"httpMethod": "GET", "requestContext": {"elb": {}},
-            "multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}}));
-        assert_eq!(request.headers, json!({"a": "1, 2", "host": "h"}));
-    }
-
-    #[test]
     fn v2_uses_raw_path_and_query() {
         let request = capture(json!({"version": "2.0", "rawPath": "/x", "rawQueryString": "a=1&a=2",
             "headers": {"host": "api"}, "requestContext": {"http": {"method": "PUT", "sourceIp": "9.9.9.9"}, "timeEpoch": 0}}));
@@ -382,43 +267,6 @@ mod tests {
             "requestContext": {"timeEpoch": "1696331543569073"}}));
         assert_eq!(request.uri, "http://svc/n?order-id=1");
         assert_eq!(request.time, "2023-10-03T11:12:23.569");
-    }
-
-    #[test]
-    fn response_defaults_follow_the_reference() {
-        let (response, invalid) = capture_response(
-            Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
-            &Options::new(),
-            0,
-        );
-        assert_eq!((response.status, invalid), (201, None));
-        assert_eq!(response.headers, json!({"content-type": "application/json"}));
-        assert_eq!(response.body, Some(json!({"id": 7})));
-        let (unseen, _) = capture_response(None, &Options::new(), 0);
-        assert_eq!((unseen.status, unseen.body), (200, None));
-    }
-
-    #[test]
-    fn answer_with_status_and_no_body_has_no_body_but_shorthand_is_its_own_body() {
-        let (redirect, _) = capture_response(
-            Some(&json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
-            &Options::new(),
-            0,
-        );
-        assert_eq!((redirect.status, redirect.body), (302, None));
-        assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
-        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), &Options::new(), 0);
-        assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
-    }
-
-    #[test]
-    fn status_outside_100_to_599_is_logged_as_502_with_the_original() {
-        for original in [json!(1000), json!(42), json!("abc"), json!(-1), json!(null)] {
-            let (response, invalid) = capture_response(Some(&json!({"statusCode": original})), &Options::new(), 0);
-            assert_eq!((response.status, invalid), (502, Some(original)));
-        }
-        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), &Options::new(), 0);
-        assert_eq!((text.status, invalid), (404, None));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The client's IP address: forwarded headers first (the reference's order, names matched without
 //! regard to case), then the platform's source IP. With `trusted_source_ip_only`, the source IP alone.
 
-use crate::event::header;
+use super::headers::header;
 use serde_json::Value;
 use std::net::IpAddr;
 

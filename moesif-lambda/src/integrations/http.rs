@@ -2,13 +2,42 @@
 //! request context says), so the same capture rules and hooks apply; a `Response<B>` into the Lambda
 //! response JSON.
 
-use crate::__private::CapturedEvent;
-use crate::capture::header_map_json;
+use super::macro_entry::CapturedEvent;
+use crate::capture::headers::header_map_json;
+use crate::capture::RawEvent;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use lambda_runtime::{Diagnostic, Service};
 use serde_json::{json, Map, Value};
+use std::fmt::Debug;
+
+/// [`run`](crate::run) for `lambda_http` handlers: a drop-in for `lambda_http::run`, with after-response delivery.
+///
+/// ```no_run
+/// use lambda_http::{service_fn, Error, IntoResponse, Request};
+/// use moesif_lambda::moesif_logger;
+///
+/// #[moesif_logger]
+/// async fn handler(request: Request) -> Result<impl IntoResponse, Error> {
+///     Ok(format!("hello {}", request.uri().path()))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     moesif_lambda::run_http(service_fn(handler)).await
+/// }
+/// ```
+pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
+where
+    S: Service<lambda_http::Request, Response = R, Error = E>,
+    S::Future: Send + 'a,
+    R: lambda_http::IntoResponse,
+    E: Debug + Into<Diagnostic>,
+{
+    crate::delivery::run(lambda_http::Adapter::from(handler)).await
+}
 
 /// The event and context of a `lambda_http` request.
 pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
@@ -50,10 +79,8 @@ pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
             event
         }
     };
-    let shape = crate::event::EventShape::detect(&json);
     CapturedEvent {
-        json: crate::call::CapturedJson::Value(json),
-        shape: Some(shape),
+        event: RawEvent::of_json(json),
         context,
     }
 }

@@ -1,16 +1,29 @@
-//! One captured invocation, and how it becomes a Moesif event: capture rules, hooks, skip, mask.
+//! Capture: a Lambda event and the handler's answer become a Moesif event. Pure: no I/O, nothing from
+//! delivery; user hooks run contained ([`crate::hooks`]).
 //!
-//! The handler's hot path only records a [`Call`] (the event, context and answer); everything else
-//! runs here, on the delivery path.
+//! The handler's hot path only records an [`Invocation`] (the raw event, context and options) and then
+//! the answer, making a [`Call`]; everything else runs in [`Call::into_event`], on the delivery path:
+//! read the event ([`RawEvent::read`]), skip hook, identity, request, metadata (which takes the event:
+//! it is the last reader), response, redaction, mask hook.
 
-use crate::capture::{capture_request, capture_response};
-use crate::event::EventShape;
+pub(crate) mod body;
+mod client_ip;
+pub(crate) mod headers;
+mod identity;
+pub mod redact;
+mod request;
+mod response;
+pub(crate) mod shape;
+
 use crate::hooks;
-use crate::identity::identify;
-use crate::model::{Direction, EventModel};
+use crate::model::{Direction, EventModel, EventResponse};
 use crate::options::Options;
 use lambda_runtime::Context;
+use request::capture_request;
+use response::capture_response;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use shape::EventShape;
 
 /// JSON as captured on the hot path: already a value, or serialised (a compact copy is several times
 /// cheaper than a deep clone of a `Value`) and parsed only at delivery, after the response.
@@ -24,14 +37,14 @@ pub enum CapturedJson {
 
 impl CapturedJson {
     /// The value (`Null` if the bytes do not parse, which serde's own output always does).
-    pub(crate) fn into_value(self) -> Value {
+    fn into_value(self) -> Value {
         match self {
             CapturedJson::Value(value) => value,
             CapturedJson::Bytes(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         }
     }
 
-    /// A body over `max_bytes` replaced by its marker (see [`crate::body::shrink_oversized`]); only JSON
+    /// A body over `max_bytes` replaced by its marker (see [`body::shrink_oversized`]); only JSON
     /// larger than the cap is parsed to find it. `whole_is_body`: this is an answer, which is its own body
     /// when it has no `statusCode`.
     pub(crate) fn shrink_body(self, max_bytes: usize, whole_is_body: bool) -> Self {
@@ -43,33 +56,14 @@ impl CapturedJson {
             },
             CapturedJson::Value(value) => (value, None),
         };
-        crate::body::shrink_oversized(&mut value, max_bytes, whole_is_body, size);
+        body::shrink_oversized(&mut value, max_bytes, whole_is_body, size);
         CapturedJson::Value(value)
-    }
-
-    /// A raw event as captured on the hot path: serialised, except that a body over the collector's
-    /// event limit (never sent whole, whatever the options) is not copied at all.
-    pub(crate) fn of_event(event: &Value) -> Option<Self> {
-        let oversized = event
-            .get("body")
-            .and_then(Value::as_str)
-            .filter(|body| body.len() > crate::flush::MAX_EVENT_BYTES);
-        let (Some(object), Some(body)) = (event.as_object(), oversized) else {
-            return serde_json::to_vec(event).ok().map(CapturedJson::Bytes);
-        };
-        let mut copy: Map<String, Value> = object
-            .iter()
-            .filter(|(key, _)| !matches!(key.as_str(), "body" | "isBase64Encoded"))
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect();
-        copy.insert("body".to_owned(), crate::body::omitted_text(event, body));
-        Some(CapturedJson::Value(Value::Object(copy)))
     }
 
     /// About how many bytes it holds (for the queue's bound).
     pub(crate) fn estimated_size(&self) -> usize {
         match self {
-            CapturedJson::Value(value) => crate::queue::estimate_size(value),
+            CapturedJson::Value(value) => body::estimate_size(value),
             CapturedJson::Bytes(bytes) => bytes.len(),
         }
     }
@@ -94,39 +88,158 @@ pub enum Answer {
     },
 }
 
-/// An invocation as recorded on the hot path.
+/// The raw event of an invocation, as the hot path captured it. Whether it is an HTTP event (the only
+/// kind logged) is decided here and nowhere else: when it is captured, if its shape can be seen cheaply
+/// (a JSON value), else when it is read after the response.
 #[derive(Debug)]
-pub(crate) struct Call {
+pub struct RawEvent {
+    json: CapturedJson,
+    /// Known when the hot path could see it; else detected by [`RawEvent::read`].
+    shape: Option<EventShape>,
+}
+
+impl RawEvent {
+    /// A JSON event: `None` when it is not an HTTP event (nothing more is spent on it). Serialised (a
+    /// compact copy is several times cheaper than a deep clone), except that a body over the collector's
+    /// event limit (never sent whole, whatever the options) is not copied at all.
+    pub(crate) fn of_value(event: &Value) -> Option<RawEvent> {
+        let shape = EventShape::detect(event);
+        if !shape.is_http() {
+            return None;
+        }
+        let oversized = event
+            .get("body")
+            .and_then(Value::as_str)
+            .filter(|body| body.len() > crate::model::MAX_EVENT_BYTES);
+        let json = match (event.as_object(), oversized) {
+            (Some(object), Some(body)) => {
+                let mut copy: Map<String, Value> = object
+                    .iter()
+                    .filter(|(key, _)| !matches!(key.as_str(), "body" | "isBase64Encoded"))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
+                copy.insert("body".to_owned(), body::omitted_text(event, body));
+                CapturedJson::Value(Value::Object(copy))
+            }
+            _ => CapturedJson::Bytes(serde_json::to_vec(event).ok()?),
+        };
+        Some(RawEvent {
+            json,
+            shape: Some(shape),
+        })
+    }
+
+    /// An event already built as JSON (a `lambda_http` request turned back into its Lambda event): `None`
+    /// when it is not an HTTP event.
+    pub(crate) fn of_json(event: Value) -> Option<RawEvent> {
+        let shape = EventShape::detect(&event);
+        shape.is_http().then(|| RawEvent {
+            json: CapturedJson::Value(event),
+            shape: Some(shape),
+        })
+    }
+
+    /// A typed event (`aws_lambda_events` types, any `T: Serialize`), serialised; its shape is read
+    /// after the response.
+    pub(crate) fn of_serializable<T: Serialize + ?Sized>(event: &T) -> Option<RawEvent> {
+        Some(RawEvent {
+            json: CapturedJson::Bytes(serde_json::to_vec(event).ok()?),
+            shape: None,
+        })
+    }
+
+    /// Reads the event: its shape and JSON, or `None` when it is not an HTTP event.
+    fn read(self) -> Option<(EventShape, Value)> {
+        let json = self.json.into_value();
+        let shape = self.shape.unwrap_or_else(|| EventShape::detect(&json));
+        shape.is_http().then_some((shape, json))
+    }
+
+    /// About how many bytes it holds (for the queue's bound).
+    pub(crate) fn estimated_size(&self) -> usize {
+        self.json.estimated_size()
+    }
+}
+
+/// An invocation as started on the hot path: what the answer will be logged with.
+#[derive(Debug)]
+pub(crate) struct Invocation {
     pub options: Options,
-    /// Known when the hot path could see it; else detected at delivery.
-    pub shape: Option<EventShape>,
-    pub event: CapturedJson,
+    pub event: RawEvent,
     pub context: Context,
     pub received_millis: i64,
+}
+
+impl Invocation {
+    /// Starts an invocation of `event`, a body over the options' cap replaced by its marker before it is
+    /// kept (a large request never occupies the queue).
+    pub(crate) fn start(options: Options, event: RawEvent, context: Context) -> Invocation {
+        let event = RawEvent {
+            json: event.json.shrink_body(options.max_body_bytes, false),
+            shape: event.shape,
+        };
+        Invocation {
+            options,
+            event,
+            context,
+            received_millis: crate::time::now_millis(),
+        }
+    }
+
+    /// The invocation with the handler's answer (a body over the cap replaced by its marker).
+    pub(crate) fn answered(self, answer: Answer) -> Call {
+        let answer = match answer {
+            Answer::Response(Some(json)) => Answer::Response(Some(json.shrink_body(self.options.max_body_bytes, true))),
+            other => other,
+        };
+        Call {
+            invocation: self,
+            answer,
+            answered_millis: crate::time::now_millis(),
+        }
+    }
+}
+
+/// A finished invocation: everything the Moesif event is built from.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub invocation: Invocation,
     pub answer: Answer,
     pub answered_millis: i64,
 }
 
 impl Call {
+    /// About how many bytes it holds (for the queue's bound).
+    pub(crate) fn estimated_size(&self) -> usize {
+        self.invocation.event.estimated_size()
+            + match &self.answer {
+                Answer::Response(Some(answer)) => answer.estimated_size(),
+                _ => 64,
+            }
+    }
+
     /// Builds the Moesif event; `None` when the `skip` hook says so or the `mask_event_model` hook failed
     /// (an unmasked event could leak what the mask was meant to remove).
     pub(crate) fn into_event(self) -> Option<EventModel> {
-        let options = &self.options;
-        let mut json = self.event.into_value();
-        let shape = self.shape.unwrap_or_else(|| EventShape::detect(&json));
-        if !shape.is_http() {
-            return None;
-        }
+        let Invocation {
+            options,
+            event,
+            context,
+            received_millis,
+        } = self.invocation;
+        let options = &options;
+        let (shape, json) = event.read()?;
         if let Some(skip) = options.skip {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
-            if hooks::call("skip", || skip(&json, &self.context)).unwrap_or(false) {
+            if hooks::call("skip", || skip(&json, &context)).unwrap_or(false) {
                 return None;
             }
         }
-        let identity = identify(&json, &self.context, options);
-        let mut request = capture_request(&json, shape, options, self.received_millis);
+        let identity = identity::identify(&json, &context, options);
+        let mut request = capture_request(&json, shape, options, received_millis);
         request.api_version = identity.api_version;
-        let mut metadata = crate::identity::metadata(&mut json, &self.context, options);
+        // The event's last reader: the default metadata takes its request context rather than a copy.
+        let mut metadata = identity::metadata(json, &context, options);
         let response = match self.answer {
             Answer::Response(answer) => {
                 let answer = answer.map(CapturedJson::into_value);
@@ -163,7 +276,7 @@ impl Call {
             weight: 1,
             transaction_id: transaction_id(),
         };
-        crate::redact::apply(&mut event, options);
+        redact::apply(&mut event, options);
         match options.mask_event_model {
             Some(mask) => hooks::call("mask_event_model", || mask(event)),
             None => Some(event),
@@ -194,21 +307,9 @@ pub fn preview_event(
     context: &Context,
     answer: Option<&Value>,
 ) -> Option<EventModel> {
-    let shape = EventShape::detect(event);
-    if !shape.is_http() {
-        return None;
-    }
-    let now = crate::time::now_millis();
-    Call {
-        options: *options,
-        shape: Some(shape),
-        event: CapturedJson::Value(event.clone()),
-        context: context.clone(),
-        received_millis: now,
-        answer: Answer::Response(answer.cloned().map(CapturedJson::Value)),
-        answered_millis: now,
-    }
-    .into_event()
+    let invocation = Invocation::start(*options, RawEvent::of_value(event)?, context.clone());
+    let answer = Answer::Response(answer.cloned().map(CapturedJson::Value));
+    invocation.answered(answer).into_event()
 }
 
 /// A random (v4) UUID. Transaction ids need uniqueness, not secrecy: a fast PRNG spares a system call
@@ -219,8 +320,8 @@ pub(crate) fn transaction_id() -> String {
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
-fn failed_response(answered_millis: i64) -> crate::model::EventResponse {
-    crate::model::EventResponse {
+fn failed_response(answered_millis: i64) -> EventResponse {
+    EventResponse {
         time: crate::time::format_millis(answered_millis),
         status: 500,
         headers: json!({}),
@@ -249,15 +350,24 @@ mod tests {
 
     fn call(options: Options, answer: Answer) -> Call {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
-        Call {
-            options,
-            shape: None,
-            event: CapturedJson::Value(event),
-            context: Context::default(),
-            received_millis: 0,
-            answer,
-            answered_millis: 1,
-        }
+        let raw = RawEvent::of_serializable(&event).unwrap_or_else(|| unreachable!("a Value serialises"));
+        Invocation::start(options, raw, Context::default()).answered(answer)
+    }
+
+    #[test]
+    fn http_is_decided_when_captured_or_when_read() {
+        assert!(
+            RawEvent::of_value(&json!({"Records": []})).is_none(),
+            "not HTTP: nothing kept"
+        );
+        let typed = RawEvent::of_serializable(&json!({"Records": []}));
+        assert!(typed.and_then(RawEvent::read).is_none(), "not HTTP once read");
+        let big = json!({"httpMethod": "POST", "body": "x".repeat(crate::model::MAX_EVENT_BYTES + 1)});
+        let kept = RawEvent::of_value(&big).map(|raw| raw.estimated_size());
+        assert!(
+            kept.is_some_and(|size| size < 1024),
+            "a body over the event limit is not copied"
+        );
     }
 
     #[test]

@@ -5,8 +5,11 @@
 //! `Options` can be a `const`; [`OptionsSource`] lets `#[moesif_logger(options = X)]` take either a const
 //! or a `fn() -> Options`.
 
+mod outgoing;
+
+pub use outgoing::{OutgoingCall, OutgoingIdentifyHook, OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook};
+
 use crate::model::EventModel;
-use crate::outgoing::OutgoingOptions;
 use lambda_runtime::Context;
 use serde_json::Value;
 use std::time::Duration;
@@ -22,18 +25,18 @@ pub type SkipHook = fn(&Value, &Context) -> bool;
 pub type MaskHook = fn(EventModel) -> EventModel;
 
 /// Default body size cap, in bytes, per request or response body (512 KiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// Default time to open a connection to the collector.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default time for one request to the collector, connection included.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a flush after the response may take (never past the invocation's deadline).
-pub const DEFAULT_FLUSH_BUDGET: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_FLUSH_BUDGET: Duration = Duration::from_secs(2);
 /// Default number of events the after-response queue holds.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1000;
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 1000;
 /// Default size, in bytes (estimated), the after-response queue holds.
-pub const DEFAULT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Configuration of the Moesif middleware.
 ///

@@ -1,18 +1,18 @@
-//! The after-response flush: drain the queue, build and sample the events, send them in gzipped
-//! batches with retries inside a time budget, and put back what could not be sent.
+//! The one pipeline both delivery modes use: build the event (capture, hooks), sample it, shrink it
+//! under the collector's limit, send it, report the outcome. After the response, [`flush_blocking`]
+//! drains the queue through it, sending gzipped batches with retries inside a time budget and putting
+//! back what could not be sent.
 
-use crate::body::omitted;
-use crate::delivery::{build_sampled, report};
+use super::config::sample;
+use super::queue::{Entry, Item, Queue};
+use super::transport::{Sent, Transport};
+use crate::capture::body::omitted;
+use crate::capture::Call;
 use crate::hooks::warn_once;
-use crate::model::EventModel;
-use crate::queue::{Entry, Item, Queue};
-use crate::transport::{Sent, Transport};
+use crate::model::{EventModel, MAX_EVENT_BYTES};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The collector refuses events over 1 MB.
-pub(crate) const MAX_EVENT_BYTES: usize = 1_000_000;
 /// Batches stay far below the collector's 50 MB limit.
 const MAX_BATCH_BYTES: usize = 1_000_000;
 const MAX_BATCH_EVENTS: usize = 500;
@@ -54,8 +54,9 @@ pub(crate) fn flush_blocking(queue: &Queue, deadline: Instant) -> FlushReport {
         for entry in entries {
             match entry.item {
                 Item::Call(call) => {
-                    bounds = bounds.min((call.options.queue_capacity, call.options.queue_bytes));
-                    let debug = call.options.debug;
+                    let options = &call.invocation.options;
+                    bounds = bounds.min((options.queue_capacity, options.queue_bytes));
+                    let debug = options.debug;
                     match build_sampled(&transport, *call) {
                         Some(event) => events.push((event, debug)),
                         None => report.skipped += 1,
@@ -89,6 +90,68 @@ pub(crate) fn flush_blocking(queue: &Queue, deadline: Instant) -> FlushReport {
         queue.requeue(back, max_events, max_bytes);
     }
     report
+}
+
+/// Builds the event of `call` (hooks, skip, mask) and applies sampling; `None` if it is not to be sent.
+pub(crate) fn build_sampled(transport: &Transport, call: Call) -> Option<EventModel> {
+    let debug = call.invocation.options.debug;
+    // Capture is plain code, but a bug in it must cost one event, never the function or the queue.
+    let Some(mut event) = crate::hooks::call("capture", || call.into_event()).flatten() else {
+        log_debug(debug, "moesif: event skipped (skip hook, or mask hook failed)");
+        return None;
+    };
+    let rate = transport
+        .config
+        .current()
+        .map_or(100.0, |config| config.sample_rate(&event));
+    match sample(rate) {
+        Some(weight) => {
+            event.weight = weight;
+            Some(event)
+        }
+        None => {
+            log_debug(debug, "moesif: event left out by sampling");
+            None
+        }
+    }
+}
+
+/// Logs the outcome of a POST: failures are warned about once per kind per process (then at debug
+/// level), never raised.
+pub(crate) fn report(sent: &Sent, transport: &Transport, count: usize, debug: bool) {
+    match sent {
+        Sent::Accepted { .. } => log_debug(debug, "moesif: events accepted by the collector"),
+        Sent::Status(401) => warn_once("collector-401", || {
+            tracing::warn!("moesif: the collector rejected the application id (401); check MOESIF_APPLICATION_ID")
+        }),
+        Sent::Status(status) => warn_once("collector-status", || {
+            tracing::warn!(
+                status,
+                count,
+                "moesif: the collector did not accept events (further failures at debug level)"
+            )
+        }),
+        Sent::Failed(error) => warn_once("collector-unreachable", || {
+            tracing::warn!(
+                base_uri = transport.base_uri(),
+                error = %error,
+                count,
+                "moesif: could not reach the collector (further failures at debug level)"
+            )
+        }),
+    }
+    if !matches!(sent, Sent::Accepted { .. }) {
+        tracing::debug!(?sent, count, "moesif: delivery failed");
+    }
+}
+
+/// Logs at `info` when the `debug` option is on, else at `debug`.
+pub(crate) fn log_debug(debug: bool, message: &str) {
+    if debug {
+        tracing::info!("{message}");
+    } else {
+        tracing::debug!("{message}");
+    }
 }
 
 fn remaining(deadline: Instant) -> Option<Duration> {

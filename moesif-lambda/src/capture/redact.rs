@@ -10,7 +10,7 @@
 //!
 //! Names are matched without regard to case. Helpers mask more inside a `mask_event_model` hook.
 
-use crate::event::header;
+use super::headers::header;
 use crate::model::EventModel;
 use crate::options::Options;
 use base64::engine::general_purpose::STANDARD;

@@ -7,10 +7,10 @@
 //! extensions get no `SHUTDOWN` event; Lambda sends `SIGTERM` instead when an extension is registered,
 //! and what is still queued is flushed then, within a short grace budget.
 
+use super::pipeline::{flush_blocking, FlushReport};
+use super::queue::Queue;
 use crate::delivery;
-use crate::flush::{flush_blocking, FlushReport};
 use crate::hooks::warn_once;
-use crate::queue::Queue;
 use lambda_extension::{service_fn as extension_fn, Extension, LambdaEvent as ExtensionEvent, NextEvent};
 use lambda_runtime::{
     layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service,
@@ -65,9 +65,9 @@ where
     E: Into<lambda_runtime::Error> + Send + Debug,
 {
     let (done_tx, done_rx) = watch::channel(None::<String>);
-    let deferred = start_extension(done_rx).await;
+    let after_response = start_extension(done_rx).await;
     let runtime = Runtime::new(handler).layer(TracingLayer::new());
-    if deferred {
+    if after_response {
         runtime
             .layer(ResponsePostedLayer {
                 done: Arc::new(done_tx),
@@ -77,33 +77,6 @@ where
     } else {
         runtime.run().await
     }
-}
-
-/// [`run`] for `lambda_http` handlers: a drop-in for `lambda_http::run`, with after-response delivery.
-///
-/// ```no_run
-/// use lambda_http::{service_fn, Error, IntoResponse, Request};
-/// use moesif_lambda::moesif_logger;
-///
-/// #[moesif_logger]
-/// async fn handler(request: Request) -> Result<impl IntoResponse, Error> {
-///     Ok(format!("hello {}", request.uri().path()))
-/// }
-///
-/// #[tokio::main]
-/// async fn main() -> Result<(), Error> {
-///     moesif_lambda::run_http(service_fn(handler)).await
-/// }
-/// ```
-#[cfg(feature = "http")]
-pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
-where
-    S: Service<lambda_http::Request, Response = R, Error = E>,
-    S::Future: Send + 'a,
-    R: lambda_http::IntoResponse,
-    E: Debug + Into<Diagnostic>,
-{
-    run(lambda_http::Adapter::from(handler)).await
 }
 
 /// Sends what is queued now (a no-op in synchronous mode), within `budget`.
@@ -118,7 +91,7 @@ where
 /// # }
 /// ```
 pub async fn flush(budget: Duration) -> FlushReport {
-    let Some(queue) = delivery::deferred().cloned() else {
+    let Some(queue) = delivery::after_response_queue().cloned() else {
         return FlushReport::default();
     };
     let deadline = Instant::now() + budget;
@@ -132,7 +105,7 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
     let processor = extension_fn(move |event: ExtensionEvent| {
         let mut done = done.clone();
         async move {
-            if let (NextEvent::Invoke(invoke), Some(queue)) = (event.next, delivery::deferred().cloned()) {
+            if let (NextEvent::Invoke(invoke), Some(queue)) = (event.next, delivery::after_response_queue().cloned()) {
                 let deadline = deadline_instant(invoke.deadline_ms);
                 // Wait until the runtime posted this invocation's response; never past the deadline.
                 let posted = done.wait_for(|finished| finished.as_deref() == Some(invoke.request_id.as_str()));
@@ -161,7 +134,7 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
             return false;
         }
     };
-    let queue = delivery::enable_deferred();
+    let queue = delivery::enable_after_response();
     tokio::spawn(async move {
         if let Err(error) = extension.run().await {
             tracing::warn!(%error, "moesif: the flush extension stopped");

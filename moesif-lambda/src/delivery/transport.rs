@@ -1,6 +1,6 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
-use crate::config::{AppConfig, ConfigCache};
+use super::config::{AppConfig, ConfigCache};
 use crate::error::Error;
 use crate::hooks::warn_once;
 use crate::options::Options;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use ureq::Agent;
 
 /// The collector used when neither [`Options::base_uri`] nor `MOESIF_BASE_URI` says otherwise.
-pub const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
+pub(crate) const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
 
 const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
 
@@ -131,9 +131,14 @@ impl Transport {
 
     /// Fetches `GET /v1/config` if one is due and no other fetch runs. Blocking, bounded by `within`.
     pub(crate) fn refresh_config(&self, within: Duration) {
-        if !self.config.claim_fetch() {
-            return;
+        if self.config.claim_fetch() {
+            self.fetch_config(within);
         }
+    }
+
+    /// Fetches `GET /v1/config` for a fetch already claimed ([`ConfigCache::claim_fetch`]). Blocking,
+    /// bounded by `within`.
+    pub(crate) fn fetch_config(&self, within: Duration) {
         let result = self
             .agent
             .get(format!("{}/v1/config", self.base_uri))

@@ -4,7 +4,7 @@
 //! `requestContext.identity.apiKey`, API version = the function version, metadata = request id (as
 //! `trace_id`), function name, `requestContext` and `context.aws_request_id`; company = none.
 
-use crate::event::non_empty_str_at;
+use super::shape::non_empty_str_at;
 use crate::hooks;
 use crate::options::Options;
 use lambda_runtime::Context;
@@ -47,12 +47,12 @@ pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> I
     }
 }
 
-/// The metadata: the hook's, or the default. The default moves `requestContext` out of `event` (the
-/// last reader of the event), sparing a copy of its largest part.
-pub(crate) fn metadata(event: &mut Value, context: &Context, options: &Options) -> Option<Value> {
+/// The metadata: the hook's, or the default. Takes the event: the default moves its `requestContext`
+/// into the metadata rather than copying its largest part, so this is the event's last reader.
+pub(crate) fn metadata(mut event: Value, context: &Context, options: &Options) -> Option<Value> {
     match options.metadata {
-        Some(hook) => hooks::call("metadata", || hook(event, context)).flatten(),
-        None => default_metadata(event, context),
+        Some(hook) => hooks::call("metadata", || hook(&event, context)).flatten(),
+        None => default_metadata(&mut event, context),
     }
 }
 
@@ -93,8 +93,7 @@ mod tests {
         assert_eq!(identity.session_token.as_deref(), Some("k1"));
         assert_eq!(identity.api_version.as_deref(), Some("$LATEST"));
         assert_eq!(identity.company_id, None);
-        let mut event = event;
-        let metadata = metadata(&mut event, &context(), &Options::new());
+        let metadata = metadata(event, &context(), &Options::new());
         assert_eq!(metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
         assert_eq!(
             metadata
@@ -106,7 +105,7 @@ mod tests {
 
     #[test]
     fn no_request_context_no_metadata() {
-        assert_eq!(metadata(&mut json!({}), &context(), &Options::new()), None);
+        assert_eq!(metadata(json!({}), &context(), &Options::new()), None);
     }
 
     #[test]
@@ -120,9 +119,6 @@ mod tests {
         assert_eq!(identity.user_id.as_deref(), Some("hooked"));
         assert_eq!(identity.company_id, None);
         assert_eq!(identity.api_version.as_deref(), Some("v9"));
-        assert_eq!(
-            metadata(&mut json!({}), &context(), &options),
-            Some(json!({"id": "req-1"}))
-        );
+        assert_eq!(metadata(json!({}), &context(), &options), Some(json!({"id": "req-1"})));
     }
 }

@@ -1,0 +1,111 @@
+//! The response half of a Moesif event, from the handler's answer as JSON: status, headers and body.
+//! Pure: no I/O, no user hooks.
+
+use super::body::{self, CapturedBody};
+use crate::model::EventResponse;
+use crate::options::Options;
+use crate::time::format_millis;
+use serde_json::{json, Value};
+
+/// Captures the response half from the handler's answer as JSON (`None`: an answer we cannot see, logged
+/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type. Also
+/// returns the original `statusCode` when it was not a status the collector takes.
+pub(crate) fn capture_response(
+    answer: Option<&Value>,
+    options: &Options,
+    answered_millis: i64,
+) -> (EventResponse, Option<Value>) {
+    let answer = answer.unwrap_or(&Value::Null);
+    let object = answer.as_object();
+    let status_field = object.and_then(|o| o.get("statusCode"));
+    let status = match status_field {
+        None => Status::Valid(200),
+        Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
+    };
+    let headers = match object.and_then(|o| o.get("headers")) {
+        Some(headers) => headers.clone(),
+        None => json!({ "content-type": "application/json" }),
+    };
+    // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
+    // shorthand) is its own body.
+    let (body, transfer_encoding): CapturedBody = match object {
+        Some(o) if status_field.is_some() && !o.contains_key("body") => (None, body::JSON),
+        _ => body::capture(answer, options.log_body, options.max_body_bytes),
+    };
+    let response = EventResponse {
+        time: format_millis(answered_millis),
+        status: match status {
+            Status::Valid(code) => code,
+            Status::Invalid(_) => INVALID_STATUS_LOGGED_AS,
+        },
+        headers,
+        body,
+        transfer_encoding: Some(transfer_encoding.to_owned()),
+    };
+    let invalid = match status {
+        Status::Invalid(original) => Some(original),
+        Status::Valid(_) => None,
+    };
+    (response, invalid)
+}
+
+/// What API Gateway answers when an integration's status code is malformed; a status the collector
+/// would refuse (outside 100–599) is logged as this, the original under `metadata.original_status`.
+pub(crate) const INVALID_STATUS_LOGGED_AS: u16 = 502;
+
+enum Status {
+    Valid(u16),
+    Invalid(Value),
+}
+
+/// An HTTP status the collector takes (100–599), from a number or a numeric string.
+fn status_code(code: &Value) -> Option<u16> {
+    let code = match code {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }?;
+    (100..=599).contains(&code).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_defaults_follow_the_reference() {
+        let (response, invalid) = capture_response(
+            Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
+            &Options::new(),
+            0,
+        );
+        assert_eq!((response.status, invalid), (201, None));
+        assert_eq!(response.headers, json!({"content-type": "application/json"}));
+        assert_eq!(response.body, Some(json!({"id": 7})));
+        let (unseen, _) = capture_response(None, &Options::new(), 0);
+        assert_eq!((unseen.status, unseen.body), (200, None));
+    }
+
+    #[test]
+    fn answer_with_status_and_no_body_has_no_body_but_shorthand_is_its_own_body() {
+        let (redirect, _) = capture_response(
+            Some(&json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
+            &Options::new(),
+            0,
+        );
+        assert_eq!((redirect.status, redirect.body), (302, None));
+        assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
+        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), &Options::new(), 0);
+        assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
+    }
+
+    #[test]
+    fn status_outside_100_to_599_is_logged_as_502_with_the_original() {
+        for original in [json!(1000), json!(42), json!("abc"), json!(-1), json!(null)] {
+            let (response, invalid) = capture_response(Some(&json!({"statusCode": original})), &Options::new(), 0);
+            assert_eq!((response.status, invalid), (502, Some(original)));
+        }
+        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), &Options::new(), 0);
+        assert_eq!((text.status, invalid), (404, None));
+    }
+}

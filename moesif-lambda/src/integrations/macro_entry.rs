@@ -1,0 +1,168 @@
+//! The one entry the `#[moesif_logger]` macro calls. Not a public API: names and signatures may change
+//! in any release.
+//!
+//! Generated code, for `async fn handler(event: E) -> Result<T, Err> { BODY }`:
+//! ```ignore
+//! static __MOESIF_STATE: State = State::new();
+//! let pending = __MOESIF_STATE.begin(&OPTIONS, probe-of(&event));
+//! let output = catch_unwind(async move { BODY }).await;
+//! pending.finish(answer-of(&output)).await;
+//! resume(output)
+//! ```
+
+use crate::capture::{Answer, Invocation, RawEvent};
+use crate::delivery::{self, Transport};
+use crate::hooks::{self, panic_message};
+use crate::options::{Options, OptionsSource};
+use lambda_runtime::Context;
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind as catch_unwind_sync, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::{Arc, OnceLock};
+use std::task::Poll;
+
+pub use super::probe;
+pub use crate::capture::{Answer as CallAnswer, CapturedJson};
+
+/// Per-handler state, built once per cold start: the options and the collector connection.
+pub struct State {
+    options: OnceLock<Option<Options>>,
+    transport: OnceLock<Option<Arc<Transport>>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// An empty state, for a `static`.
+    pub const fn new() -> Self {
+        Self {
+            options: OnceLock::new(),
+            transport: OnceLock::new(),
+        }
+    }
+
+    /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
+    /// event. Never panics; anything that fails means this invocation is not logged.
+    pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent>) -> Pending {
+        let Some(CapturedEvent { event, context }) = captured else {
+            return Pending { inner: None };
+        };
+        crate::current::enter(&context.request_id);
+        let Some(event) = event else {
+            return Pending { inner: None };
+        };
+        let Some(options) = *self.options.get_or_init(|| hooks::call("options", || source.options())) else {
+            return Pending { inner: None };
+        };
+        let Some(transport) = self
+            .transport
+            .get_or_init(|| hooks::call("transport", || Transport::from_options(&options).map(Arc::new)).flatten())
+            .clone()
+        else {
+            return Pending { inner: None };
+        };
+        Pending {
+            inner: Some((transport, Invocation::start(options, event, context))),
+        }
+    }
+}
+
+/// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.
+#[derive(Debug)]
+pub struct CapturedEvent {
+    pub(crate) event: Option<RawEvent>,
+    pub(crate) context: Context,
+}
+
+/// An invocation in progress; `finish` it with the handler's answer.
+pub struct Pending {
+    inner: Option<(Arc<Transport>, Invocation)>,
+}
+
+impl Pending {
+    /// Delivers the call in the current mode, through `deliver`.
+    fn finish_with<R>(
+        self,
+        answer: Answer,
+        deliver: impl FnOnce(Arc<Transport>, crate::capture::Call) -> R,
+    ) -> Option<R> {
+        crate::current::leave();
+        let (transport, invocation) = self.inner?;
+        Some(deliver(transport, invocation.answered(answer)))
+    }
+
+    /// Records the answer and delivers the event (async handlers).
+    pub async fn finish(self, answer: Answer) {
+        if let Some(delivered) = self.finish_with(answer, delivery::deliver) {
+            delivered.await;
+        }
+    }
+
+    /// Records the answer and delivers the event (sync handlers).
+    pub fn finish_blocking(self, answer: Answer) {
+        self.finish_with(answer, |transport, call| {
+            let deliver = || delivery::deliver_blocking(transport, call);
+            match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(deliver),
+                _ => deliver(),
+            }
+        });
+    }
+}
+
+/// Polls `future`, turning a panic into `Err(payload)` so the call can be logged before it goes on.
+pub async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let mut future = pin!(future);
+    std::future::poll_fn(
+        move |cx| match catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        },
+    )
+    .await
+}
+
+/// Runs a sync body, turning a panic into `Err(payload)`.
+pub fn catch_unwind_blocking<T>(body: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
+    catch_unwind_sync(AssertUnwindSafe(body))
+}
+
+/// The answer for a panicked handler.
+pub fn answer_of_panic(payload: &(dyn Any + Send)) -> Answer {
+    Answer::Panic {
+        message: panic_message(payload),
+    }
+}
+
+/// The answer for `Err(error)`, with the message a probe read from it.
+pub fn answer_of_error<E: ?Sized>(_error: &E, message: String) -> Answer {
+    Answer::Error {
+        error_type: std::any::type_name::<E>().to_owned(),
+        message,
+    }
+}
+
+/// Benchmarks only: switches this process to after-response delivery without registering an
+/// extension (nothing flushes on its own; call [`drain_queue`]).
+pub fn enable_after_response_queue() {
+    delivery::enable_after_response();
+}
+
+/// Benchmarks only: empties the after-response queue; how many entries it held.
+pub fn drain_queue() -> usize {
+    delivery::after_response_queue().map_or(0, |queue| queue.drain().len())
+}
+
+/// Gives the handler's output back, re-raising its panic if it panicked.
+pub fn resume<T>(output: Result<T, Box<dyn Any + Send>>) -> T {
+    match output {
+        Ok(value) => value,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}

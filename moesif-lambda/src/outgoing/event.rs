@@ -1,0 +1,132 @@
+//! One outgoing call, as captured by the middleware, turned into a Moesif event: the outgoing hooks,
+//! the invocation's request id, redaction and the mask hook.
+
+use crate::capture::body::CapturedBody;
+use crate::capture::{redact, transaction_id};
+use crate::hooks;
+use crate::model::{Direction, EventModel, EventRequest, EventResponse};
+use crate::options::{Options, OutgoingCall, OutgoingIdentifyHook};
+use crate::time::format_millis;
+use serde_json::{json, Map, Value};
+
+/// What one outgoing call looked like.
+pub(super) struct Captured {
+    pub(super) method: String,
+    pub(super) uri: String,
+    pub(super) request_headers: Value,
+    pub(super) request_body: CapturedBody,
+    pub(super) started: i64,
+    pub(super) status: u16,
+    pub(super) response_headers: Value,
+    pub(super) response_body: CapturedBody,
+    pub(super) finished: i64,
+}
+
+impl Captured {
+    pub(super) fn into_event(self, options: &Options) -> Option<EventModel> {
+        let outgoing = &options.outgoing;
+        let request_id = crate::current::request_id();
+        let view = OutgoingCall {
+            method: &self.method,
+            uri: &self.uri,
+            request_headers: &self.request_headers,
+            status: self.status,
+            response_headers: &self.response_headers,
+            request_id: request_id.as_deref(),
+        };
+        if let Some(skip) = outgoing.skip {
+            if hooks::call("skip_outgoing", || skip(&view)).unwrap_or(false) {
+                return None;
+            }
+        }
+        let run = |name, hook: Option<OutgoingIdentifyHook>| {
+            hook.and_then(|hook| hooks::call(name, || hook(&view)).flatten())
+        };
+        let user_id = run("identify_user_outgoing", outgoing.identify_user);
+        let company_id = run("identify_company_outgoing", outgoing.identify_company);
+        let session_token = run("session_token_outgoing", outgoing.session_token);
+        let mut metadata = match outgoing
+            .metadata
+            .and_then(|hook| hooks::call("metadata_outgoing", || hook(&view)).flatten())
+        {
+            Some(Value::Object(map)) => map,
+            Some(other) => Map::from_iter([("value".to_owned(), other)]),
+            None => Map::new(),
+        };
+        if let Some(id) = &request_id {
+            metadata.insert("request_id".to_owned(), json!(id));
+        }
+        let (request_body, request_encoding) = self.request_body;
+        let (response_body, response_encoding) = self.response_body;
+        let mut event = EventModel {
+            request: EventRequest {
+                time: format_millis(self.started),
+                uri: self.uri,
+                verb: self.method,
+                headers: self.request_headers,
+                api_version: None,
+                ip_address: None,
+                body: request_body,
+                transfer_encoding: Some(request_encoding.to_owned()),
+            },
+            response: EventResponse {
+                time: format_millis(self.finished),
+                status: self.status,
+                headers: self.response_headers,
+                body: response_body,
+                transfer_encoding: Some(response_encoding.to_owned()),
+            },
+            session_token,
+            user_id,
+            company_id,
+            metadata: (!metadata.is_empty()).then_some(Value::Object(metadata)),
+            direction: Direction::Outgoing,
+            weight: 1,
+            transaction_id: transaction_id(),
+        };
+        redact::apply(&mut event, options);
+        match options.mask_event_model {
+            Some(mask) => hooks::call("mask_event_model", || mask(event)),
+            None => Some(event),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::body::JSON;
+    use crate::options::OutgoingOptions;
+
+    #[test]
+    fn metadata_is_the_hooks_object_with_the_request_id_or_a_wrapped_value() {
+        let captured = || Captured {
+            method: "GET".into(),
+            uri: "https://api.example.com/x".into(),
+            request_headers: json!({}),
+            request_body: (None, JSON),
+            started: 0,
+            status: 200,
+            response_headers: json!({}),
+            response_body: (None, JSON),
+            finished: 1,
+        };
+        // Whatever request id another test may have set, the rest is the hook's.
+        let metadata = |options: &Options| {
+            let mut metadata = captured()
+                .into_event(options)
+                .and_then(|e| e.metadata)
+                .unwrap_or_default();
+            if let Some(object) = metadata.as_object_mut() {
+                object.remove("request_id");
+            }
+            metadata
+        };
+        let object = Options::new().outgoing(OutgoingOptions::new().metadata(|_| Some(json!({"a": 1}))));
+        assert_eq!(metadata(&object), json!({"a": 1}));
+        let scalar = Options::new().outgoing(OutgoingOptions::new().metadata(|_| Some(json!(7))));
+        assert_eq!(metadata(&scalar), json!({"value": 7}));
+        let event = captured().into_event(&Options::new());
+        assert_eq!(event.map(|e| e.direction), Some(Direction::Outgoing));
+    }
+}

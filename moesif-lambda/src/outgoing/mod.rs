@@ -1,0 +1,273 @@
+//! Outgoing API calls: the HTTP calls the function itself makes, captured by a `ureq` middleware as
+//! Moesif events with direction `Outgoing`, tied to the invocation in progress (its request id in
+//! `metadata.request_id`). The Python middleware's `start_capture_outgoing`.
+
+mod event;
+mod read;
+
+use crate::capture::body::{capture_bytes, omitted, CapturedBody, JSON};
+use crate::capture::headers::header_map_json;
+use crate::delivery::{self, Transport};
+use crate::hooks;
+use crate::options::Options;
+use crate::time::now_millis;
+use event::Captured;
+use read::{read_head, Ending, Replay};
+use serde_json::{Map, Value};
+use std::io::Cursor;
+use std::sync::{Arc, OnceLock};
+use ureq::http;
+use ureq::middleware::{Middleware, MiddlewareNext};
+use ureq::{Body, SendBody};
+
+/// A `ureq` 3 middleware that logs every call an `Agent` makes as an `Outgoing` Moesif event.
+///
+/// The caller's code sees what it would without it: the same status, headers, complete body and errors.
+/// Calls to the Moesif collector itself are never captured; without an application id nothing is.
+///
+/// - **Response bodies** up to `max_body_bytes` are read for capture and handed to the caller from
+///   memory; a body announced larger than the cap is handed over untouched (the event records its
+///   size); a chunked body found larger is handed over as the bytes read followed by the rest of the
+///   stream; a read error reaches the caller where it happened. `text/event-stream` answers are never
+///   read ahead (no body captured).
+/// - **Request bodies** up to 16 MiB (or the cap, if larger) are read whole and sent with their
+///   `Content-Length`; a longer one is sent chunked unless the request sets `Content-Length` itself.
+/// - **Error statuses**: with ureq's default `http_status_as_error(true)` a 4xx/5xx answer reaches the
+///   middleware as `Err(StatusCode)`; it is logged with its status but without response headers or
+///   body, and the error is returned unchanged. Build the agent with `.http_status_as_error(false)` to
+///   capture those too. A call that gets no answer (refused, timed out) is not logged.
+/// - `OutgoingOptions::log_body(false)` leaves both bodies untouched.
+///
+/// Ureq is blocking: inside an async handler, make the calls on `tokio::task::spawn_blocking`.
+///
+/// ```no_run
+/// use moesif_lambda::{MoesifMiddleware, Options};
+///
+/// const OPTIONS: Options = Options::new();
+/// let agent: ureq::Agent = ureq::Agent::config_builder()
+///     .middleware(MoesifMiddleware::new(OPTIONS))
+///     .build()
+///     .into();
+/// let body = agent.get("https://api.example.com/orders").call()?.body_mut().read_to_string()?;
+/// # Ok::<_, ureq::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct MoesifMiddleware {
+    options: Options,
+    transport: OnceLock<Option<Arc<Transport>>>,
+}
+
+impl MoesifMiddleware {
+    /// A middleware logging with `options` (its `outgoing` part, application id, base URI, body cap,
+    /// redaction and mask hook).
+    ///
+    /// ```
+    /// let middleware = moesif_lambda::MoesifMiddleware::new(moesif_lambda::Options::new());
+    /// ```
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            transport: OnceLock::new(),
+        }
+    }
+
+    fn transport(&self) -> Option<&Arc<Transport>> {
+        self.transport
+            .get_or_init(|| hooks::call("transport", || Transport::from_options(&self.options).map(Arc::new)).flatten())
+            .as_ref()
+    }
+}
+
+impl Middleware for MoesifMiddleware {
+    fn handle(
+        &self,
+        request: http::Request<SendBody>,
+        next: MiddlewareNext,
+    ) -> Result<http::Response<Body>, ureq::Error> {
+        let uri = request.uri().to_string();
+        let Some(transport) = self.transport().cloned() else {
+            return next.handle(request);
+        };
+        if is_collector(&uri, transport.base_uri()) {
+            return next.handle(request);
+        }
+        let options = self.options;
+        let log_body = options.outgoing.log_body;
+        let max = options.max_body_bytes;
+        let started = now_millis();
+        let method = request.method().to_string();
+        let request_headers = header_map_json(request.headers());
+
+        // The request body: read whole (up to `REQUEST_BUFFER_BYTES`) and sent on unchanged, with its
+        // length; a longer one is sent on as it comes (the bytes read, then the rest), a read error where
+        // it happened. Not touched at all when bodies are off.
+        let mut request_body: CapturedBody = (None, JSON);
+        let result = if log_body {
+            let (mut parts, body) = request.into_parts();
+            let mut source = body.into_reader();
+            let (head, ending) = read_head(&mut source, max.max(REQUEST_BUFFER_BYTES));
+            if matches!(ending, Ending::Complete) {
+                request_body = capture_bytes(&head, true, max);
+                if head.is_empty() && !takes_body(&parts.method) {
+                    next.handle(http::Request::from_parts(parts, SendBody::none()))
+                } else {
+                    let framed = parts.headers.contains_key(http::header::CONTENT_LENGTH)
+                        || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
+                    if !framed {
+                        parts
+                            .headers
+                            .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(head.len()));
+                    }
+                    let mut bytes = Cursor::new(head);
+                    next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut bytes)))
+                }
+            } else {
+                let mut rest = Replay::new(head, ending, source);
+                next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut rest)))
+            }
+        } else {
+            next.handle(request)
+        };
+
+        let capture = |status: u16, response_headers: Value, response_body: CapturedBody| {
+            let captured = Captured {
+                method,
+                uri,
+                request_headers,
+                request_body,
+                started,
+                status,
+                response_headers,
+                response_body,
+                finished: now_millis(),
+            };
+            if let Some(event) = hooks::call("outgoing capture", || captured.into_event(&options)).flatten() {
+                delivery::submit_built(&transport, event, &options);
+            }
+        };
+
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                // With ureq's default `http_status_as_error(true)` a 4xx/5xx answer arrives here as an
+                // error: log the call with its status (its headers and body are gone), return the error.
+                if let ureq::Error::StatusCode(status) = &error {
+                    capture(*status, Value::Object(Map::new()), (None, JSON));
+                }
+                return Err(error);
+            }
+        };
+        let status = response.status().as_u16();
+        let response_headers = header_map_json(response.headers());
+        if !log_body || is_event_stream(response.headers()) {
+            // Nothing to read: the caller gets the body untouched (a stream is never buffered).
+            capture(status, response_headers, (None, JSON));
+            return Ok(response);
+        }
+        if let Some(length) = response.body().content_length().filter(|&length| length > max as u64) {
+            // Known to be over the cap: untouched, and the event says how large it was.
+            let size = usize::try_from(length).unwrap_or(usize::MAX);
+            capture(status, response_headers, (Some(omitted(size)), JSON));
+            return Ok(response);
+        }
+
+        let (parts, body) = response.into_parts();
+        let mut builder = Body::builder();
+        if let Some(mime_type) = body.mime_type() {
+            builder = builder.mime_type(mime_type);
+        }
+        if let Some(charset) = body.charset() {
+            // The reader below already converted a text body to UTF-8 if ureq's `charset` feature is on:
+            // the caller's reader must not convert it again.
+            let text = body.mime_type().is_some_and(|m| m.starts_with("text/"));
+            if !(text && !charset.eq_ignore_ascii_case("utf-8") && charset_decoding()) {
+                builder = builder.charset(charset);
+            }
+        }
+        let known_length = body.content_length().is_some();
+        let mut source = body.into_reader();
+        let (head, ending) = read_head(&mut source, max);
+        let (response_body, caller_body) = match ending {
+            Ending::Complete => {
+                let captured = capture_bytes(&head, true, max);
+                let body = if known_length {
+                    builder.data(head)
+                } else {
+                    builder.reader(Cursor::new(head))
+                };
+                (captured, body)
+            }
+            _ => ((None, JSON), builder.reader(Replay::new(head, ending, source))),
+        };
+        capture(status, response_headers, response_body);
+        Ok(http::Response::from_parts(parts, caller_body))
+    }
+}
+
+/// A request body up to this size (or the body cap, if larger) is read whole before it is sent, so it
+/// goes out with its `Content-Length` as it would without the middleware; a longer one is sent chunked
+/// unless the request sets `Content-Length` itself.
+const REQUEST_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Whether `uri` is on the collector (`base` itself, or below it).
+fn is_collector(uri: &str, base: &str) -> bool {
+    let Some(prefix) = uri.get(..base.len()) else {
+        return false;
+    };
+    prefix.eq_ignore_ascii_case(base) && matches!(uri.as_bytes().get(base.len()), None | Some(b'/' | b'?' | b'#'))
+}
+
+/// Methods that carry a body (an empty one is still sent with `Content-Length: 0`).
+fn takes_body(method: &http::Method) -> bool {
+    matches!(*method, http::Method::POST | http::Method::PUT | http::Method::PATCH)
+}
+
+/// A server-sent event stream: never ends, so never buffered.
+fn is_event_stream(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
+/// Whether ureq converts text bodies to UTF-8 (its `charset` feature, which any crate of the build may
+/// turn on), found once by reading a Latin-1 body.
+fn charset_decoding() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        Body::builder()
+            .mime_type("text/plain")
+            .charset("iso-8859-1")
+            .data(vec![0xE9])
+            .read_to_vec()
+            .is_ok_and(|bytes| bytes != [0xE9])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_uris_are_the_base_or_below_it() {
+        let base = "https://api.moesif.net";
+        assert!(is_collector("https://api.moesif.net", base));
+        assert!(is_collector("https://api.moesif.net/v1/events", base));
+        assert!(is_collector("https://API.moesif.net/v1/events", base));
+        assert!(is_collector("https://api.moesif.net?x=1", base));
+        assert!(!is_collector("https://api.moesif.network/v1", base));
+        assert!(!is_collector("http://127.0.0.1:80801/v1", "http://127.0.0.1:8080"));
+        assert!(!is_collector("https://api", base));
+    }
+
+    #[test]
+    fn event_streams_are_recognised() {
+        let mut headers = http::HeaderMap::new();
+        assert!(!is_event_stream(&headers));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
+        );
+        assert!(is_event_stream(&headers));
+    }
+}
