@@ -3,6 +3,7 @@
 //! user sees one real error and editors keep working.
 
 use crate::args::Args;
+use crate::validate;
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
@@ -20,9 +21,14 @@ pub(crate) fn moesif_logger(args: TokenStream, item: TokenStream) -> TokenStream
             return with_error(item, error);
         }
     };
-    let args: Args = match syn::parse2(args) {
-        Ok(args) => args,
-        Err(error) => return with_error(function.into_token_stream(), error),
+    let args = syn::parse2::<Args>(args);
+    let checked = validate::handler(&function);
+    let args = match (args, checked) {
+        (Ok(args), Ok(())) => args,
+        (args, checked) => match validate::combine(args.err().into_iter().chain(checked.err())) {
+            Err(error) => return with_error(function.into_token_stream(), error),
+            Ok(()) => return function.into_token_stream(),
+        },
     };
     match expand(args, function.clone()) {
         Ok(tokens) => tokens,
@@ -43,7 +49,6 @@ fn first_token_span(item: &TokenStream) -> Span {
 }
 
 fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
-    validate(&function)?;
     let krate: syn::Path = args.krate.unwrap_or_else(|| parse_quote!(::moesif_lambda));
     let private = quote!(#krate::__private);
     let options = match &args.options {
@@ -129,29 +134,6 @@ fn expand(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     };
     function.block = syn::parse2(body)?;
     Ok(function.into_token_stream())
-}
-
-/// Checks the item is a handler the wrapper can serve; the error points at the offending token.
-fn validate(function: &ItemFn) -> syn::Result<()> {
-    let signature = &function.sig;
-    if let Some(constness) = &signature.constness {
-        return Err(syn::Error::new(
-            constness.span,
-            "#[moesif_logger] cannot go on a `const fn`",
-        ));
-    }
-    match signature.inputs.first() {
-        None => Err(syn::Error::new(
-            signature.paren_token.span.join(),
-            "a Lambda handler takes the event as its first argument: \
-             `fn handler(event: LambdaEvent<Value>)` or `fn handler(request: lambda_http::Request)`",
-        )),
-        Some(FnArg::Receiver(receiver)) => Err(syn::Error::new(
-            receiver.span(),
-            "#[moesif_logger] goes on a free handler function, not a method: the first argument must be the event",
-        )),
-        Some(FnArg::Typed(_)) => Ok(()),
-    }
 }
 
 /// Whether a type mentions `impl Trait` (then it cannot be written in a `let` annotation).

@@ -1,9 +1,13 @@
 //! The `#[moesif_logger]` attribute of [`moesif-lambda`](https://docs.rs/moesif-lambda). Use it through
 //! that crate (`use moesif_lambda::moesif_logger;`): all behaviour lives there; this crate only rewrites
 //! the handler's body to call it.
+//!
+//! Pipeline: `args` parses `#[moesif_logger(...)]`, `validate` checks the function (all mistakes at
+//! once), `expand` re-emits the signature and wraps the body.
 
 mod args;
 mod expand;
+mod validate;
 
 use proc_macro::TokenStream;
 
