@@ -19,7 +19,9 @@ use proc_macro::TokenStream;
 /// - `crate = "path"`: where `moesif_lambda` is, if it was renamed.
 ///
 /// The handler keeps its signature; its first argument is the event (`LambdaEvent<T>` or
-/// `lambda_http::Request`). Works on `async fn` and plain `fn`.
+/// `lambda_http::Request`). Works on `async fn` and plain `fn`. The body compiles as it would without
+/// the attribute: it is checked against the declared return type (so `?` and `Err(Box::new(..))`
+/// convert as usual, and type errors point into the body), and the expansion adds no warnings.
 ///
 /// ```ignore
 /// #[moesif_logger(options = OPTIONS)]
