@@ -3,6 +3,7 @@
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, LitStr, Path, Token};
 
+/// The `options` key (`crate` is a Rust keyword already).
 mod kw {
     syn::custom_keyword!(options);
 }
@@ -16,6 +17,7 @@ pub(crate) struct Args {
     pub krate: Option<Path>,
 }
 
+/// What the arguments look like, for error messages.
 const EXPECTED: &str = "expected `options = <const or fn path>` or `crate = \"path\"`";
 
 impl Parse for Args {
@@ -26,7 +28,10 @@ impl Parse for Args {
             if lookahead.peek(kw::options) {
                 let key = input.parse::<kw::options>()?;
                 if args.options.is_some() {
-                    return Err(syn::Error::new(key.span, "`options` is set more than once"));
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`options` is set more than once: keep one `options = ...`",
+                    ));
                 }
                 if !input.peek(Token![=]) {
                     return Err(syn::Error::new(key.span, "expected `options = <const or fn path>`"));
@@ -42,13 +47,18 @@ impl Parse for Args {
             } else if lookahead.peek(Token![crate]) {
                 let key = input.parse::<Token![crate]>()?;
                 if args.krate.is_some() {
-                    return Err(syn::Error::new(key.span, "`crate` is set more than once"));
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`crate` is set more than once: keep one `crate = \"path\"`",
+                    ));
                 }
                 if !input.peek(Token![=]) {
                     return Err(syn::Error::new(key.span, "expected `crate = \"path\"`"));
                 }
                 input.parse::<Token![=]>()?;
-                let literal: LitStr = input.parse()?;
+                let literal: LitStr = input
+                    .parse()
+                    .map_err(|error| syn::Error::new(error.span(), "expected a string: `crate = \"path\"`"))?;
                 args.krate = Some(literal.parse()?);
             } else if input.peek(syn::Ident) {
                 let unknown: syn::Ident = input.parse()?;

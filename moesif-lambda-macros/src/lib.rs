@@ -1,9 +1,13 @@
 //! The `#[moesif_logger]` attribute of [`moesif-lambda`](https://docs.rs/moesif-lambda). Use it through
 //! that crate (`use moesif_lambda::moesif_logger;`): all behaviour lives there; this crate only rewrites
 //! the handler's body to call it.
+//!
+//! Pipeline: `args` parses `#[moesif_logger(...)]`, `validate` checks the function (all mistakes at
+//! once), `expand` re-emits the signature and wraps the body.
 
 mod args;
 mod expand;
+mod validate;
 
 use proc_macro::TokenStream;
 
@@ -15,7 +19,9 @@ use proc_macro::TokenStream;
 /// - `crate = "path"`: where `moesif_lambda` is, if it was renamed.
 ///
 /// The handler keeps its signature; its first argument is the event (`LambdaEvent<T>` or
-/// `lambda_http::Request`). Works on `async fn` and plain `fn`.
+/// `lambda_http::Request`). Works on `async fn` and plain `fn`. The body compiles as it would without
+/// the attribute: it is checked against the declared return type (so `?` and `Err(Box::new(..))`
+/// convert as usual, and type errors point into the body), and the expansion adds no warnings.
 ///
 /// ```ignore
 /// #[moesif_logger(options = OPTIONS)]

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
 use serde_json::Value;
