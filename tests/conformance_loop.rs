@@ -89,7 +89,7 @@ async fn all_cases_through_the_real_loop() {
             .header("user-agent")
             .is_some_and(|ua| ua.starts_with("moesif-lambda-rust/")));
         if request.method == "POST" {
-            assert_eq!(request.path, "/v1/events");
+            assert_eq!(request.path, "/v1/events/batch");
             assert_eq!(request.header("content-encoding"), Some("gzip"));
             assert_eq!(request.header("content-type"), Some("application/json"));
         } else {

@@ -77,6 +77,14 @@ async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({"statusCode": 200, "body": fetched.to_string()}))
 }
 
+/// What the collector received once everything queued was sent (calls made outside an invocation are
+/// sent in the background, never on the caller's time).
+async fn sent_events(servers: &Servers) -> Vec<Value> {
+    let report = moesif_lambda::flush(std::time::Duration::from_secs(10)).await;
+    assert_eq!(report.requeued, 0, "{report:?}");
+    servers.moesif.events()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_made_in_a_handler_are_outgoing_events_of_that_invocation() {
     let servers = Servers::start().await;
@@ -152,7 +160,7 @@ async fn outgoing_options_apply() {
     })
     .await
     .expect("calls ran");
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 1, "the skipped call is not logged");
     let event = &events[0];
     assert_eq!(event["user_id"], "u-9");
@@ -181,7 +189,7 @@ async fn a_panicking_outgoing_hook_costs_only_its_field() {
     .await
     .expect("call ran");
     assert_eq!(status.ok(), Some(200));
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 1);
     assert!(events[0].get("user_id").is_none());
 }
@@ -240,7 +248,7 @@ async fn the_caller_reads_exactly_what_it_would_without_the_middleware() {
     );
     assert_eq!(with, without);
     assert_eq!(collector_call, Some(200));
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     let uris: Vec<&str> = events.iter().filter_map(|e| e["request"]["uri"].as_str()).collect();
     assert!(
         uris.iter().all(|uri| !uri.starts_with(&servers.moesif.base_url())),
@@ -538,7 +546,7 @@ async fn events_have_method_uri_status_headers_times_and_json_or_base64_bodies()
     })
     .await
     .expect("calls ran");
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 2, "{events:?}");
     let binary = &events[0];
     assert_eq!(binary["direction"], "Outgoing");
@@ -626,7 +634,7 @@ async fn the_server_receives_exactly_what_it_would_without_the_middleware() {
     assert_eq!(with[5].header("content-length"), Some("8"));
     assert_eq!(with[6].header("content-length"), Some("100000"));
 
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 7);
     assert_eq!(events[0]["request"]["body"], json!({"a": [1, 2]}));
     assert_eq!(
@@ -681,7 +689,7 @@ async fn the_caller_observes_exactly_what_it_would_without_the_middleware() {
         with[7]
     );
 
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     let by_path = |path: &str| {
         events
             .iter()
@@ -733,7 +741,7 @@ async fn error_statuses_are_logged_and_returned_unchanged() {
     .expect("calls ran");
     assert_eq!(with, without);
     assert_eq!(with, Err("http status: 500".to_owned()));
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 1, "ureq's status error is still an event");
     assert_eq!(events[0]["response"]["status"], 500);
     assert_eq!(events[0]["request"]["body"], json!({"q": 1}));
@@ -760,7 +768,7 @@ async fn an_event_stream_is_handed_over_at_once() {
     .expect("call ran");
     assert!(elapsed < std::time::Duration::from_secs(2), "not buffered: {elapsed:?}");
     assert_eq!(first.as_deref(), Some(&b"data: hello\n\n"[..]));
-    let events = servers.moesif.events();
+    let events = sent_events(&servers).await;
     assert_eq!(events.len(), 1);
     assert!(events[0]["response"].get("body").is_none());
 }
@@ -798,5 +806,5 @@ async fn a_failing_request_body_fails_the_call_as_it_would() {
     .expect("calls ran");
     assert_eq!(with, without);
     assert!(with.is_err_and(|e| e.contains("disk gone")));
-    assert!(servers.moesif.events().is_empty(), "no answer, no event");
+    assert!(sent_events(&servers).await.is_empty(), "no answer, no event");
 }

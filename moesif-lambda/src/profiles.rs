@@ -150,9 +150,9 @@ fn post<P: Profile>(options: &Options, profiles: &[P], batch: bool) -> Result<()
     let body = body.map_err(|e| Error::Encode(e.to_string()))?;
     match transport.post_json(&path, &body, None) {
         Sent::Accepted { .. } => Ok(()),
-        Sent::Status(401) => Err(Error::Unauthorized),
-        Sent::Status(status) => Err(Error::Status(status)),
-        Sent::Failed(error) => Err(Error::Network(error)),
+        Sent::Status { status: 401, .. } => Err(Error::Unauthorized),
+        Sent::Status { status, .. } => Err(Error::Status(status)),
+        Sent::Failed { error, .. } => Err(Error::Network(error)),
     }
 }
 

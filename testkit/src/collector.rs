@@ -25,6 +25,10 @@ pub enum Behaviour {
     Hang,
     /// Drop the connection without answering.
     Close,
+    /// Answer with this status and `Retry-After: <seconds>`.
+    RetryAfter(u16, u64),
+    /// Answer 400 to a request whose (gunzipped) body contains this text; others normally.
+    RefuseContaining(&'static str),
 }
 
 /// One request the collector received.
@@ -249,6 +253,17 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
             Some(status)
         }
         Some(Behaviour::Status(status)) => Some(status),
+        Some(Behaviour::RetryAfter(status, _)) => Some(status),
+        Some(Behaviour::RefuseContaining(needle)) => {
+            let recorded = shared
+                .lock()
+                .requests
+                .get(index)
+                .map(|r| r.body.clone())
+                .unwrap_or_default();
+            let refused = recorded.windows(needle.len()).any(|window| window == needle.as_bytes());
+            refused.then_some(400)
+        }
         None => None,
     };
     let (status, body) = match (authorised, status) {
@@ -263,11 +278,18 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
         }
     }
     shared.notify();
-    respond(
-        status,
-        &[("x-moesif-config-etag", &etag), ("content-type", "application/json")],
-        body,
-    )
+    let retry_after = match behaviour {
+        Some(Behaviour::RetryAfter(_, seconds)) => seconds.to_string(),
+        _ => String::new(),
+    };
+    let mut headers = vec![
+        ("x-moesif-config-etag", etag.as_str()),
+        ("content-type", "application/json"),
+    ];
+    if !retry_after.is_empty() {
+        headers.push(("retry-after", &retry_after));
+    }
+    respond(status, &headers, body)
 }
 
 fn default_answer(request: &Received, config: &Value) -> (u16, String) {

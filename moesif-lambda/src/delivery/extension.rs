@@ -3,12 +3,16 @@
 //! It registers an *internal extension* (Lambda Extensions API) subscribed to `INVOKE` before the
 //! runtime starts, so Lambda keeps the sandbox thawed until the extension asks for its next event. For
 //! each invocation the extension waits until the runtime has posted the response (a layer around the
-//! runtime's service says so), then flushes the queue, then asks for the next event. Internal
-//! extensions get no `SHUTDOWN` event; Lambda sends `SIGTERM` instead when an extension is registered,
-//! and what is still queued is flushed then, within a short grace budget.
+//! runtime's service says so), sends the queue if a send is due ([`Queue::is_due`]: a full batch, an
+//! old event, or sparse traffic), then asks for the next event: on warm traffic most invocations end
+//! at once. Internal extensions get no `SHUTDOWN` event; Lambda sends `SIGTERM` instead when an
+//! extension is registered, and what is still queued is sent then, within a short budget.
+//!
+//! [`Queue::is_due`]: super::queue::Queue::is_due
 
-use super::pipeline::{flush_blocking, FlushReport};
-use super::queue::Queue;
+use super::pipeline::{any_due, flush_blocking, Breaker, FlushReport};
+use super::synchronous::invocation_deadline;
+use super::worker;
 use crate::delivery;
 use crate::hooks::warn_once;
 use lambda_extension::{service_fn as extension_fn, Extension, LambdaEvent as ExtensionEvent, NextEvent};
@@ -19,18 +23,22 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_stream::Stream;
 
 /// Name under which the extension registers (internal extension names must be unique per function).
 const EXTENSION_NAME: &str = "moesif-lambda-flush";
-/// What a flush may use of the SIGTERM grace period (Lambda gives internal extensions 300 ms in all).
-const SHUTDOWN_BUDGET: Duration = Duration::from_millis(250);
-/// Kept free before the invocation deadline, so a flush never makes an invocation time out.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+/// What the last flush may use of the shutdown phase.
+const SHUTDOWN_BUDGET: Duration = Duration::from_millis(300);
+/// The shutdown phase Lambda gives a function with internal extensions (500 ms); the process ends a
+/// little before, if nothing else ended it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(480);
+/// How long an invocation can run at most (Lambda's 15 minutes): the wait for a response posted when
+/// the deadline is unknown.
+const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
 
 /// Runs a Lambda handler like `lambda_runtime::run`, and sends Moesif events *after* the response.
 ///
@@ -79,10 +87,11 @@ where
     }
 }
 
-/// Sends what is queued now (a no-op in synchronous mode), within `budget`.
+/// Sends what is queued now, within `budget`, in either delivery mode (unless the collector's breaker
+/// is holding sends back after a failure).
 ///
-/// [`run`] does this after every response and on shutdown; call it yourself only in special cases
-/// (say, before a long pause inside the handler).
+/// [`run`] sends after responses when a send is due, and on shutdown; call this yourself only in
+/// special cases (say, before a long pause inside the handler).
 ///
 /// ```no_run
 /// # async fn f() {
@@ -91,27 +100,34 @@ where
 /// # }
 /// ```
 pub async fn flush(budget: Duration) -> FlushReport {
-    let Some(queue) = delivery::after_response_queue().cloned() else {
-        return FlushReport::default();
-    };
     let deadline = Instant::now() + budget;
-    tokio::task::spawn_blocking(move || flush_blocking(&queue, deadline))
+    worker::run(move || flush_blocking(deadline, Breaker::Respect))
         .await
         .unwrap_or_default()
 }
 
 /// Registers the extension and starts its loop and the SIGTERM handler. `false`: synchronous mode.
 async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
+    // When the last invocation's response was posted: how long the sandbox then sat idle tells sparse
+    // traffic from warm.
+    let last_posted: Arc<Mutex<Option<Instant>>> = Arc::default();
     let processor = extension_fn(move |event: ExtensionEvent| {
         let mut done = done.clone();
+        let last_posted = last_posted.clone();
         async move {
-            if let (NextEvent::Invoke(invoke), Some(queue)) = (event.next, delivery::after_response_queue().cloned()) {
-                let deadline = deadline_instant(invoke.deadline_ms);
+            if let NextEvent::Invoke(invoke) = event.next {
+                let idle = lock(&last_posted).map(|posted| posted.elapsed());
+                let deadline = invocation_deadline(invoke.deadline_ms);
                 // Wait until the runtime posted this invocation's response; never past the deadline.
                 let posted = done.wait_for(|finished| finished.as_deref() == Some(invoke.request_id.as_str()));
-                let _ = tokio::time::timeout_at(deadline.into(), posted).await;
-                let budget_end = deadline.min(Instant::now() + delivery::flush_budget());
-                let _ = tokio::task::spawn_blocking(move || flush_blocking(&queue, budget_end)).await;
+                let wait_until = deadline.unwrap_or_else(|| Instant::now() + MAX_INVOCATION);
+                let _ = tokio::time::timeout_at(wait_until.into(), posted).await;
+                *lock(&last_posted) = Some(Instant::now());
+                if any_due(idle) {
+                    let budget_end = Instant::now() + delivery::flush_budget();
+                    let end = deadline.map_or(budget_end, |deadline| deadline.min(budget_end));
+                    worker::run(move || flush_blocking(end, Breaker::Respect)).await;
+                }
             }
             Ok::<(), lambda_extension::Error>(())
         }
@@ -134,48 +150,56 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
             return false;
         }
     };
-    let queue = delivery::enable_after_response();
+    delivery::enable_after_response();
     tokio::spawn(async move {
         if let Err(error) = extension.run().await {
             tracing::warn!(%error, "moesif: the flush extension stopped");
         }
     });
     static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
-    SHUTDOWN_HOOK.call_once(|| spawn_shutdown_flush(queue));
+    SHUTDOWN_HOOK.call_once(spawn_shutdown_flush);
     true
 }
 
-fn deadline_instant(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(DEADLINE_MARGIN);
-    Instant::now() + left
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// On SIGTERM (or SIGINT), flush what is queued within the grace budget, then exit as Lambda expects.
-fn spawn_shutdown_flush(queue: Arc<Queue>) {
+/// On SIGTERM, send what is queued within the shutdown budget — after a send already in flight, and
+/// once even if the breaker is open (the last chance) — and say what became of every event. The
+/// process is not ended at once: the function's own shutdown hooks (lambda_runtime's graceful shutdown
+/// handler, say) run meanwhile. Lambda ends the process when its grace period is over; outside Lambda
+/// it ends then too.
+fn spawn_shutdown_flush() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
         tracing::warn!("moesif: cannot listen for SIGTERM; events queued at shutdown may be lost");
         return;
     };
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
+        term.recv().await;
+        let started = Instant::now();
+        let deadline = started + SHUTDOWN_BUDGET;
+        let flushing = worker::run(move || flush_blocking(deadline, Breaker::Ignore));
+        let finished = tokio::time::timeout_at(deadline.into(), flushing).await;
+        let (unsent, in_flight, dropped) = delivery::queue_counts();
+        match finished {
+            Ok(Some(report)) => tracing::info!(
+                sent = report.sent,
+                rejected = report.rejected,
+                skipped = report.skipped,
+                unsent,
+                dropped_since_start = dropped,
+                "moesif: flushed on shutdown"
+            ),
+            _ => tracing::warn!(
+                in_flight,
+                unsent,
+                dropped_since_start = dropped,
+                "moesif: shutdown came while a send was still in flight; its events may not have arrived"
+            ),
         }
-        let deadline = Instant::now() + SHUTDOWN_BUDGET;
-        let flushed = queue.clone();
-        let report = tokio::task::spawn_blocking(move || flush_blocking(&flushed, deadline))
-            .await
-            .unwrap_or_default();
-        tracing::info!(
-            sent = report.sent,
-            unsent = report.requeued,
-            dropped_since_start = queue.dropped(),
-            "moesif: flushed on shutdown"
-        );
+        tokio::time::sleep_until((started + SHUTDOWN_GRACE).into()).await;
         std::process::exit(0);
     });
 }

@@ -1,21 +1,25 @@
-//! Getting events to the collector, in one of two modes:
+//! Getting events to the collector. Every event (an invocation's, an outgoing call's) goes into the
+//! bounded [`queue`] of its collector connection ([`Transport::shared`]); what differs is when queues
+//! are sent:
 //!
 //! - **after the response** (under [`run`], which registered the internal extension): the call is
-//!   queued in a few microseconds; the extension flushes the queue once the response has been posted
-//!   ([`extension`], [`pipeline`]);
-//! - **synchronous** (plain `lambda_runtime::run`): the event is built and POSTed to `/v1/events` on a
-//!   blocking thread before the invocation finishes, so nothing is lost when Lambda freezes the sandbox
-//!   ([`synchronous`]).
+//!   queued in a few microseconds; once the response has been posted, the extension sends the queue
+//!   if a send is due (a full batch, an old event, sparse traffic), else lets the sandbox go at once
+//!   ([`extension`]);
+//! - **synchronous** (plain `lambda_runtime::run`): the queue is sent before the invocation ends, never
+//!   past its deadline, so nothing waits in a frozen sandbox ([`synchronous`]).
 //!
-//! Both build, sample and send through [`pipeline`]; [`transport`] is the HTTP, [`config`] the server's
-//! sampling config, [`queue`] the bounded after-response queue.
+//! Both send through [`pipeline`] on one delivery thread ([`worker`]); [`transport`] is the HTTP,
+//! [`breaker`] holds sends back while the collector is failing, [`config`] is the server's sampling.
 
+mod breaker;
 pub(crate) mod config;
 mod extension;
 mod pipeline;
 pub(crate) mod queue;
 mod synchronous;
 pub(crate) mod transport;
+mod worker;
 
 pub use extension::{flush, run};
 pub use pipeline::FlushReport;
@@ -25,93 +29,95 @@ use crate::capture::body::serialized_len;
 use crate::capture::Call;
 use crate::model::EventModel;
 use crate::options::Options;
-use queue::{Entry, Item, Queue};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use queue::{Entry, Item, Policy};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-/// The after-response queue, present once [`crate::run`] registered its extension.
-static AFTER_RESPONSE: OnceLock<Arc<Queue>> = OnceLock::new();
+/// Whether [`run`] registered its extension: the queue is then sent after responses.
+static AFTER_RESPONSE: AtomicBool = AtomicBool::new(false);
 
-/// Switches the process to after-response delivery (for good); the queue every flush drains.
-pub(crate) fn enable_after_response() -> Arc<Queue> {
-    AFTER_RESPONSE.get_or_init(|| Arc::new(Queue::default())).clone()
+/// Switches the process to after-response delivery (for good).
+pub(crate) fn enable_after_response() {
+    AFTER_RESPONSE.store(true, Ordering::Relaxed);
 }
 
-/// The after-response queue, if that mode is on.
-pub(crate) fn after_response_queue() -> Option<&'static Arc<Queue>> {
-    AFTER_RESPONSE.get()
+fn after_response() -> bool {
+    AFTER_RESPONSE.load(Ordering::Relaxed)
 }
 
-/// Delivers one recorded call in the current mode. In synchronous mode it returns once the collector
-/// answered (or failed), without blocking the async runtime's worker.
+/// Queues one recorded call; in synchronous mode also sends the queue before returning (on the
+/// delivery thread, never past the invocation's deadline, without blocking the async runtime).
 pub(crate) async fn deliver(transport: Arc<Transport>, call: Call) {
-    if let Some(queue) = after_response_queue() {
-        enqueue_call(queue, transport, call);
-        return;
-    }
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            if let Err(error) = runtime
-                .spawn_blocking(move || synchronous::deliver(&transport, call))
-                .await
-            {
-                tracing::warn!(%error, "moesif: delivery task failed; the event is lost");
-            }
-        }
-        Err(_) => synchronous::deliver(&transport, call),
+    let deadline = synchronous::deadline(&call);
+    enqueue_call(&transport, call);
+    if !after_response() {
+        worker::run(move || synchronous::flush(deadline)).await;
     }
 }
 
-/// Delivers one recorded call in the current mode, from blocking code.
+/// [`deliver`], from blocking code.
 pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
-    match after_response_queue() {
-        Some(queue) => enqueue_call(queue, transport, call),
-        None => synchronous::deliver(&transport, call),
+    let deadline = synchronous::deadline(&call);
+    enqueue_call(&transport, call);
+    if !after_response() {
+        worker::run_blocking(move || synchronous::flush(deadline));
     }
 }
 
-/// The `flush_budget` of the handler that last queued a call (the extension cannot see handlers' options).
-static FLUSH_BUDGET_MS: AtomicU64 = AtomicU64::new(crate::options::DEFAULT_FLUSH_BUDGET.as_millis() as u64);
-
-/// The flush budget in force.
-pub(crate) fn flush_budget() -> Duration {
-    Duration::from_millis(FLUSH_BUDGET_MS.load(Ordering::Relaxed))
-}
-
-fn enqueue_call(queue: &Queue, transport: Arc<Transport>, call: Call) {
-    FLUSH_BUDGET_MS.store(
-        u64::try_from(call.invocation.options.flush_budget.as_millis()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
+fn enqueue_call(transport: &Transport, call: Call) {
+    let policy = Policy::of(&call.invocation.options);
     let size = call.estimated_size();
-    let options = &call.invocation.options;
-    let (max_events, max_bytes) = (options.queue_capacity, options.queue_bytes);
-    queue.push(
-        Entry {
-            transport,
-            item: Item::Call(Box::new(call)),
-            size,
-        },
-        max_events,
-        max_bytes,
-    );
+    transport
+        .queue
+        .push(Entry::new(Item::Call(Box::new(call)), size), policy);
 }
 
-/// Delivers an already built event (an outgoing call, captured on the caller's thread) in the current
-/// mode, within the queue bounds of `options`. Blocking in synchronous mode: it is called from blocking
-/// HTTP client code.
-pub(crate) fn submit_built(transport: &Arc<Transport>, event: EventModel, options: &Options) {
-    match after_response_queue() {
-        Some(queue) => {
-            let size = serialized_len(&serde_json::to_value(&event).unwrap_or_default());
-            let entry = Entry {
-                transport: transport.clone(),
-                item: Item::Built(Box::new(event)),
-                size,
-            };
-            queue.push(entry, options.queue_capacity, options.queue_bytes);
-        }
-        None => synchronous::send_one(transport, event, options.debug),
+/// Queues an already built event (an outgoing call, captured on the caller's thread). Never sends: it
+/// goes with the invocation's own event (before the invocation ends in synchronous mode, after the
+/// response otherwise), so the caller's HTTP call never waits on the collector.
+///
+/// Outside any invocation (in the function's init code, say) there is no such send to go with: in
+/// synchronous mode a send then starts on the delivery thread, and the caller does not wait for it.
+pub(crate) fn submit_event(transport: &Arc<Transport>, event: EventModel, options: &Options) {
+    let size = serialized_len(&serde_json::to_value(&event).unwrap_or_default());
+    transport
+        .queue
+        .push(Entry::new(Item::Event(Box::new(event)), size), Policy::of(options));
+    if !after_response() && crate::current::request_id().is_none() {
+        let deadline = std::time::Instant::now() + options.request_timeout;
+        worker::spawn(move || synchronous::flush(deadline));
     }
+}
+
+/// Takes everything queued without sending it (benchmarks); how many entries there were.
+pub(crate) fn drain_queues() -> usize {
+    let mut drained = 0;
+    for transport in Transport::all() {
+        let taken = transport.queue.take_batch(usize::MAX, usize::MAX).len();
+        transport.queue.settle(taken);
+        drained += taken;
+    }
+    drained
+}
+
+/// Over every collector: events queued, events held by a send in flight, events dropped since start.
+pub(crate) fn queue_counts() -> (usize, usize, u64) {
+    Transport::all()
+        .iter()
+        .fold((0, 0, 0), |(queued, in_flight, dropped), transport| {
+            (
+                queued + transport.queue.len(),
+                in_flight + transport.queue.in_flight(),
+                dropped + transport.queue.dropped(),
+            )
+        })
+}
+
+/// The flush budget in force: the largest any collector's queue was given.
+pub(crate) fn flush_budget() -> std::time::Duration {
+    Transport::all()
+        .iter()
+        .map(|transport| transport.queue.policy().flush_budget)
+        .max()
+        .unwrap_or(crate::options::DEFAULT_FLUSH_BUDGET)
 }

@@ -1,23 +1,27 @@
-//! The one pipeline both delivery modes use: build the event (capture, hooks), sample it, shrink it
-//! under the collector's limit, send it, report the outcome. After the response, [`flush_blocking`]
-//! drains the queue through it, sending gzipped batches with retries inside a time budget and putting
-//! back what could not be sent.
+//! The one pipeline both delivery modes use: take a batch from the queue, build each event (capture,
+//! hooks), sample it, shrink it under the collector's limit, send the batch, report the outcome.
+//!
+//! A flush sends batch after batch until the queue is empty or its deadline passes. It never sleeps to
+//! retry: a failed send (network, timeout, 5xx, 429) opens the collector's [`Breaker`], puts the batch
+//! back and ends the flush, so an outage costs one bounded attempt per backoff period. A batch the
+//! collector refuses (a 4xx) is split in halves until the refused event is alone: it is dropped, the
+//! others are sent.
+//!
+//! [`Breaker`]: super::breaker::Breaker
 
 use super::config::sample;
-use super::queue::{Entry, Item, Queue};
+use super::queue::{Entry, Item};
 use super::transport::{Sent, Transport};
 use crate::capture::body::omitted;
 use crate::capture::Call;
 use crate::hooks::warn_once;
 use crate::model::{EventModel, MAX_EVENT_BYTES};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+
 /// Batches stay far below the collector's 50 MB limit.
 const MAX_BATCH_BYTES: usize = 1_000_000;
 const MAX_BATCH_EVENTS: usize = 500;
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What one flush did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,78 +32,214 @@ pub struct FlushReport {
     pub skipped: usize,
     /// Events the collector refused for good (a 4xx other than 429), or too large to send.
     pub rejected: usize,
-    /// Events put back in the queue for the next flush (collector unreachable, budget spent).
+    /// Events left queued for a later flush (collector unreachable or refusing for now, budget spent).
     pub requeued: usize,
 }
 
-/// Flushes everything queued, blocking, until `deadline` at the latest.
-pub(crate) fn flush_blocking(queue: &Queue, deadline: Instant) -> FlushReport {
+/// Whether the collector's breaker is consulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Breaker {
+    /// Send only while it allows (every flush but the last).
+    Respect,
+    /// One attempt whatever it says (the flush at shutdown: the last chance).
+    Ignore,
+}
+
+/// Sends what is queued for every collector, batch by batch, until the queues are empty or
+/// `deadline` passes; a collector that fails keeps its events queued (its breaker opens) and the
+/// others are still sent.
+pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport {
     let mut report = FlushReport::default();
-    let mut groups: Vec<(Arc<Transport>, Vec<Entry>)> = Vec::new();
-    for entry in queue.drain() {
-        match groups
-            .iter_mut()
-            .find(|(transport, _)| Arc::ptr_eq(transport, &entry.transport))
-        {
-            Some((_, entries)) => entries.push(entry),
-            None => groups.push((entry.transport.clone(), vec![entry])),
+    for transport in Transport::all() {
+        if remaining(deadline).is_none() {
+            break;
         }
-    }
-    for (transport, entries) in groups {
-        if let Some(remaining) = remaining(deadline) {
-            transport.refresh_config(remaining);
-        }
-        let mut bounds = (usize::MAX, usize::MAX);
-        let mut events = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match entry.item {
-                Item::Call(call) => {
-                    let options = &call.invocation.options;
-                    bounds = bounds.min((options.queue_capacity, options.queue_bytes));
-                    let debug = options.debug;
-                    match build_sampled(&transport, *call) {
-                        Some(event) => events.push((event, debug)),
-                        None => report.skipped += 1,
-                    }
-                }
-                Item::Built(event) => events.push((*event, false)),
-            }
-        }
-        let debug = events.iter().any(|(_, debug)| *debug);
-        let events: Vec<EventModel> = events.into_iter().map(|(event, _)| event).collect();
-        let (sent, rejected, unsent) = send_in_batches(&transport, events, deadline, debug);
-        report.sent += sent;
-        report.rejected += rejected;
-        report.requeued += unsent.len();
-        let (max_events, max_bytes) = if bounds.0 == usize::MAX {
-            (
-                crate::options::DEFAULT_QUEUE_CAPACITY,
-                crate::options::DEFAULT_QUEUE_BYTES,
-            )
-        } else {
-            bounds
-        };
-        let back = unsent
-            .into_iter()
-            .map(|(event, size)| Entry {
-                transport: transport.clone(),
-                item: Item::Built(Box::new(event)),
-                size,
-            })
-            .collect();
-        queue.requeue(back, max_events, max_bytes);
+        flush_one(&transport, deadline, breaker, &mut report);
     }
     report
 }
 
-/// Builds the event of `call` (hooks, skip, mask) and applies sampling; `None` if it is not to be sent.
+/// Whether any collector's queue is due to be sent (see [`Queue::is_due`]).
+///
+/// [`Queue::is_due`]: super::queue::Queue::is_due
+pub(crate) fn any_due(idle: Option<Duration>) -> bool {
+    Transport::all().iter().any(|transport| transport.queue.is_due(idle))
+}
+
+/// Sends `transport`'s queue until it is empty, `deadline` passes or the collector fails.
+fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report: &mut FlushReport) {
+    let queue = &transport.queue;
+    while let Some(left) = remaining(deadline) {
+        if queue.len() == 0 || (breaker == Breaker::Respect && !transport.breaker.allows()) {
+            return;
+        }
+        // Sampling needs the server config: fetched first when due (cold start, a new ETag).
+        if !transport.refresh_config(left) {
+            transport.breaker.record_failure(None);
+            return;
+        }
+        let entries = queue.take_batch(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+        let taken = entries.len();
+        let (ready, debug) = prepare(transport, entries, report);
+        let stop = send_range(transport, &ready, 0, ready.len(), deadline, debug, report).err();
+        if let Some(Stop {
+            outage: true,
+            retry_after,
+            ..
+        }) = stop
+        {
+            let wait = transport.breaker.record_failure(retry_after);
+            tracing::debug!(?wait, "moesif: collector unavailable; sends paused");
+        }
+        let unsent_from = stop.as_ref().map_or(ready.len(), |stop| stop.from);
+        let unsent: Vec<Entry> = ready
+            .into_iter()
+            .skip(unsent_from)
+            .map(|(bytes, queued_at)| Entry {
+                size: bytes.len(),
+                item: Item::Ready(bytes),
+                queued_at,
+            })
+            .collect();
+        report.requeued += unsent.len();
+        queue.settle(taken - unsent.len());
+        queue.put_back(unsent);
+        if stop.is_some() {
+            return;
+        }
+    }
+}
+
+/// Builds and samples what needs it and serialises every event of a batch: the JSON and when it was
+/// queued. Also whether any event's options asked for debug logging.
+fn prepare(transport: &Transport, entries: Vec<Entry>, report: &mut FlushReport) -> (Vec<(Vec<u8>, Instant)>, bool) {
+    let mut ready = Vec::with_capacity(entries.len());
+    let mut debug = false;
+    for entry in entries {
+        let event = match entry.item {
+            Item::Ready(bytes) => {
+                ready.push((bytes, entry.queued_at));
+                continue;
+            }
+            Item::Call(call) => {
+                debug |= call.invocation.options.debug;
+                build_sampled(transport, *call)
+            }
+            Item::Event(event) => sampled(transport, *event, false),
+        };
+        match event.and_then(serialise_within_limit) {
+            Some((_, bytes)) => ready.push((bytes, entry.queued_at)),
+            None => report.skipped += 1,
+        }
+    }
+    (ready, debug)
+}
+
+/// Where and why sending stopped: events from index `from` on are unsent.
+struct Stop {
+    from: usize,
+    outage: bool,
+    retry_after: Option<Duration>,
+}
+
+/// Sends `batch[from..to]`, splitting it when it is over the batch size or the collector refuses it,
+/// until a refused event is alone (dropped). Stops at the first outage or when the budget is spent.
+fn send_range(
+    transport: &Transport,
+    batch: &[(Vec<u8>, Instant)],
+    from: usize,
+    to: usize,
+    deadline: Instant,
+    debug: bool,
+    report: &mut FlushReport,
+) -> Result<(), Stop> {
+    let count = to - from;
+    if count == 0 {
+        return Ok(());
+    }
+    let events = &batch[from..to];
+    let bytes: usize = events.iter().map(|(bytes, _)| bytes.len() + 1).sum();
+    let split = |report: &mut FlushReport| {
+        let middle = from + count / 2;
+        send_range(transport, batch, from, middle, deadline, debug, report)?;
+        send_range(transport, batch, middle, to, deadline, debug, report)
+    };
+    if count > 1 && bytes > MAX_BATCH_BYTES {
+        return split(report);
+    }
+    let Some(left) = remaining(deadline) else {
+        return Err(Stop {
+            from,
+            outage: false,
+            retry_after: None,
+        });
+    };
+    let mut body = Vec::with_capacity(bytes + 2);
+    body.push(b'[');
+    for (index, (event, _)) in events.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(event);
+    }
+    body.push(b']');
+    let mut sent = transport.post_json("/v1/events/batch", &body, Some(left));
+    if let (Sent::Failed { timed_out: false, .. }, Some(left)) = (&sent, remaining(deadline)) {
+        // Once, at once: a keep-alive connection the collector closed while the sandbox was frozen.
+        sent = transport.post_json("/v1/events/batch", &body, Some(left));
+    }
+    report_outcome(&sent, transport, count, debug);
+    match sent {
+        Sent::Accepted { config_etag } => {
+            transport.breaker.record_success();
+            transport.config.note_etag(config_etag.as_deref());
+            report.sent += count;
+            Ok(())
+        }
+        ref outage if outage.is_outage() => Err(Stop {
+            from,
+            outage: true,
+            retry_after: match outage {
+                Sent::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+        }),
+        Sent::Status { status: 401 | 403, .. } => {
+            report.rejected += count;
+            Ok(())
+        }
+        Sent::Status { .. } if count > 1 => split(report),
+        Sent::Status { status, .. } => {
+            warn_once("collector-refused-event", || {
+                tracing::warn!(
+                    status,
+                    "moesif: the collector refused an event; it is dropped, the others are sent                      (further refusals at debug level)"
+                )
+            });
+            report.rejected += 1;
+            Ok(())
+        }
+        Sent::Failed { .. } => Err(Stop {
+            from,
+            outage: true,
+            retry_after: None,
+        }),
+    }
+}
+
+/// Builds the event of `call` (hooks, skip, mask) and samples it; `None` if it is not to be sent.
 pub(crate) fn build_sampled(transport: &Transport, call: Call) -> Option<EventModel> {
     let debug = call.invocation.options.debug;
     // Capture is plain code, but a bug in it must cost one event, never the function or the queue.
-    let Some(mut event) = crate::hooks::call("capture", || call.into_event()).flatten() else {
+    let Some(event) = crate::hooks::call("capture", || call.into_event()).flatten() else {
         log_debug(debug, "moesif: event skipped (skip hook, or mask hook failed)");
         return None;
     };
+    sampled(transport, event, debug)
+}
+
+/// `event` with its sampling weight, or `None` when sampling leaves it out (the server config's rules).
+fn sampled(transport: &Transport, mut event: EventModel, debug: bool) -> Option<EventModel> {
     let rate = transport
         .config
         .current()
@@ -118,25 +258,28 @@ pub(crate) fn build_sampled(transport: &Transport, call: Call) -> Option<EventMo
 
 /// Logs the outcome of a POST: failures are warned about once per kind per process (then at debug
 /// level), never raised.
-pub(crate) fn report(sent: &Sent, transport: &Transport, count: usize, debug: bool) {
+fn report_outcome(sent: &Sent, transport: &Transport, count: usize, debug: bool) {
     match sent {
         Sent::Accepted { .. } => log_debug(debug, "moesif: events accepted by the collector"),
-        Sent::Status(401) => warn_once("collector-401", || {
+        Sent::Status { status: 401 | 403, .. } => warn_once("collector-401", || {
             tracing::warn!("moesif: the collector rejected the application id (401); check MOESIF_APPLICATION_ID")
         }),
-        Sent::Status(status) => warn_once("collector-status", || {
+        Sent::Status { status, .. } if sent.is_outage() => warn_once("collector-status", || {
             tracing::warn!(
                 status,
                 count,
-                "moesif: the collector did not accept events (further failures at debug level)"
+                "moesif: the collector is not accepting events for now; they stay queued and sends pause \
+                 (further failures at debug level)"
             )
         }),
-        Sent::Failed(error) => warn_once("collector-unreachable", || {
+        Sent::Status { .. } => {}
+        Sent::Failed { error, .. } => warn_once("collector-unreachable", || {
             tracing::warn!(
                 base_uri = transport.base_uri(),
                 error = %error,
                 count,
-                "moesif: could not reach the collector (further failures at debug level)"
+                "moesif: could not reach the collector; events stay queued and sends pause \
+                 (further failures at debug level)"
             )
         }),
     }
@@ -156,86 +299,6 @@ pub(crate) fn log_debug(debug: bool, message: &str) {
 
 fn remaining(deadline: Instant) -> Option<Duration> {
     deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
-}
-
-/// Serialises each event (shrinking any over the collector's limit), groups them into batches and
-/// sends each batch with retries. Returns (sent, rejected, unsent events with their sizes).
-fn send_in_batches(
-    transport: &Transport,
-    events: Vec<EventModel>,
-    deadline: Instant,
-    debug: bool,
-) -> (usize, usize, Vec<(EventModel, usize)>) {
-    let mut rejected = 0;
-    let mut serialised = Vec::with_capacity(events.len());
-    for event in events {
-        match serialise_within_limit(event) {
-            Some(pair) => serialised.push(pair),
-            None => rejected += 1,
-        }
-    }
-    let mut sent = 0;
-    let mut unsent = Vec::new();
-    let mut batch: Vec<(EventModel, Vec<u8>)> = Vec::new();
-    let mut batch_bytes = 0;
-    let mut pending = serialised.into_iter().peekable();
-    while let Some((event, bytes)) = pending.next() {
-        batch_bytes += bytes.len() + 1;
-        batch.push((event, bytes));
-        let next_fits = pending
-            .peek()
-            .is_some_and(|(_, next)| batch_bytes + next.len() < MAX_BATCH_BYTES && batch.len() < MAX_BATCH_EVENTS);
-        if next_fits {
-            continue;
-        }
-        let full = std::mem::take(&mut batch);
-        batch_bytes = 0;
-        match send_with_retry(transport, &full, deadline, debug) {
-            Outcome::Sent => sent += full.len(),
-            Outcome::Rejected => rejected += full.len(),
-            Outcome::Unsent => unsent.extend(full.into_iter().map(|(event, bytes)| (event, bytes.len()))),
-        }
-    }
-    (sent, rejected, unsent)
-}
-
-enum Outcome {
-    Sent,
-    Rejected,
-    Unsent,
-}
-
-fn send_with_retry(transport: &Transport, batch: &[(EventModel, Vec<u8>)], deadline: Instant, debug: bool) -> Outcome {
-    let mut body = Vec::with_capacity(batch.iter().map(|(_, b)| b.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (index, (_, bytes)) in batch.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(bytes);
-    }
-    body.push(b']');
-    let mut backoff = FIRST_BACKOFF;
-    loop {
-        let Some(left) = remaining(deadline) else {
-            return Outcome::Unsent;
-        };
-        let sent = transport.post_json("/v1/events/batch", &body, Some(left));
-        report(&sent, transport, batch.len(), debug);
-        match sent {
-            Sent::Accepted { config_etag } => {
-                transport.config.note_etag(config_etag.as_deref());
-                return Outcome::Sent;
-            }
-            Sent::Status(status) if status != 429 && status < 500 => return Outcome::Rejected,
-            _ => {}
-        }
-        match remaining(deadline) {
-            Some(left) if left > backoff => std::thread::sleep(backoff),
-            _ => return Outcome::Unsent,
-        }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
 }
 
 /// The event's JSON, shrunk if it is over the collector's 1 MB limit: bodies first, then metadata,

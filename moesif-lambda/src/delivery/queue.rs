@@ -1,37 +1,89 @@
-//! The bounded in-memory queue of events waiting for the after-response flush.
+//! The bounded in-memory queue of events waiting to be sent to one collector, and the rule that says
+//! when sending is due. Each collector connection has its own, so a collector that is down never holds
+//! another's events back.
 //!
-//! Bounded by count and by an estimate of size (both options). When full, the newest event is
-//! dropped and counted, with one warning per cold start: memory stays bounded whatever the traffic or
-//! the collector does.
+//! Bounded by count and by an estimate of size (both options). When full, the newest event is dropped
+//! and counted, with one warning per cold start: memory stays bounded whatever the traffic or the
+//! collector does.
 
-use super::transport::Transport;
 use crate::capture::Call;
 use crate::hooks::warn_once;
 use crate::model::EventModel;
+use crate::options::Options;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// What waits in the queue: a recorded call (built and sampled at flush time) or an event already built
-/// (an outgoing call, or one put back after a failed send).
+/// What waits in the queue.
 #[derive(Debug)]
 pub(crate) enum Item {
+    /// A recorded invocation: built and sampled when sent.
     Call(Box<Call>),
-    Built(Box<EventModel>),
+    /// A built event (an outgoing call): sampled when sent.
+    Event(Box<EventModel>),
+    /// An event already sampled and serialised, put back after a failed send. It keeps its
+    /// `transaction_id`, by which the collector drops a copy it already stored.
+    Ready(Vec<u8>),
 }
 
-/// One queued item, with where it goes and its estimated size.
+/// One queued item, with its estimated size and when it was queued.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    pub transport: Arc<Transport>,
     pub item: Item,
     pub size: usize,
+    pub queued_at: Instant,
+}
+
+impl Entry {
+    /// A new entry, queued now.
+    pub(crate) fn new(item: Item, size: usize) -> Self {
+        Entry {
+            item,
+            size,
+            queued_at: Instant::now(),
+        }
+    }
+}
+
+/// The queue's bounds and when to send: from the options of the handler that last queued an event
+/// (the extension that flushes cannot see handlers' options).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Policy {
+    pub max_events: usize,
+    pub max_bytes: usize,
+    pub batch_events: usize,
+    pub batch_bytes: usize,
+    pub max_batch_delay: Duration,
+    pub idle_threshold: Duration,
+    pub flush_budget: Duration,
+}
+
+impl Policy {
+    pub(crate) const fn of(options: &Options) -> Self {
+        Policy {
+            max_events: options.queue_capacity,
+            max_bytes: options.queue_bytes,
+            batch_events: options.batch_events,
+            batch_bytes: options.batch_bytes,
+            max_batch_delay: options.max_batch_delay,
+            idle_threshold: options.idle_threshold,
+            flush_budget: options.flush_budget,
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::of(&Options::new())
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     entries: VecDeque<Entry>,
     bytes: usize,
+    policy: Policy,
 }
 
 /// The queue.
@@ -39,6 +91,8 @@ struct Inner {
 pub(crate) struct Queue {
     inner: Mutex<Inner>,
     dropped: AtomicU64,
+    /// Events taken out by a flush and not yet settled (sent, refused, or put back).
+    in_flight: AtomicUsize,
 }
 
 impl Queue {
@@ -46,30 +100,32 @@ impl Queue {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends `entry` unless that would pass `max_events` or `max_bytes`; then it is dropped.
-    pub(crate) fn push(&self, entry: Entry, max_events: usize, max_bytes: usize) -> bool {
+    /// Appends `entry` unless that would pass the policy's bounds; then it is dropped and counted.
+    pub(crate) fn push(&self, entry: Entry, policy: Policy) -> bool {
         let mut inner = self.lock();
-        if inner.entries.len() >= max_events || inner.bytes.saturating_add(entry.size) > max_bytes {
+        inner.policy = policy;
+        if inner.entries.len() >= policy.max_events || inner.bytes.saturating_add(entry.size) > policy.max_bytes {
             drop(inner);
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if entry.size > max_bytes {
+            let size = entry.size;
+            if size > policy.max_bytes {
                 warn_once("event-over-queue-bytes", || {
                     tracing::warn!(
-                        size = entry.size,
-                        max_bytes,
+                        size,
+                        max_bytes = policy.max_bytes,
                         "moesif: an event is larger than the queue's byte bound on its own and is dropped; \
                          lower max_body_bytes or raise queue_capacity's bytes"
                     )
                 });
-                return false;
+            } else {
+                warn_once("queue-full", || {
+                    tracing::warn!(
+                        max_events = policy.max_events,
+                        max_bytes = policy.max_bytes,
+                        "moesif: the event queue is full; new events are dropped until it drains (count at debug level)"
+                    )
+                });
             }
-            warn_once("queue-full", || {
-                tracing::warn!(
-                    max_events,
-                    max_bytes,
-                    "moesif: the event queue is full; new events are dropped until it drains (count at debug level)"
-                )
-            });
             tracing::debug!(dropped, "moesif: event dropped, queue full");
             return false;
         }
@@ -78,18 +134,54 @@ impl Queue {
         true
     }
 
-    /// Takes everything queued.
-    pub(crate) fn drain(&self) -> Vec<Entry> {
-        let mut inner = self.lock();
-        inner.bytes = 0;
-        inner.entries.drain(..).collect()
+    /// The policy in force.
+    pub(crate) fn policy(&self) -> Policy {
+        self.lock().policy
     }
 
-    /// Puts entries that could not be sent back at the front, oldest first, within the bounds.
-    pub(crate) fn requeue(&self, entries: Vec<Entry>, max_events: usize, max_bytes: usize) {
+    /// Whether a flush is due at the end of an invocation that came after `idle` without one (`None`:
+    /// the sandbox's first): the queue holds a batch, its oldest event waited `max_batch_delay`, or
+    /// traffic is sparse (the next invocation may be far away).
+    pub(crate) fn is_due(&self, idle: Option<Duration>) -> bool {
+        let inner = self.lock();
+        let Some(oldest) = inner.entries.front() else {
+            return false;
+        };
+        let policy = inner.policy;
+        idle.is_none_or(|idle| idle >= policy.idle_threshold)
+            || inner.entries.len() >= policy.batch_events
+            || inner.bytes >= policy.batch_bytes
+            || oldest.queued_at.elapsed() >= policy.max_batch_delay
+    }
+
+    /// Takes the oldest entries, at most `max_events` and about `max_bytes` (always at least one, if
+    /// any). They count as in flight until settled.
+    pub(crate) fn take_batch(&self, max_events: usize, max_bytes: usize) -> Vec<Entry> {
         let mut inner = self.lock();
+        let mut batch: Vec<Entry> = Vec::new();
+        let mut bytes: usize = 0;
+        while let Some(next) = inner.entries.front() {
+            let fits = batch.is_empty() || (batch.len() < max_events && bytes.saturating_add(next.size) <= max_bytes);
+            if !fits {
+                break;
+            }
+            let Some(entry) = inner.entries.pop_front() else { break };
+            bytes += entry.size;
+            batch.push(entry);
+        }
+        inner.bytes = inner.bytes.saturating_sub(bytes);
+        self.in_flight.fetch_add(batch.len(), Ordering::Relaxed);
+        batch
+    }
+
+    /// Puts entries that could not be sent back at the front, oldest first, within the bounds (what
+    /// does not fit is dropped and counted), and settles them.
+    pub(crate) fn put_back(&self, entries: Vec<Entry>) {
+        self.settle(entries.len());
+        let mut inner = self.lock();
+        let policy = inner.policy;
         for entry in entries.into_iter().rev() {
-            if inner.entries.len() >= max_events || inner.bytes.saturating_add(entry.size) > max_bytes {
+            if inner.entries.len() >= policy.max_events || inner.bytes.saturating_add(entry.size) > policy.max_bytes {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -98,10 +190,21 @@ impl Queue {
         }
     }
 
+    /// `count` taken entries are settled (sent, refused or left out by sampling).
+    pub(crate) fn settle(&self, count: usize) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(count)));
+    }
+
     /// How many entries wait.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().entries.len()
+    }
+
+    /// How many entries a flush holds right now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// How many were dropped since the process started.
@@ -113,32 +216,69 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::Options;
 
-    fn entry(size: usize) -> Option<Entry> {
-        let transport =
-            Transport::try_from_options(&Options::new().application_id("x").base_uri("http://127.0.0.1:9")).ok()?;
-        Some(Entry {
-            transport: Arc::new(transport),
-            item: Item::Built(Box::default()),
-            size,
-        })
+    fn entry(size: usize) -> Entry {
+        Entry::new(Item::Ready(Vec::new()), size)
+    }
+
+    fn policy(max_events: usize, max_bytes: usize) -> Policy {
+        Policy {
+            max_events,
+            max_bytes,
+            ..Policy::default()
+        }
     }
 
     #[test]
     fn drops_newest_when_full_and_counts() {
         let queue = Queue::default();
         for _ in 0..3 {
-            let pushed = entry(10).map(|e| queue.push(e, 2, 1000));
-            assert!(pushed.is_some());
+            queue.push(entry(10), policy(2, 1000));
         }
-        assert_eq!(queue.len(), 2);
-        assert_eq!(queue.dropped(), 1);
-        let pushed = entry(2000).map(|e| queue.push(e, 10, 1000));
-        assert_eq!(pushed, Some(false), "over the byte bound");
-        let drained = queue.drain();
-        assert_eq!((drained.len(), queue.len()), (2, 0));
-        queue.requeue(drained, 10, 1000);
-        assert_eq!(queue.len(), 2);
+        assert_eq!((queue.len(), queue.dropped()), (2, 1));
+        assert!(!queue.push(entry(2000), policy(10, 1000)), "over the byte bound");
+        let taken = queue.take_batch(10, 1000);
+        assert_eq!((taken.len(), queue.len(), queue.in_flight()), (2, 0, 2));
+        queue.put_back(taken);
+        assert_eq!((queue.len(), queue.in_flight()), (2, 0));
+    }
+
+    #[test]
+    fn batches_respect_count_and_bytes() {
+        let queue = Queue::default();
+        for _ in 0..5 {
+            queue.push(entry(100), policy(100, 10_000));
+        }
+        assert_eq!(queue.take_batch(2, 10_000).len(), 2, "count");
+        assert_eq!(queue.take_batch(10, 250).len(), 2, "bytes");
+        assert_eq!(queue.take_batch(10, 50).len(), 1, "at least one, even over the bytes");
+        queue.settle(5);
+        assert_eq!((queue.len(), queue.in_flight()), (0, 0));
+    }
+
+    #[test]
+    fn due_when_a_batch_is_full_old_or_traffic_sparse() {
+        let queue = Queue::default();
+        assert!(!queue.is_due(None), "nothing queued");
+        let warm = Some(Duration::from_millis(10));
+        let policy = Policy {
+            batch_events: 3,
+            max_batch_delay: Duration::from_secs(60),
+            ..Policy::default()
+        };
+        queue.push(entry(10), policy);
+        assert!(queue.is_due(None), "the first invocation of a sandbox");
+        assert!(queue.is_due(Some(Duration::from_secs(5))), "sparse traffic");
+        assert!(!queue.is_due(warm), "warm, one event");
+        queue.push(entry(10), policy);
+        queue.push(entry(10), policy);
+        assert!(queue.is_due(warm), "a full batch");
+        let old = Policy {
+            max_batch_delay: Duration::ZERO,
+            ..policy
+        };
+        let single = Queue::default();
+        single.push(entry(10), old);
+        assert!(single.is_due(warm), "the oldest waited long enough");
     }
 }

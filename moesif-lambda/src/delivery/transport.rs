@@ -1,12 +1,15 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
+use super::breaker::{Backoff, Breaker};
 use super::config::{AppConfig, ConfigCache};
+use super::queue::Queue;
 use crate::error::Error;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::Agent;
 
@@ -20,10 +23,22 @@ const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"
 pub(crate) enum Sent {
     /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
     Accepted { config_etag: Option<String> },
-    /// The collector answered with this non-2xx status.
-    Status(u16),
-    /// No answer: connection refused, timed out, reset (the text says which).
-    Failed(String),
+    /// The collector answered with this non-2xx status (and a `Retry-After`, if it gave one).
+    Status { status: u16, retry_after: Option<Duration> },
+    /// No answer: connection refused, reset, or timed out (the text says which).
+    Failed { error: String, timed_out: bool },
+}
+
+impl Sent {
+    /// Whether this says the collector is out of service for now (network, timeout, 5xx, 429), rather
+    /// than refusing what was sent.
+    pub(crate) fn is_outage(&self) -> bool {
+        match self {
+            Sent::Accepted { .. } => false,
+            Sent::Status { status, .. } => *status == 429 || *status >= 500,
+            Sent::Failed { .. } => true,
+        }
+    }
 }
 
 /// A configured connection to one collector with one application id.
@@ -34,6 +49,10 @@ pub(crate) struct Transport {
     request_timeout: Duration,
     /// The application's server-side config (sampling), as last fetched through this transport.
     pub(crate) config: ConfigCache,
+    /// Whether sends may go now.
+    pub(crate) breaker: Breaker,
+    /// The events waiting for this collector.
+    pub(crate) queue: Queue,
 }
 
 impl std::fmt::Debug for Transport {
@@ -46,6 +65,28 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
+    /// The process's connection to the collector and application of `options` (one per base URI and
+    /// application id, shared by every handler and middleware that logs there, with one queue and one
+    /// breaker), created on first use; `None`, said once, when it cannot be (see [`Self::from_options`]).
+    pub(crate) fn shared(options: &Options) -> Option<Arc<Transport>> {
+        let transport = Transport::from_options(options)?;
+        let mut all = registry();
+        let existing = all
+            .iter()
+            .find(|t| t.base_uri == transport.base_uri && t.application_id == transport.application_id);
+        if let Some(existing) = existing {
+            return Some(existing.clone());
+        }
+        let transport = Arc::new(transport);
+        all.push(transport.clone());
+        Some(transport)
+    }
+
+    /// Every shared connection made in this process.
+    pub(crate) fn all() -> Vec<Arc<Transport>> {
+        registry().clone()
+    }
+
     /// Builds the transport from the options and environment, or says once why it cannot
     /// (no application id, a base URI that is not an http(s) URL) and returns `None`.
     pub(crate) fn from_options(options: &Options) -> Option<Transport> {
@@ -95,6 +136,11 @@ impl Transport {
             application_id,
             request_timeout: options.request_timeout,
             config: ConfigCache::default(),
+            breaker: Breaker::new(Backoff {
+                first: options.backoff_first,
+                max: options.backoff_max,
+            }),
+            queue: Queue::default(),
         })
     }
 
@@ -103,7 +149,12 @@ impl Transport {
     pub(crate) fn post_json(&self, path: &str, json: &[u8], within: Option<Duration>) -> Sent {
         let body = match gzip(json) {
             Ok(body) => body,
-            Err(error) => return Sent::Failed(format!("gzip: {error}")),
+            Err(error) => {
+                return Sent::Failed {
+                    error: format!("gzip: {error}"),
+                    timed_out: false,
+                }
+            }
         };
         let timeout = within.map_or(self.request_timeout, |within| within.min(self.request_timeout));
         let result = self
@@ -118,27 +169,28 @@ impl Transport {
             .send(&body[..]);
         match result {
             Ok(response) if response.status().is_success() => Sent::Accepted {
-                config_etag: response
-                    .headers()
-                    .get("x-moesif-config-etag")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
+                config_etag: header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned),
             },
-            Ok(response) => Sent::Status(response.status().as_u16()),
-            Err(error) => Sent::Failed(error.to_string()),
+            Ok(response) => Sent::Status {
+                status: response.status().as_u16(),
+                retry_after: header_text(response.headers(), "retry-after").and_then(retry_after),
+            },
+            Err(error) => Sent::Failed {
+                timed_out: matches!(error, ureq::Error::Timeout(_)),
+                error: error.to_string(),
+            },
         }
     }
 
     /// Fetches `GET /v1/config` if one is due and no other fetch runs. Blocking, bounded by `within`.
-    pub(crate) fn refresh_config(&self, within: Duration) {
-        if self.config.claim_fetch() {
-            self.fetch_config(within);
-        }
+    /// `false` when the collector could not be reached (network error, timeout).
+    pub(crate) fn refresh_config(&self, within: Duration) -> bool {
+        !self.config.claim_fetch() || self.fetch_config(within)
     }
 
     /// Fetches `GET /v1/config` for a fetch already claimed ([`ConfigCache::claim_fetch`]). Blocking,
-    /// bounded by `within`.
-    pub(crate) fn fetch_config(&self, within: Duration) {
+    /// bounded by `within`; `false` when the collector could not be reached.
+    pub(crate) fn fetch_config(&self, within: Duration) -> bool {
         let result = self
             .agent
             .get(format!("{}/v1/config", self.base_uri))
@@ -149,11 +201,7 @@ impl Transport {
             .call();
         let fetched = match result {
             Ok(mut response) if response.status().is_success() => {
-                let etag = response
-                    .headers()
-                    .get("x-moesif-config-etag")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
+                let etag = header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned);
                 match response.body_mut().read_json::<serde_json::Value>() {
                     Ok(body) => Some((AppConfig::from_json(&body), etag)),
                     Err(error) => {
@@ -168,16 +216,32 @@ impl Transport {
             }
             Err(error) => {
                 tracing::debug!(%error, "moesif: /v1/config not reachable");
-                None
+                self.config.finish_fetch(None);
+                return false;
             }
         };
         self.config.finish_fetch(fetched);
+        true
     }
 
     /// The collector's base URI (no application id in it).
     pub(crate) fn base_uri(&self) -> &str {
         &self.base_uri
     }
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<Arc<Transport>>> {
+    static TRANSPORTS: Mutex<Vec<Arc<Transport>>> = Mutex::new(Vec::new());
+    TRANSPORTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn header_text<'a>(headers: &'a ureq::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// A `Retry-After` in seconds (the form Moesif and most APIs use; an HTTP date is ignored).
+fn retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn agent(connect_timeout: Duration, request_timeout: Duration) -> Agent {
@@ -220,12 +284,44 @@ mod tests {
     }
 
     #[test]
+    fn one_shared_connection_per_collector_and_application() {
+        let options = Options::new()
+            .application_id("shared-app")
+            .base_uri("http://127.0.0.1:7");
+        let (first, second) = (Transport::shared(&options), Transport::shared(&options.debug(true)));
+        assert!(first.zip(second).is_some_and(|(a, b)| Arc::ptr_eq(&a, &b)));
+        let other = Transport::shared(&options.application_id("other-app"));
+        assert!(other.is_some_and(|o| Transport::all().iter().any(|t| Arc::ptr_eq(t, &o))));
+    }
+
+    #[test]
     fn debug_hides_the_application_id() {
         let options = Options::new()
             .application_id("secret-app-id")
             .base_uri("http://127.0.0.1:1");
         let transport = Transport::from_options(&options).map(|t| format!("{t:?}"));
         assert!(transport.is_some_and(|text| !text.contains("secret-app-id")));
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn outages_are_network_timeouts_5xx_and_429() {
+        let status = |status| Sent::Status {
+            status,
+            retry_after: None,
+        };
+        assert!(status(503).is_outage() && status(429).is_outage());
+        assert!(!status(400).is_outage() && !status(401).is_outage());
+        assert!(Sent::Failed {
+            error: String::new(),
+            timed_out: true
+        }
+        .is_outage());
     }
 
     #[test]

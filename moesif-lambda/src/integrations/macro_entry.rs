@@ -61,7 +61,7 @@ impl State {
         };
         let Some(transport) = self
             .transport
-            .get_or_init(|| hooks::call("transport", || Transport::from_options(&options).map(Arc::new)).flatten())
+            .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
             .clone()
         else {
             return Pending { inner: None };
@@ -156,7 +156,7 @@ pub fn enable_after_response_queue() {
 
 /// Benchmarks only: empties the after-response queue; how many entries it held.
 pub fn drain_queue() -> usize {
-    delivery::after_response_queue().map_or(0, |queue| queue.drain().len())
+    delivery::drain_queues()
 }
 
 /// Gives the handler's output back, re-raising its panic if it panicked.

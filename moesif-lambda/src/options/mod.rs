@@ -37,6 +37,18 @@ pub(crate) const DEFAULT_FLUSH_BUDGET: Duration = Duration::from_secs(2);
 pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 1000;
 /// Default size, in bytes (estimated), the after-response queue holds.
 pub(crate) const DEFAULT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Default number of queued events that makes a batch worth sending at once.
+pub(crate) const DEFAULT_BATCH_EVENTS: usize = 50;
+/// Default queued size, in bytes (estimated), that makes a batch worth sending at once.
+pub(crate) const DEFAULT_BATCH_BYTES: usize = 512 * 1024;
+/// Default longest an event waits in the queue for a batch to fill.
+pub(crate) const DEFAULT_MAX_BATCH_DELAY: Duration = Duration::from_secs(10);
+/// Default idle time before an invocation after which traffic counts as sparse (flush at once).
+pub(crate) const DEFAULT_IDLE_THRESHOLD: Duration = Duration::from_millis(500);
+/// Default first wait of the circuit breaker after a failed send.
+pub(crate) const DEFAULT_BACKOFF_FIRST: Duration = Duration::from_secs(1);
+/// Default longest wait of the circuit breaker.
+pub(crate) const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 
 /// Configuration of the Moesif middleware.
 ///
@@ -81,6 +93,12 @@ pub struct Options {
     pub(crate) flush_budget: Duration,
     pub(crate) queue_capacity: usize,
     pub(crate) queue_bytes: usize,
+    pub(crate) batch_events: usize,
+    pub(crate) batch_bytes: usize,
+    pub(crate) max_batch_delay: Duration,
+    pub(crate) idle_threshold: Duration,
+    pub(crate) backoff_first: Duration,
+    pub(crate) backoff_max: Duration,
 }
 
 impl Default for Options {
@@ -123,6 +141,12 @@ impl Options {
             flush_budget: DEFAULT_FLUSH_BUDGET,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            batch_events: DEFAULT_BATCH_EVENTS,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+            max_batch_delay: DEFAULT_MAX_BATCH_DELAY,
+            idle_threshold: DEFAULT_IDLE_THRESHOLD,
+            backoff_first: DEFAULT_BACKOFF_FIRST,
+            backoff_max: DEFAULT_BACKOFF_MAX,
         }
     }
 
@@ -388,8 +412,8 @@ impl Options {
         self
     }
 
-    /// Time a flush after the response may take, retries included (default 2 s); never past the
-    /// invocation's deadline. What is not sent by then stays queued for the next flush.
+    /// Time a flush after the response may take (default 2 s); never past the invocation's deadline.
+    /// What is not sent by then stays queued for the next flush.
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().flush_budget(std::time::Duration::from_millis(500));
@@ -408,6 +432,58 @@ impl Options {
     pub const fn queue_capacity(mut self, events: usize, bytes: usize) -> Self {
         self.queue_capacity = events;
         self.queue_bytes = bytes;
+        self
+    }
+
+    /// When the after-response flush sends: once the queue holds `events` events or about `bytes` bytes
+    /// (defaults 50 and 512 KiB). Until then an invocation ends without waiting on the collector; see
+    /// also [`Options::max_batch_delay`] and [`Options::idle_threshold`].
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().batch_size(20, 256 * 1024);
+    /// ```
+    pub const fn batch_size(mut self, events: usize, bytes: usize) -> Self {
+        self.batch_events = events;
+        self.batch_bytes = bytes;
+        self
+    }
+
+    /// The longest an event waits in the queue for its batch to fill (default 10 s): at the end of an
+    /// invocation the queue is flushed if its oldest event is older.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().max_batch_delay(std::time::Duration::from_secs(2));
+    /// ```
+    pub const fn max_batch_delay(mut self, delay: Duration) -> Self {
+        self.max_batch_delay = delay;
+        self
+    }
+
+    /// Sparse traffic: when the sandbox was idle at least this long before an invocation (default
+    /// 500 ms), the next one may be far away, so the queue is flushed right after the response and each
+    /// event reaches Moesif within moments. The first invocation of a sandbox counts as sparse.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().idle_threshold(std::time::Duration::from_secs(1));
+    /// ```
+    pub const fn idle_threshold(mut self, idle: Duration) -> Self {
+        self.idle_threshold = idle;
+        self
+    }
+
+    /// The circuit breaker's waits (defaults 1 s, then doubling with jitter up to 5 min): after a failed
+    /// send (network, timeout, 5xx, 429) no invocation waits on the collector until the wait has passed
+    /// (or the collector's `Retry-After`, if longer); events stay queued and go in batches once it
+    /// answers again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// const O: moesif_lambda::Options =
+    ///     moesif_lambda::Options::new().collector_backoff(Duration::from_millis(500), Duration::from_secs(60));
+    /// ```
+    pub const fn collector_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.backoff_first = first;
+        self.backoff_max = max;
         self
     }
 
@@ -451,6 +527,12 @@ impl std::fmt::Debug for Options {
             .field("flush_budget", &self.flush_budget)
             .field("queue_capacity", &self.queue_capacity)
             .field("queue_bytes", &self.queue_bytes)
+            .field("batch_events", &self.batch_events)
+            .field("batch_bytes", &self.batch_bytes)
+            .field("max_batch_delay", &self.max_batch_delay)
+            .field("idle_threshold", &self.idle_threshold)
+            .field("backoff_first", &self.backoff_first)
+            .field("backoff_max", &self.backoff_max)
             .finish()
     }
 }

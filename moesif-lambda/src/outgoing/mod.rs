@@ -73,7 +73,7 @@ impl MoesifMiddleware {
 
     fn transport(&self) -> Option<&Arc<Transport>> {
         self.transport
-            .get_or_init(|| hooks::call("transport", || Transport::from_options(&self.options).map(Arc::new)).flatten())
+            .get_or_init(|| hooks::call("transport", || Transport::shared(&self.options)).flatten())
             .as_ref()
     }
 }
@@ -142,7 +142,7 @@ impl Middleware for MoesifMiddleware {
                 finished: now_millis(),
             };
             if let Some(event) = hooks::call("outgoing capture", || captured.into_event(&options)).flatten() {
-                delivery::submit_built(&transport, event, &options);
+                delivery::submit_event(&transport, event, &options);
             }
         };
 
