@@ -18,10 +18,13 @@ pub struct LambdaEnv {
 }
 
 impl LambdaEnv {
-    /// Waits for the other tests of this binary to finish with the environment, then points it at `api`.
-    /// `extra` sets more variables (`MOESIF_APPLICATION_ID`, …); `None` removes one.
+    /// Waits for the other tests of this binary to finish with the environment, then points it at `api`
+    /// ([`RuntimeApi::lambda_env`]; `AWS_LAMBDA_MAX_CONCURRENCY` is removed first, so only an emulator in
+    /// concurrent mode sets it). `extra` sets more variables (`MOESIF_APPLICATION_ID`, …); `None` removes
+    /// one.
     pub async fn acquire(api: &RuntimeApi, extra: &[(&str, Option<&str>)]) -> LambdaEnv {
         let guard = lock().lock_owned().await;
+        std::env::remove_var("AWS_LAMBDA_MAX_CONCURRENCY");
         for (name, value) in api.lambda_env() {
             std::env::set_var(name, value);
         }

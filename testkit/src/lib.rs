@@ -1,7 +1,8 @@
 //! Loopback stand-ins for testing `moesif-lambda` for real: an emulator of the AWS Lambda Runtime API
-//! and Extensions API ([`RuntimeApi`]), a stand-in Moesif collector ([`Collector`]), the lock that lets
-//! tests share the Lambda environment variables ([`LambdaEnv`]), and the conformance cases
-//! ([`conformance`]). Everything binds 127.0.0.1 and stops when dropped.
+//! and Extensions API ([`RuntimeApi`], one invocation at a time as on Lambda, or several at once as on
+//! Lambda Managed Instances with [`RuntimeApi::start_concurrent`]), a stand-in Moesif collector
+//! ([`Collector`]), the lock that lets tests share the Lambda environment variables ([`LambdaEnv`]), and
+//! the conformance cases ([`conformance`]). Everything binds 127.0.0.1 and stops when dropped.
 
 mod collector;
 pub mod conformance;
@@ -17,7 +18,7 @@ pub use serve::Received;
 
 /// Runs a function's loop on its own thread and current-thread runtime (`lambda_http::run`'s future is
 /// not `Send`, so it cannot be spawned on the test's runtime); the loop ends when the emulator goes
-/// away.
+/// away. Not for `lambda_runtime::run_concurrent`: use [`FunctionRuntime`].
 pub fn spawn_function<F, Fut>(make: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
@@ -28,4 +29,47 @@ where
             let _ = runtime.block_on(make());
         }
     });
+}
+
+/// A function's loop on its own multi-thread Tokio runtime, stopped when this is dropped. Made for
+/// `lambda_runtime::run_concurrent`: its `/next` loops are `tokio::spawn`ed onto the runtime it runs on,
+/// aborting the `run_concurrent` task does not stop them, and they retry a failed `/next` at once and
+/// forever, so once the emulator is gone they would keep every core busy until that runtime ends.
+/// Declare it after the [`RuntimeApi`] so that it is dropped first, also when the test panics.
+pub struct FunctionRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FunctionRuntime {
+    /// Starts `function` (e.g. `lambda_runtime::run_concurrent(service_fn(handler))`) on a new runtime
+    /// with `worker_threads` threads. Hold the [`LambdaEnv`] first: the runtime reads the environment when
+    /// the function starts.
+    ///
+    /// # Panics
+    /// If the runtime cannot be built (no threads left on the test machine).
+    pub fn start<Fut>(worker_threads: usize, function: Fut) -> FunctionRuntime
+    where
+        Fut: std::future::Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads.max(1))
+            .thread_name("function-runtime")
+            .enable_all()
+            .build()
+            .expect("build the function's runtime");
+        runtime.spawn(function);
+        FunctionRuntime { runtime: Some(runtime) }
+    }
+}
+
+impl Drop for FunctionRuntime {
+    /// Cancels every task of the function's runtime and waits (at most 5 s) until its threads are gone.
+    /// The wait happens on a helper thread: a runtime cannot be shut down and waited for from async code.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            let stopping = std::thread::spawn(move || runtime.shutdown_timeout(std::time::Duration::from_secs(5)));
+            let _ = stopping.join();
+        }
+    }
 }

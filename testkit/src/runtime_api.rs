@@ -2,6 +2,11 @@
 //! service keeps: an invocation goes to the runtime and to every extension subscribed to `INVOKE` at once;
 //! the next one is handed out only after the runtime answered AND every such extension asked for its next
 //! event again (until then Lambda keeps the sandbox busy).
+//!
+//! Opt-in, [`RuntimeApi::start_concurrent`] emulates Lambda Managed Instances instead: up to `max`
+//! invocations are in flight at once, each `GET …/invocation/next` takes a different pending one, answers
+//! are matched by request id, and nothing waits for extensions (the sandbox is never frozen between
+//! invocations).
 
 use crate::serve::{respond, serve, Received, Reply, Server};
 use crate::watched::Watched;
@@ -96,10 +101,29 @@ struct Queued {
     answer: oneshot::Sender<Invocation>,
 }
 
-struct Current {
+/// An invocation handed to the runtime and not answered yet.
+struct InFlight {
     request_id: String,
     handed_out_at: Instant,
     answer: oneshot::Sender<Invocation>,
+}
+
+/// How many invocations may be in flight at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    /// Lambda (default): one at a time, and the next only once every `INVOKE` extension is back.
+    #[default]
+    Classic,
+    /// Lambda Managed Instances: up to this many at once, never waiting for extensions.
+    Concurrent(usize),
+}
+
+/// Concurrent mode: what an invocation still waits for before it counts as finished.
+struct Finishing {
+    /// The runtime answered it.
+    answered: bool,
+    /// The `INVOKE` extensions that were sent its event and have not asked for their next one since.
+    extensions: Vec<String>,
 }
 
 struct Extension {
@@ -109,6 +133,9 @@ struct Extension {
     /// Asked for its next event and has not been given one yet.
     waiting: bool,
     inbox: VecDeque<Value>,
+    /// Concurrent mode: the request id of the last `INVOKE` event it was given; it is done with that
+    /// invocation when it asks for its next event.
+    holding: Option<String>,
 }
 
 impl Extension {
@@ -119,27 +146,66 @@ impl Extension {
 
 #[derive(Default)]
 struct State {
+    mode: Mode,
     queue: VecDeque<Queued>,
-    current: Option<Current>,
+    /// Handed out, not answered yet (at most one in classic mode).
+    in_flight: Vec<InFlight>,
     last_request_id: Option<String>,
     extensions: Vec<Extension>,
     init_done: bool,
     handed_out: usize,
+    max_in_flight: usize,
     idle_at: HashMap<String, Instant>,
+    /// Concurrent mode: handed out and not finished yet.
+    finishing: HashMap<String, Finishing>,
     errors: Vec<(String, Value)>,
 }
 
 impl State {
+    fn concurrent(&self) -> bool {
+        matches!(self.mode, Mode::Concurrent(_))
+    }
+
     /// Every INVOKE-subscribed extension is back to waiting.
     fn extensions_ready(&self) -> bool {
         self.extensions.iter().filter(|e| e.wants("INVOKE")).all(|e| e.waiting)
     }
 
+    /// Whether a `/next` may take the next queued invocation now.
+    fn can_hand_out(&self) -> bool {
+        match self.mode {
+            Mode::Classic => self.in_flight.is_empty() && self.extensions_ready(),
+            Mode::Concurrent(max) => self.in_flight.len() < max,
+        }
+    }
+
+    /// Nothing queued, nothing in flight, and every extension done with every invocation.
+    fn idle(&self) -> bool {
+        self.in_flight.is_empty()
+            && self.queue.is_empty()
+            && match self.mode {
+                Mode::Classic => self.extensions_ready(),
+                Mode::Concurrent(_) => self.finishing.is_empty(),
+            }
+    }
+
     fn note_idle(&mut self) {
-        if self.current.is_none() && self.extensions_ready() {
+        if self.in_flight.is_empty() && self.extensions_ready() {
             if let Some(id) = self.last_request_id.clone() {
                 self.idle_at.entry(id).or_insert_with(Instant::now);
             }
+        }
+    }
+
+    /// Concurrent mode: records progress on an invocation, and when it finished.
+    fn settle(&mut self, request_id: &str, progress: impl FnOnce(&mut Finishing)) {
+        let Some(finishing) = self.finishing.get_mut(request_id) else {
+            return;
+        };
+        progress(finishing);
+        if finishing.answered && finishing.extensions.is_empty() {
+            self.finishing.remove(request_id);
+            self.idle_at.entry(request_id.to_owned()).or_insert_with(Instant::now);
         }
     }
 }
@@ -154,12 +220,40 @@ pub struct RuntimeApi {
 const LONG_POLL: Duration = Duration::from_secs(120);
 
 impl RuntimeApi {
-    /// Starts the emulator on 127.0.0.1 (a free port).
+    /// Starts the emulator on 127.0.0.1 (a free port), one invocation at a time as on Lambda (default).
     ///
     /// # Panics
     /// If no loopback port can be bound (a broken test machine).
     pub async fn start() -> RuntimeApi {
-        let shared = Arc::new(Watched::new(State::default()));
+        Self::start_with(Mode::Classic).await
+    }
+
+    /// Starts the emulator in Lambda Managed Instances mode: up to `max` invocations in flight at once.
+    ///
+    /// Each `GET /runtime/invocation/next` takes a different queued invocation while fewer than `max` are
+    /// in flight (and long-polls otherwise); `…/{request_id}/response` and `…/error` are matched by request
+    /// id, in any order. [`lambda_env`](Self::lambda_env) adds `AWS_LAMBDA_MAX_CONCURRENCY` = `max`, what
+    /// `lambda_runtime::run_concurrent` reads to run that many `/next` loops.
+    ///
+    /// Extensions: one subscribed to `INVOKE` still gets every invocation's `INVOKE` event (in hand-out
+    /// order, queued in its inbox while it is busy), but no invocation waits for extensions, since
+    /// Managed Instances never freeze the sandbox between invocations. An invocation counts as finished
+    /// ([`invocation_finished_at`](Self::invocation_finished_at)) once it is answered and every `INVOKE`
+    /// extension asked for its next event after receiving its `INVOKE` event. Request ids must be unique
+    /// among the invocations in flight.
+    ///
+    /// # Panics
+    /// If `max` is 0, or no loopback port can be bound.
+    pub async fn start_concurrent(max: usize) -> RuntimeApi {
+        assert!(max >= 1, "a concurrency of at least 1");
+        Self::start_with(Mode::Concurrent(max)).await
+    }
+
+    async fn start_with(mode: Mode) -> RuntimeApi {
+        let shared = Arc::new(Watched::new(State {
+            mode,
+            ..State::default()
+        }));
         let handler_shared = shared.clone();
         let server = serve(move |request| route(handler_shared.clone(), request))
             .await
@@ -172,16 +266,30 @@ impl RuntimeApi {
         self.server.addr.to_string()
     }
 
-    /// The environment a function sees on Lambda, pointing at this emulator.
+    /// The environment a function sees on Lambda, pointing at this emulator. In concurrent mode
+    /// ([`start_concurrent`](Self::start_concurrent)) it also has `AWS_LAMBDA_MAX_CONCURRENCY`.
     pub fn lambda_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("AWS_LAMBDA_RUNTIME_API", self.endpoint()),
             ("AWS_LAMBDA_FUNCTION_NAME", "oracle-fn".to_owned()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "test-stream".to_owned()),
             ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/oracle-fn".to_owned()),
-        ]
+        ];
+        if let Some(max) = self.max_concurrency() {
+            env.push(("AWS_LAMBDA_MAX_CONCURRENCY", max.to_string()));
+        }
+        env
+    }
+
+    /// `Some(max)` in concurrent mode ([`start_concurrent`](Self::start_concurrent)), `None` in the
+    /// default one-at-a-time mode.
+    pub fn max_concurrency(&self) -> Option<usize> {
+        match self.shared.lock().mode {
+            Mode::Classic => None,
+            Mode::Concurrent(max) => Some(max),
+        }
     }
 
     /// Invokes the function with `event` and waits for its answer.
@@ -190,35 +298,65 @@ impl RuntimeApi {
     }
 
     /// Invokes the function with `event` and options, and waits for its answer.
+    ///
+    /// Several calls may be awaited at once (`tokio::join!`, `join_all`; the emulator is shared behind
+    /// `&self`): in concurrent mode they are then in flight together; in the default mode they are
+    /// handed out one after the other, in the order they were queued.
     pub async fn invoke_with(&self, event: Value, options: InvokeOptions) -> Result<Invocation, TestkitError> {
-        let (answer, answered) = oneshot::channel();
-        let request_id = options.request_id.unwrap_or_else(fresh_id);
-        let deadline_ms = epoch_millis() + options.deadline.as_millis() as u64;
-        self.shared.lock().queue.push_back(Queued {
-            request_id,
-            event,
-            deadline_ms,
-            answer,
-        });
+        let (deadline, answered) = self.enqueue(vec![(event, options)]).remove(0);
         self.shared.notify();
-        match tokio::time::timeout(options.timeout, answered).await {
-            Ok(Ok(invocation)) => Ok(invocation),
-            _ => Err(TestkitError::Timeout),
+        await_answer(deadline, answered).await
+    }
+
+    /// Queues every invocation at once, in order, and waits for all their answers (each within its own
+    /// `timeout`, counted from now). The results are in the order of `calls`. In concurrent mode up to
+    /// `max` of them are in flight together; in the default mode they run one after the other.
+    pub async fn invoke_many(&self, calls: Vec<(Value, InvokeOptions)>) -> Vec<Result<Invocation, TestkitError>> {
+        let pending = self.enqueue(calls);
+        self.shared.notify();
+        let mut results = Vec::with_capacity(pending.len());
+        for (deadline, answered) in pending {
+            // Deadlines are absolute, so waiting for them in order delays none of them.
+            results.push(await_answer(deadline, answered).await);
         }
+        results
+    }
+
+    /// Queues invocations under one lock; for each, when to give up and where its answer arrives.
+    fn enqueue(
+        &self,
+        calls: Vec<(Value, InvokeOptions)>,
+    ) -> Vec<(tokio::time::Instant, oneshot::Receiver<Invocation>)> {
+        let now = tokio::time::Instant::now();
+        let mut state = self.shared.lock();
+        calls
+            .into_iter()
+            .map(|(event, options)| {
+                let (answer, answered) = oneshot::channel();
+                state.queue.push_back(Queued {
+                    request_id: options.request_id.unwrap_or_else(fresh_id),
+                    event,
+                    deadline_ms: epoch_millis() + options.deadline.as_millis() as u64,
+                    answer,
+                });
+                (now + options.timeout, answered)
+            })
+            .collect()
     }
 
     /// Waits until the last invocation is answered and every extension asked for its next event (when
-    /// Lambda would freeze the sandbox). `false` if that did not happen within `timeout`.
+    /// Lambda would freeze the sandbox). In concurrent mode: until nothing is queued or in flight and every
+    /// `INVOKE` extension is done with every invocation. `false` if that did not happen within `timeout`.
     pub async fn wait_until_idle(&self, timeout: Duration) -> bool {
         self.shared
-            .wait_for(timeout, |state| {
-                (state.current.is_none() && state.queue.is_empty() && state.extensions_ready()).then_some(())
-            })
+            .wait_for(timeout, |state| state.idle().then_some(()))
             .await
             .is_some()
     }
 
-    /// When the invocation's sandbox went idle (answered, and every extension done), if it did.
+    /// When the invocation's sandbox went idle (answered, and every extension done), if it did. In
+    /// concurrent mode: when it was answered and every `INVOKE` extension asked for its next event after
+    /// receiving this invocation's `INVOKE` event (other invocations may still be running).
     pub fn invocation_finished_at(&self, request_id: &str) -> Option<Instant> {
         self.shared.lock().idle_at.get(request_id).copied()
     }
@@ -236,6 +374,17 @@ impl RuntimeApi {
     /// How many invocations were handed to the runtime.
     pub fn invocations_handed_out(&self) -> usize {
         self.shared.lock().handed_out
+    }
+
+    /// How many invocations are handed out and not answered yet.
+    pub fn invocations_in_flight(&self) -> usize {
+        self.shared.lock().in_flight.len()
+    }
+
+    /// The most invocations that were in flight (handed out, not answered) at the same time so far: at
+    /// most 1 in the default mode, at most `max` in concurrent mode.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().max_in_flight
     }
 
     /// Init and exit errors extensions or the runtime reported (path, body).
@@ -261,6 +410,17 @@ fn epoch_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Waits for an answer until `deadline`.
+async fn await_answer(
+    deadline: tokio::time::Instant,
+    answered: oneshot::Receiver<Invocation>,
+) -> Result<Invocation, TestkitError> {
+    match tokio::time::timeout_at(deadline, answered).await {
+        Ok(Ok(invocation)) => Ok(invocation),
+        _ => Err(TestkitError::Timeout),
+    }
 }
 
 fn fresh_id() -> String {
@@ -296,7 +456,7 @@ async fn next_invocation(shared: &Watched<State>) -> Reply {
     shared.notify();
     let handed = shared
         .wait_for(LONG_POLL, |state| {
-            if state.current.is_some() || !state.extensions_ready() {
+            if !state.can_hand_out() {
                 return None;
             }
             let queued = state.queue.pop_front()?;
@@ -307,15 +467,27 @@ async fn next_invocation(shared: &Watched<State>) -> Reply {
                 "invokedFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:oracle-fn",
                 "tracing": {"type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000"}
             });
+            let mut subscribers = Vec::new();
             for extension in state.extensions.iter_mut().filter(|e| e.wants("INVOKE")) {
                 extension.waiting = false;
                 extension.inbox.push_back(invoke.clone());
+                subscribers.push(extension.id.clone());
             }
-            state.current = Some(Current {
+            if state.concurrent() {
+                state.finishing.insert(
+                    queued.request_id.clone(),
+                    Finishing {
+                        answered: false,
+                        extensions: subscribers,
+                    },
+                );
+            }
+            state.in_flight.push(InFlight {
                 request_id: queued.request_id.clone(),
                 handed_out_at: Instant::now(),
                 answer: queued.answer,
             });
+            state.max_in_flight = state.max_in_flight.max(state.in_flight.len());
             state.last_request_id = Some(queued.request_id.clone());
             state.handed_out += 1;
             Some((queued.request_id, queued.deadline_ms, queued.event))
@@ -343,9 +515,15 @@ async fn next_invocation(shared: &Watched<State>) -> Reply {
 
 fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received) -> Reply {
     let mut state = shared.lock();
-    let Some(current) = state.current.take_if(|current| current.request_id == id) else {
-        return respond(400, &[], "not the current invocation");
+    let Some(position) = state.in_flight.iter().position(|in_flight| in_flight.request_id == id) else {
+        let refusal = if state.concurrent() {
+            "not an invocation in flight"
+        } else {
+            "not the current invocation"
+        };
+        return respond(400, &[], refusal);
     };
+    let current = state.in_flight.remove(position);
     let outcome = if kind == "response" {
         Outcome::Response(request.body.clone())
     } else {
@@ -361,7 +539,11 @@ fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received) -> 
         answered_at: Instant::now(),
     };
     let _ = current.answer.send(invocation);
-    state.note_idle();
+    if state.concurrent() {
+        state.settle(id, |finishing| finishing.answered = true);
+    } else {
+        state.note_idle();
+    }
     drop(state);
     shared.notify();
     respond(202, &[], "")
@@ -389,6 +571,7 @@ fn register(shared: &Watched<State>, request: &Received) -> Reply {
         events,
         waiting: false,
         inbox: VecDeque::new(),
+        holding: None,
     });
     drop(state);
     shared.notify();
@@ -412,12 +595,25 @@ async fn next_extension_event(shared: &Watched<State>, request: &Received) -> Re
             return respond(403, &[], "unknown extension");
         };
         extension.waiting = true;
-        state.note_idle();
+        let done_with = extension.holding.take();
+        if state.concurrent() {
+            if let Some(request_id) = done_with {
+                state.settle(&request_id, |finishing| finishing.extensions.retain(|e| *e != id));
+            }
+        } else {
+            state.note_idle();
+        }
     }
     shared.notify();
     let event = shared
         .wait_for(LONG_POLL, |state| {
-            state.extensions.iter_mut().find(|e| e.id == id)?.inbox.pop_front()
+            let concurrent = state.concurrent();
+            let extension = state.extensions.iter_mut().find(|e| e.id == id)?;
+            let event = extension.inbox.pop_front()?;
+            if concurrent && event["eventType"] == "INVOKE" {
+                extension.holding = event["requestId"].as_str().map(str::to_owned);
+            }
+            Some(event)
         })
         .await;
     match event {
@@ -425,3 +621,6 @@ async fn next_extension_event(shared: &Watched<State>, request: &Received) -> Re
         None => respond(504, &[], "no event"),
     }
 }
+
+#[cfg(test)]
+mod tests;
