@@ -116,6 +116,11 @@ handler_module!(
     |_| Ok(answer())
 );
 handler_module!(defaults, Options::new(), |_| Ok(answer()));
+handler_module!(
+    slow_timeout,
+    Options::new().request_timeout(Duration::from_secs(10)),
+    |_| Ok(answer())
+);
 handler_module!(large_body, Options::new(), |_| Ok(
     json!({"statusCode": 200, "body": "x".repeat(600 * 1024)})
 ));
@@ -313,7 +318,7 @@ async fn collector_faults_never_change_the_answer_and_warn_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_invocations_against_a_dead_collector_leak_nothing() {
+async fn a_thousand_large_invocations_against_a_dead_collector_leak_nothing() {
     let (api, _env, runtime) = run!(down::handler, down::URL, Collector::closed_port_url());
     let threads = || {
         std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
@@ -331,12 +336,16 @@ async fn a_thousand_invocations_against_a_dead_collector_leak_nothing() {
             })
         })
     };
+    // Each request carries a 200 KB body: the queue's bounds (4 MiB by default) must hold however
+    // long the collector stays down.
+    let mut large = http_event();
+    large["body"] = json!(format!("{{\"blob\": \"{}\"}}", "x".repeat(200 * 1024)));
     for _ in 0..100 {
-        invoke(&api, http_event()).await;
+        invoke(&api, large.clone()).await;
     }
     let (threads_before, rss_before) = (threads(), rss_kb());
     for _ in 0..1000 {
-        let invocation = invoke(&api, http_event()).await;
+        let invocation = invoke(&api, large.clone()).await;
         assert_eq!(invocation.response_json(), Some(answer()));
     }
     let (threads_after, rss_after) = (threads(), rss_kb());
@@ -418,5 +427,30 @@ async fn a_body_over_the_cap_becomes_a_marker_and_the_caller_gets_it_whole() {
     assert!(
         collector.requests()[0].body.len() < 64 * 1024,
         "the oversized body was not sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synchronous_delivery_never_outlives_the_invocation() {
+    let collector = Collector::start().await;
+    collector.set_default_behaviour(Some(Behaviour::Hang));
+    let (api, _env, runtime) = run!(slow_timeout::handler, slow_timeout::URL, collector.base_url());
+    let options = InvokeOptions {
+        deadline: Duration::from_millis(1500),
+        timeout: Duration::from_secs(20),
+        ..InvokeOptions::default()
+    };
+    let invocation = api
+        .invoke_with(http_event(), options)
+        .await
+        .expect("the function answers");
+    runtime.abort();
+    assert_eq!(invocation.response_json(), Some(answer()));
+    // The send gave up at the invocation's deadline less a margin, not at the 10 s request timeout.
+    // (The harness measures how close to the deadline; here only which bound applied.)
+    assert!(
+        invocation.latency() < Duration::from_millis(3000),
+        "answered after {:?} with a 1.5 s deadline",
+        invocation.latency()
     );
 }

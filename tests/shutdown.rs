@@ -1,6 +1,7 @@
 //! On `SIGTERM` (what Lambda sends at shutdown when an extension is registered), what is still queued is
-//! flushed before the process exits. The function runs in a child process (this test binary, re-run in
-//! "child" mode) so that it can receive a real signal.
+//! flushed before the process exits, and the function's own graceful-shutdown hook (lambda_runtime's
+//! `spawn_graceful_shutdown_handler`) still runs. The function runs in a child process (this test
+//! binary, re-run in "child" mode) so that it can receive a real signal.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
@@ -10,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_FLAG: &str = "MOESIF_SHUTDOWN_TEST_CHILD";
+/// Where the child's shutdown hook writes that it ran.
+const MARKER_FLAG: &str = "MOESIF_SHUTDOWN_TEST_MARKER";
 
 fn options() -> Options {
     Options::new().flush_budget(Duration::from_millis(200))
@@ -28,7 +31,18 @@ fn shutdown_child() {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let _ = runtime.block_on(moesif_lambda::run(service_fn(handler)));
+    let marker = std::env::var(MARKER_FLAG).ok();
+    let _ = runtime.block_on(async move {
+        // The user's own shutdown hook: it waits for what moesif-lambda sends, then does its own work.
+        lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
+            let report = moesif_lambda::flush(Duration::from_millis(200)).await;
+            if let Some(marker) = marker {
+                let _ = std::fs::write(marker, format!("hook ran; flush after shutdown's: {report:?}"));
+            }
+        })
+        .await;
+        moesif_lambda::run(service_fn(handler)).await
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,10 +50,13 @@ async fn sigterm_flushes_what_is_queued() {
     let api = RuntimeApi::start().await;
     let collector = Collector::start().await;
     collector.set_default_behaviour(Some(Behaviour::Status(503)));
+    let marker = std::env::temp_dir().join(format!("moesif-shutdown-hook-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["shutdown_child", "--exact", "--ignored", "--nocapture"])
         .envs(api.lambda_env())
         .env(CHILD_FLAG, "1")
+        .env(MARKER_FLAG, &marker)
         .env("MOESIF_APPLICATION_ID", "shutdown-app")
         .env("MOESIF_BASE_URI", collector.base_url())
         .stdout(Stdio::null())
@@ -86,4 +103,10 @@ async fn sigterm_flushes_what_is_queued() {
     );
     let ids = collector.event_request_ids();
     assert_eq!(ids, ["term-0", "term-1"], "both queued events were flushed on SIGTERM");
+    let hook = std::fs::read_to_string(&marker).unwrap_or_default();
+    let _ = std::fs::remove_file(&marker);
+    assert!(
+        hook.starts_with("hook ran"),
+        "the function's own shutdown hook ran: {hook:?}"
+    );
 }

@@ -26,7 +26,7 @@ pub use integrations::macro_entry as __private;
 
 pub use capture::preview_event;
 pub use capture::redact;
-pub use delivery::{flush, run, FlushReport};
+pub use delivery::{flush, run, run_concurrent, FlushReport};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;

@@ -10,7 +10,7 @@
 //!
 //! [`Queue::is_due`]: super::queue::Queue::is_due
 
-use super::pipeline::{any_due, flush_blocking, Breaker, FlushReport};
+use super::pipeline::{any_due, any_due_in_background, flush_blocking, Breaker, FlushReport};
 use super::synchronous::invocation_deadline;
 use super::worker;
 use crate::delivery;
@@ -36,6 +36,8 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(300);
 /// The shutdown phase Lambda gives a function with internal extensions (500 ms); the process ends a
 /// little before, if nothing else ended it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(480);
+/// How often the background sender of [`run_concurrent`] looks at the queues.
+const BACKGROUND_TICK: Duration = Duration::from_millis(200);
 /// How long an invocation can run at most (Lambda's 15 minutes): the wait for a response posted when
 /// the deadline is unknown.
 const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
@@ -87,11 +89,86 @@ where
     }
 }
 
-/// Sends what is queued now, within `budget`, in either delivery mode (unless the collector's breaker
-/// is holding sends back after a failure).
+/// [`run`] for **Lambda Managed Instances**: a drop-in for `lambda_runtime::run_concurrent` (same
+/// bounds). When `AWS_LAMBDA_MAX_CONCURRENCY` is above 1, that many invocations run at once in this
+/// process and the sandbox is not frozen between them, so events are sent by a background task — a
+/// batch when one is full, else within a second — and never on an invocation's time; on `SIGTERM`
+/// what is left is sent. Otherwise it is [`run`].
 ///
-/// [`run`] sends after responses when a send is due, and on shutdown; call this yourself only in
-/// special cases (say, before a long pause inside the handler).
+/// ```no_run
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use moesif_lambda::moesif_logger;
+/// use serde_json::Value;
+///
+/// #[moesif_logger]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(serde_json::json!({ "statusCode": 200 }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     moesif_lambda::run_concurrent(service_fn(handler)).await
+/// }
+/// ```
+pub async fn run_concurrent<A, F, R, B, S, D, E>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Service<LambdaEvent<A>, Response = R> + Clone + Send + 'static,
+    F::Future: Future<Output = Result<R, F::Error>> + Send + 'static,
+    F::Error: Into<Diagnostic> + Debug,
+    A: for<'de> Deserialize<'de> + Send + 'static,
+    R: IntoFunctionResponse<B, S> + Send + 'static,
+    B: Serialize + Send + 'static,
+    S: Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send + 'static,
+    E: Into<lambda_runtime::Error> + Send + Debug + 'static,
+{
+    let concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    if concurrency <= 1 {
+        return run(handler).await;
+    }
+    // Registered only to be sent SIGTERM at shutdown: no INVOKE events, nothing holds an invocation.
+    let registered = Extension::new()
+        .with_events(&[])
+        .with_extension_name(EXTENSION_NAME)
+        .register()
+        .await;
+    match registered {
+        Ok(extension) => {
+            tokio::spawn(async move {
+                let _ = extension.run().await;
+            });
+            static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
+            SHUTDOWN_HOOK.call_once(spawn_shutdown_flush);
+        }
+        Err(error) => warn_once(
+            "extension-register",
+            || tracing::warn!(%error, "moesif: could not register for shutdown; events queued at shutdown may be lost"),
+        ),
+    }
+    delivery::enable_after_response();
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(BACKGROUND_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if any_due_in_background() {
+                let end = Instant::now() + delivery::flush_budget();
+                worker::run(move || flush_blocking(end, Breaker::Respect)).await;
+            }
+        }
+    });
+    Runtime::new(handler).layer(TracingLayer::new()).run_concurrent().await
+}
+
+/// Sends what is queued now, within `budget`, in either delivery mode: one attempt per collector even
+/// while its breaker holds automatic sends back after a failure (a deliberate call is a last chance).
+///
+/// [`run`] sends after responses when a send is due, and on shutdown; call this yourself in special
+/// cases: in the hook of lambda_runtime's `spawn_graceful_shutdown_handler` (which ends the process
+/// when the hook returns), or before a long pause inside the handler.
 ///
 /// ```no_run
 /// # async fn f() {
@@ -101,7 +178,7 @@ where
 /// ```
 pub async fn flush(budget: Duration) -> FlushReport {
     let deadline = Instant::now() + budget;
-    worker::run(move || flush_blocking(deadline, Breaker::Respect))
+    worker::run(move || flush_blocking(deadline, Breaker::Ignore))
         .await
         .unwrap_or_default()
 }

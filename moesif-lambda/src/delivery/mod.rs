@@ -21,7 +21,7 @@ mod synchronous;
 pub(crate) mod transport;
 mod worker;
 
-pub use extension::{flush, run};
+pub use extension::{flush, run, run_concurrent};
 pub use pipeline::FlushReport;
 pub(crate) use transport::Transport;
 

@@ -41,7 +41,7 @@ pub struct FlushReport {
 pub(crate) enum Breaker {
     /// Send only while it allows (every flush but the last).
     Respect,
-    /// One attempt whatever it says (the flush at shutdown: the last chance).
+    /// One attempt whatever it says (a flush asked for, or at shutdown: a last chance).
     Ignore,
 }
 
@@ -65,6 +65,17 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
 pub(crate) fn any_due(idle: Option<Duration>) -> bool {
     Transport::all().iter().any(|transport| transport.queue.is_due(idle))
 }
+
+/// Whether any collector's queue is due to be sent by a background sender, where sending costs no
+/// invocation anything: a full batch, or an event older than a second (or the max batch delay).
+pub(crate) fn any_due_in_background() -> bool {
+    Transport::all()
+        .iter()
+        .any(|transport| transport.queue.is_due_within(BACKGROUND_MAX_DELAY))
+}
+
+/// The longest an event waits for a batch when a background sender sends.
+const BACKGROUND_MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// Sends `transport`'s queue until it is empty, `deadline` passes or the collector fails.
 fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report: &mut FlushReport) {

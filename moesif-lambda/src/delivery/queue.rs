@@ -154,6 +154,18 @@ impl Queue {
             || oldest.queued_at.elapsed() >= policy.max_batch_delay
     }
 
+    /// Whether a background send is due: a full batch, or the oldest event waited `max_delay` (or the
+    /// max batch delay, if shorter).
+    pub(crate) fn is_due_within(&self, max_delay: Duration) -> bool {
+        let inner = self.lock();
+        let policy = inner.policy;
+        inner.entries.front().is_some_and(|oldest| {
+            inner.entries.len() >= policy.batch_events
+                || inner.bytes >= policy.batch_bytes
+                || oldest.queued_at.elapsed() >= max_delay.min(policy.max_batch_delay)
+        })
+    }
+
     /// Takes the oldest entries, at most `max_events` and about `max_bytes` (always at least one, if
     /// any). They count as in flight until settled.
     pub(crate) fn take_batch(&self, max_events: usize, max_bytes: usize) -> Vec<Entry> {

@@ -50,23 +50,34 @@ impl State {
     /// event. Never panics; anything that fails means this invocation is not logged.
     pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent>) -> Pending {
         let Some(CapturedEvent { event, context }) = captured else {
-            return Pending { inner: None };
+            return Pending::default();
         };
         crate::current::enter(&context.request_id);
+        let request_id = Some(context.request_id.clone());
         let Some(event) = event else {
-            return Pending { inner: None };
+            return Pending {
+                request_id,
+                inner: None,
+            };
         };
         let Some(options) = *self.options.get_or_init(|| hooks::call("options", || source.options())) else {
-            return Pending { inner: None };
+            return Pending {
+                request_id,
+                inner: None,
+            };
         };
         let Some(transport) = self
             .transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
             .clone()
         else {
-            return Pending { inner: None };
+            return Pending {
+                request_id,
+                inner: None,
+            };
         };
         Pending {
+            request_id,
             inner: Some((transport, Invocation::start(options, event, context))),
         }
     }
@@ -80,7 +91,9 @@ pub struct CapturedEvent {
 }
 
 /// An invocation in progress; `finish` it with the handler's answer.
+#[derive(Default)]
 pub struct Pending {
+    request_id: Option<String>,
     inner: Option<(Arc<Transport>, Invocation)>,
 }
 
@@ -91,7 +104,9 @@ impl Pending {
         answer: Answer,
         deliver: impl FnOnce(Arc<Transport>, crate::capture::Call) -> R,
     ) -> Option<R> {
-        crate::current::leave();
+        if let Some(request_id) = &self.request_id {
+            crate::current::leave(request_id);
+        }
         let (transport, invocation) = self.inner?;
         Some(deliver(transport, invocation.answered(answer)))
     }
@@ -115,22 +130,28 @@ impl Pending {
     }
 }
 
-/// Polls `future`, turning a panic into `Err(payload)` so the call can be logged before it goes on.
+/// Polls `future` (the handler's body, right after [`State::begin`]) with its invocation current on the
+/// polling thread, turning a panic into `Err(payload)` so the call can be logged before it goes on.
 pub async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
+    let request_id = crate::current::take_entered();
     let mut future = pin!(future);
-    std::future::poll_fn(
-        move |cx| match catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+    std::future::poll_fn(move |cx| {
+        let polled = crate::current::running(request_id.as_deref(), || {
+            catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        });
+        match polled {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(payload)),
-        },
-    )
+        }
+    })
     .await
 }
 
-/// Runs a sync body, turning a panic into `Err(payload)`.
+/// Runs a sync body with its invocation current, turning a panic into `Err(payload)`.
 pub fn catch_unwind_blocking<T>(body: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
-    catch_unwind_sync(AssertUnwindSafe(body))
+    let request_id = crate::current::take_entered();
+    crate::current::running(request_id.as_deref(), || catch_unwind_sync(AssertUnwindSafe(body)))
 }
 
 /// The answer for a panicked handler.
