@@ -130,11 +130,15 @@ where
         return run(handler).await;
     }
     // Registered only to be sent SIGTERM at shutdown: no INVOKE events, nothing holds an invocation.
-    let registered = Extension::new()
-        .with_events(&[])
-        .with_extension_name(EXTENSION_NAME)
-        .register()
-        .await;
+    let registered = if under_cargo_lambda_watch() {
+        Err(lambda_extension::Error::from("not registered under cargo lambda watch"))
+    } else {
+        Extension::new()
+            .with_events(&[])
+            .with_extension_name(EXTENSION_NAME)
+            .register()
+            .await
+    };
     match registered {
         Ok(extension) => {
             tokio::spawn(async move {
@@ -185,6 +189,9 @@ pub async fn flush(budget: Duration) -> FlushReport {
 
 /// Registers the extension and starts its loop and the SIGTERM handler. `false`: synchronous mode.
 async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
+    if under_cargo_lambda_watch() {
+        return false;
+    }
     // When the last invocation's response was posted: how long the sandbox then sat idle tells sparse
     // traffic from warm.
     let last_posted: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -236,6 +243,21 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
     static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
     SHUTDOWN_HOOK.call_once(spawn_shutdown_flush);
     true
+}
+
+/// Whether this runs under `cargo lambda watch`, whose Runtime API is served under `/.rt`
+/// (`AWS_LAMBDA_RUNTIME_API=host:port/.rt/<function>`; Lambda gives a bare `host:port`). Its emulator
+/// keeps the pending `/extension/event/next` of a process it killed on a hot reload, and from then on
+/// answers every `/runtime/invocation/next` with a 500 that makes lambda_runtime panic, whatever the
+/// extension. So no extension is registered there: events are sent before each response instead.
+fn under_cargo_lambda_watch() -> bool {
+    let under = std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok_and(|api| api.contains("/.rt"));
+    if under {
+        warn_once("cargo-lambda-watch", || {
+            tracing::info!("moesif: running under cargo lambda watch; events are sent before each response")
+        });
+    }
+    under
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
