@@ -193,13 +193,18 @@ handler_module!(
         .redact(&["user"])
 );
 
+/// The default options, sending to the collector a test set in `url`.
+fn options_for(url: &OnceLock<&'static str>) -> Options {
+    Options::new()
+        .application_id(APP_ID)
+        .base_uri(url.get().copied().unwrap_or("http://127.0.0.1:9"))
+}
+
 mod typed {
     use super::*;
     pub static URL: OnceLock<&'static str> = OnceLock::new();
     fn options() -> Options {
-        Options::new()
-            .application_id(APP_ID)
-            .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
+        options_for(&URL)
     }
     /// A typed HTTP API handler answering a redirect with cookies and no body.
     #[moesif_logger(options = options)]
@@ -216,9 +221,7 @@ mod http {
     use super::*;
     pub static URL: OnceLock<&'static str> = OnceLock::new();
     fn options() -> Options {
-        Options::new()
-            .application_id(APP_ID)
-            .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
+        options_for(&URL)
     }
     /// A `lambda_http` handler that sets a cookie.
     #[moesif_logger(options = options)]

@@ -265,7 +265,7 @@ impl Call {
                 failed_response(self.answered_millis)
             }
         };
-        let mut event = EventModel {
+        let event = EventModel {
             request,
             response,
             session_token: identity.session_token,
@@ -276,11 +276,17 @@ impl Call {
             weight: 1,
             transaction_id: transaction_id(),
         };
-        redact::apply(&mut event, options);
-        match options.mask_event_model {
-            Some(mask) => hooks::call("mask_event_model", || mask(event)),
-            None => Some(event),
-        }
+        finish(event, options)
+    }
+}
+
+/// The last steps for every event, incoming or outgoing: redaction, then the `mask_event_model` hook.
+/// `None` when the hook failed (an unmasked event could leak what the mask was meant to remove).
+pub(crate) fn finish(mut event: EventModel, options: &Options) -> Option<EventModel> {
+    redact::apply(&mut event, options);
+    match options.mask_event_model {
+        Some(mask) => hooks::call("mask_event_model", || mask(event)),
+        None => Some(event),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the invocation's request id, redaction and the mask hook.
 
 use crate::capture::body::CapturedBody;
-use crate::capture::{redact, transaction_id};
+use crate::capture::{finish, transaction_id};
 use crate::hooks;
 use crate::model::{Direction, EventModel, EventRequest, EventResponse};
 use crate::options::{Options, OutgoingCall, OutgoingIdentifyHook};
@@ -58,7 +58,7 @@ impl Captured {
         }
         let (request_body, request_encoding) = self.request_body;
         let (response_body, response_encoding) = self.response_body;
-        let mut event = EventModel {
+        let event = EventModel {
             request: EventRequest {
                 time: format_millis(self.started),
                 uri: self.uri,
@@ -84,11 +84,7 @@ impl Captured {
             weight: 1,
             transaction_id: transaction_id(),
         };
-        redact::apply(&mut event, options);
-        match options.mask_event_model {
-            Some(mask) => hooks::call("mask_event_model", || mask(event)),
-            None => Some(event),
-        }
+        finish(event, options)
     }
 }
 
