@@ -69,7 +69,8 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         #[allow(unused_imports)]
         use #private::probe::{
             Probe as __MOESIF_PROBE, ViaDebugError as _, ViaDisplayError as _, ViaHttpRequest as _,
-            ViaHttpResponse as _, ViaLambdaEvent as _, ViaLambdaEventValue as _, ViaOpaqueError as _,
+            ViaHttpResponse as _, ViaHttpResponseHead as _, ViaLambdaEvent as _, ViaLambdaEventValue as _,
+            ViaOpaqueError as _,
             ViaSerializeResponse as _, ViaUnknownEvent as _, ViaUnknownResponse as _,
         };
     };

@@ -5,7 +5,7 @@
 //   options, model, error, time, hooks, current   leaves
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
-//   integrations/   the macro's `__private` entry, lambda_http
+//   integrations/   the macro's `__private` entry, lambda_http, the tower layer
 //   outgoing/       the ureq middleware
 //   profiles        user and company profiles
 
@@ -30,6 +30,8 @@ pub use delivery::{flush, run, run_concurrent, FlushReport};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;
+#[cfg(feature = "http")]
+pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService};
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;
 pub use options::{

@@ -64,6 +64,16 @@ pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
     }
 }
 
+/// Queues one recorded call without waiting: in synchronous mode the send starts on the delivery
+/// thread in the background (for code that cannot wait, such as a response body reaching its end).
+pub(crate) fn deliver_detached(transport: Arc<Transport>, call: Call) {
+    let deadline = synchronous::deadline(&call);
+    enqueue_call(&transport, call);
+    if !after_response() {
+        worker::spawn(move || synchronous::flush(deadline));
+    }
+}
+
 fn enqueue_call(transport: &Transport, call: Call) {
     let policy = Policy::of(&call.invocation.options);
     let size = call.estimated_size();

@@ -8,7 +8,7 @@ use crate::capture::RawEvent;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{http, Body, Request, RequestExt};
 use lambda_runtime::{Diagnostic, Service};
 use serde_json::{json, Map, Value};
 use std::fmt::Debug;
@@ -41,13 +41,42 @@ where
 
 /// The event and context of a `lambda_http` request.
 pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
+    let (parts, body) = (RequestHead::of(request), body_json(request.body()));
+    captured_event_of(&parts, request, body)
+}
+
+/// What the event is rebuilt from besides the Lambda extensions: method, URI and headers.
+pub(crate) struct RequestHead<'a> {
+    pub method: &'a http::Method,
+    pub uri: &'a http::Uri,
+    pub headers: &'a http::HeaderMap,
+}
+
+impl<'a> RequestHead<'a> {
+    fn of<B>(request: &'a http::Request<B>) -> Self {
+        RequestHead {
+            method: request.method(),
+            uri: request.uri(),
+            headers: request.headers(),
+        }
+    }
+}
+
+/// The event and context of a request of any body type (the layer reads its body itself): `lambda`
+/// gives the request context, Lambda context and query that lambda_http keeps in the extensions;
+/// `body` is the body as the event carries it, and whether it is base64.
+pub(crate) fn captured_event_of(
+    head: &RequestHead<'_>,
+    lambda: &impl RequestExt,
+    (body, is_base64): (Value, bool),
+) -> CapturedEvent {
+    let request = lambda;
     let context = request.lambda_context_ref().cloned().unwrap_or_default();
-    let headers = header_map_json(request.headers());
-    let (body, is_base64) = body_json(request.body());
+    let headers = header_map_json(head.headers);
     let path = Some(request.raw_http_path())
         .filter(|p| !p.is_empty())
-        .unwrap_or(request.uri().path());
-    let query = request.uri().query().unwrap_or_default();
+        .unwrap_or(head.uri.path());
+    let query = head.uri.query().unwrap_or_default();
     let request_context = request.request_context_ref();
     let context_json = request_context
         .and_then(request_context_json)
@@ -64,7 +93,7 @@ pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
         }),
         _ => {
             let mut event = json!({
-                "httpMethod": request.method().as_str(),
+                "httpMethod": head.method.as_str(),
                 "path": path,
                 "headers": headers,
                 "multiValueQueryStringParameters": query_json(request),
@@ -85,19 +114,33 @@ pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
     }
 }
 
-/// The Lambda response JSON of an `http::Response`.
+/// The Lambda response JSON of an `http::Response` whose body is in memory.
 pub(crate) fn response_json<B: AsRef<[u8]>>(response: &lambda_http::Response<B>) -> Value {
-    let bytes = response.body().as_ref();
-    let (body, is_base64) = match std::str::from_utf8(bytes) {
+    answer_json(response.status(), response.headers(), Some(response.body().as_ref()))
+}
+
+/// The Lambda response JSON of a status, headers and body bytes (`None`: the body could not be read,
+/// and is left out). Only the headers the response has: none is invented.
+pub(crate) fn answer_json(status: http::StatusCode, headers: &http::HeaderMap, body: Option<&[u8]>) -> Value {
+    let mut answer = json!({
+        "statusCode": status.as_u16(),
+        "headers": header_map_json(headers),
+    });
+    if let (Some(bytes), Some(object)) = (body, answer.as_object_mut()) {
+        let (body, is_base64) = bytes_json(bytes);
+        object.insert("body".to_owned(), body);
+        object.insert("isBase64Encoded".to_owned(), Value::Bool(is_base64));
+    }
+    answer
+}
+
+/// A body read as bytes, as the event carries it: none when empty, text when UTF-8, else base64.
+pub(crate) fn bytes_json(bytes: &[u8]) -> (Value, bool) {
+    match std::str::from_utf8(bytes) {
+        _ if bytes.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
         Err(_) => (Value::String(STANDARD.encode(bytes)), true),
-    };
-    json!({
-        "statusCode": response.status().as_u16(),
-        "headers": header_map_json(response.headers()),
-        "body": body,
-        "isBase64Encoded": is_base64,
-    })
+    }
 }
 
 fn body_json(body: &Body) -> (Value, bool) {
@@ -109,7 +152,7 @@ fn body_json(body: &Body) -> (Value, bool) {
     }
 }
 
-fn query_json(request: &Request) -> Value {
+fn query_json(request: &impl RequestExt) -> Value {
     let mut object = Map::new();
     if let Some(query) = request.query_string_parameters_ref() {
         for (key, value) in query.iter() {

@@ -97,18 +97,33 @@ pub struct Pending {
     inner: Option<(Arc<Transport>, Invocation)>,
 }
 
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Never finished (the body was cancelled): the invocation is over all the same.
+        if let Some(request_id) = self.request_id.take() {
+            crate::current::leave(&request_id);
+        }
+    }
+}
+
 impl Pending {
     /// Delivers the call in the current mode, through `deliver`.
     fn finish_with<R>(
-        self,
+        mut self,
         answer: Answer,
         deliver: impl FnOnce(Arc<Transport>, crate::capture::Call) -> R,
     ) -> Option<R> {
-        if let Some(request_id) = &self.request_id {
-            crate::current::leave(request_id);
+        if let Some(request_id) = self.request_id.take() {
+            crate::current::leave(&request_id);
         }
-        let (transport, invocation) = self.inner?;
+        let (transport, invocation) = self.inner.take()?;
         Some(deliver(transport, invocation.answered(answer)))
+    }
+
+    /// Records the answer and delivers the event without waiting, from code that cannot (a response
+    /// body reaching its end).
+    pub(crate) fn finish_detached(self, answer: Answer) {
+        self.finish_with(answer, delivery::deliver_detached);
     }
 
     /// Records the answer and delivers the event (async handlers).

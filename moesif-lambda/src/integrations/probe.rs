@@ -87,6 +87,20 @@ impl<B: AsRef<[u8]>> ViaHttpResponse for &&Probe<'_, lambda_http::Response<B>> {
     }
 }
 
+/// `http::Response<B>` with a body that cannot be read from a reference (a stream, axum's `Body`): its
+/// status and headers, without a body. (Behind a [`crate::MoesifLayer`] the body is read as it streams.)
+pub trait ViaHttpResponseHead {
+    /// The answer's status and headers as the Lambda response JSON.
+    fn __moesif_response(&self) -> Option<CapturedJson>;
+}
+#[cfg(feature = "http")]
+impl<B> ViaHttpResponseHead for &Probe<'_, lambda_http::Response<B>> {
+    fn __moesif_response(&self) -> Option<CapturedJson> {
+        let answer = super::http::answer_json(self.0.status(), self.0.headers(), None);
+        Some(CapturedJson::Value(answer))
+    }
+}
+
 /// A serialisable answer.
 pub trait ViaSerializeResponse {
     /// The answer as JSON.
