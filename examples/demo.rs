@@ -7,8 +7,9 @@
 //!
 //! It starts an emulator of the Lambda Runtime API (and Extensions API) and a stand-in Moesif collector
 //! on 127.0.0.1, runs an annotated handler under the real `lambda_runtime` loop with
-//! `moesif_lambda::run` (events sent after the response), invokes it with each sample event, and prints
-//! what the caller got and every Moesif event the collector received.
+//! `moesif_lambda::run` (events sent after the response, when due), invokes it with each sample event,
+//! sends what is still queued (as at shutdown), and prints what the caller got and every Moesif event
+//! the collector received, and each request it got.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
@@ -99,6 +100,11 @@ async fn main() -> Result<(), Error> {
             invocation.response_json().unwrap_or(Value::Null)
         );
     }
+    // After the response, events leave when a send is due (the sandbox's first invocation, a full
+    // batch, an old event, sparse traffic); these back-to-back invocations are warm traffic, so the
+    // rest waits. What SIGTERM would send at shutdown, sent now:
+    let report = moesif_lambda::flush(Duration::from_secs(5)).await;
+    println!("\nflushed at the end (as on shutdown): {report:?}");
     function.abort();
 
     let events = collector.events();

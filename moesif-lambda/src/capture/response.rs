@@ -15,6 +15,7 @@ pub(crate) fn capture_response(
     options: &Options,
     answered_millis: i64,
 ) -> (EventResponse, Option<Value>) {
+    let answer_seen = answer.is_some();
     let answer = answer.unwrap_or(&Value::Null);
     let object = answer.as_object();
     let status_field = object.and_then(|o| o.get("statusCode"));
@@ -22,9 +23,11 @@ pub(crate) fn capture_response(
         None => Status::Valid(200),
         Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
     };
-    let headers = match object.and_then(|o| o.get("headers")) {
-        Some(headers) => headers.clone(),
-        None => json!({ "content-type": "application/json" }),
+    let headers = match (answer_seen, object.and_then(|o| o.get("headers"))) {
+        (_, Some(headers)) => headers.clone(),
+        // The reference's rule for a JSON answer without headers; an answer not seen gets none.
+        (true, None) => json!({ "content-type": "application/json" }),
+        (false, None) => json!({}),
     };
     // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
     // shorthand) is its own body.
@@ -83,7 +86,7 @@ mod tests {
         assert_eq!(response.headers, json!({"content-type": "application/json"}));
         assert_eq!(response.body, Some(json!({"id": 7})));
         let (unseen, _) = capture_response(None, &Options::new(), 0);
-        assert_eq!((unseen.status, unseen.body), (200, None));
+        assert_eq!((unseen.status, unseen.body, unseen.headers), (200, None, json!({})));
     }
 
     #[test]
