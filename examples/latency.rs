@@ -1,46 +1,165 @@
-//! Latency harness: what the API's caller waits for, with and without `#[moesif_logger]`, in both
-//! delivery modes, with a collector that answers after 20 ms (and one that never answers).
+//! Measurement harness: what `#[moesif_logger]` costs the API's caller, the Lambda bill, the collector
+//! and memory, per configuration, against the real `lambda_runtime` loop, the loopback Runtime and
+//! Extensions API emulator and the stand-in collector of `testkit/` (no AWS, 127.0.0.1 only).
 //!
 //! ```sh
-//! cargo run --release --example latency            # 500 invocations per configuration
-//! cargo run --release --example latency -- 2000    # more
+//! cargo run --release --example latency             # 3 rounds; per round 500 warm invocations, 10 sparse, …
+//! cargo run --release --example latency -- 2000     # 2000 warm invocations per configuration and round
+//! cargo run --release --example latency -- 500 --rounds 1 --sparse 20 --memory 1000 --sync-hang 20 --only warm,sparse
+//! HARNESS_DUMP_DIR=/tmp/harness cargo run --release --example latency   # + a CSV per configuration and round
 //! ```
 //!
-//! Each configuration runs in its own process (the delivery mode is per process): the real
-//! `lambda_runtime` loop against the loopback Runtime API emulator; latency is from the moment the
-//! runtime receives the event to the moment it has posted the response.
+//! Each configuration gets a fresh emulator and collector in this process and a fresh **function
+//! process** (this binary with `--function KIND`: the handler under `lambda_runtime::run` or
+//! `moesif_lambda::run`, nothing else), as on Lambda, where the Runtime API lives outside the sandbox.
+//! This process invokes it and takes every timestamp (emulator and collector share one clock). At the
+//! end it writes `flush <ms>` to the function's stdin: the function runs `moesif_lambda::flush` (so
+//! nothing stays queued when the collector answers), reports its peak RSS and exits. Rounds run every
+//! configuration once in turn, so slow phases of a shared machine hit all of them; samples are pooled
+//! over rounds. Per configuration:
+//!
+//! - caller p50/p99: `answered_at - handed_out_at` (the runtime got the event → it posted the answer);
+//! - billed p50/p99: `invocation_finished_at(id) - handed_out_at`: until the runtime answered AND every
+//!   `INVOKE` extension asked for its next event, when Lambda stops billing the sandbox;
+//! - POSTs/event: `POST /v1/events…` requests the collector received / events it accepted;
+//! - peak RSS: `VmHWM` of the function process (`/proc/self/status`) after the final flush.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, Options};
-use moesif_lambda_testkit::{Behaviour, Collector, LambdaEnv, RuntimeApi};
+use moesif_lambda::moesif_logger;
+use moesif_lambda_testkit::{Behaviour, Collector, InvokeOptions, RuntimeApi};
 use serde_json::{json, Value};
-use std::process::Command;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::io::{BufRead as _, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
-const CONFIGURATIONS: [(&str, &str); 6] = [
-    ("without-macro", "no #[moesif_logger], lambda_runtime::run"),
-    (
-        "run-without-macro",
-        "no #[moesif_logger], moesif_lambda::run (extension only)",
-    ),
-    (
-        "sync",
-        "#[moesif_logger], lambda_runtime::run (synchronous), collector 20 ms",
-    ),
-    (
-        "after-response",
-        "#[moesif_logger], moesif_lambda::run, collector 20 ms",
-    ),
-    ("sync-hanging", "#[moesif_logger], lambda_runtime::run, collector hangs"),
-    (
-        "after-response-hanging",
-        "#[moesif_logger], moesif_lambda::run, collector hangs",
-    ),
+/// Which function runs, and under which loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Function {
+    /// No `#[moesif_logger]`, plain `lambda_runtime::run`: no extension at all.
+    Plain,
+    /// No `#[moesif_logger]`, `moesif_lambda::run`: our internal extension is registered, gets every
+    /// `INVOKE`, waits for the response to be posted like always, and never has an event to send (no
+    /// handler logs, so no collector exists to check): the no-op-extension baseline.
+    Baseline,
+    /// `#[moesif_logger]` under `moesif_lambda::run`: events sent after the response, when due.
+    AfterResponse,
+    /// `#[moesif_logger]` under plain `lambda_runtime::run`: events sent before each answer.
+    Synchronous,
+}
+
+impl Function {
+    const ALL: [Function; 4] = [
+        Function::Plain,
+        Function::Baseline,
+        Function::AfterResponse,
+        Function::Synchronous,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Function::Plain => "plain",
+            Function::Baseline => "baseline",
+            Function::AfterResponse => "after-response",
+            Function::Synchronous => "synchronous",
+        }
+    }
+
+    fn logs(self) -> bool {
+        matches!(self, Function::AfterResponse | Function::Synchronous)
+    }
+}
+
+/// How the stand-in collector behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CollectorKind {
+    /// Answers every POST after 20 ms (`HARNESS_COLLECTOR_DELAY_MS` to change).
+    Answers,
+    /// Nothing listens: connections are refused.
+    Refused,
+    /// Answers every POST 503 at once.
+    Unavailable,
+    /// Never answers a POST (`GET /v1/config` still answers).
+    Hangs,
+}
+
+/// Which command-line count a configuration runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Count {
+    Warm,
+    Sparse,
+    Memory,
+    SyncHang,
+}
+
+struct Configuration {
+    name: &'static str,
+    description: &'static str,
+    function: Function,
+    collector: CollectorKind,
+    count: Count,
+    /// From one invocation being queued to the next (zero: back to back, the next is queued the moment
+    /// the previous one is answered and handed out as soon as the sandbox is free again).
+    gap: Duration,
+    /// The invocation's deadline, from the moment it is queued.
+    deadline: Duration,
+    /// Size of the request body (`0`: the sample API Gateway REST event as is).
+    body_bytes: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn configuration(
+    name: &'static str,
+    description: &'static str,
+    function: Function,
+    collector: CollectorKind,
+    count: Count,
+    gap_ms: u64,
+    deadline_ms: u64,
+    body_bytes: usize,
+) -> Configuration {
+    Configuration {
+        name,
+        description,
+        function,
+        collector,
+        count,
+        gap: Duration::from_millis(gap_ms),
+        deadline: Duration::from_millis(deadline_ms),
+        body_bytes,
+    }
+}
+
+use CollectorKind::{Answers, Hangs, Refused, Unavailable};
+use Count::{Memory, Sparse, SyncHang, Warm};
+use Function::{AfterResponse, Baseline, Plain, Synchronous};
+
+#[rustfmt::skip]
+const CONFIGURATIONS: [Configuration; 12] = [
+    //            name               description                                                                  function       collector    count     gap  deadline body
+    configuration("plain",           "no macro, `lambda_runtime::run`, no extension (reference)",                 Plain,         Answers,     Warm,     0,   3000,    0),
+    configuration("baseline",        "**baseline**: no macro, `moesif_lambda::run` (no-op extension), warm",      Baseline,      Answers,     Warm,     0,   3000,    0),
+    configuration("warm",            "(a) warm: back to back, collector 20 ms",                                   AfterResponse, Answers,     Warm,     0,   3000,    0),
+    configuration("baseline-sparse", "baseline, sparse: 600 ms apart",                                            Baseline,      Answers,     Sparse,   600, 3000,    0),
+    configuration("sparse",          "(b) sparse: 600 ms apart, collector 20 ms",                                 AfterResponse, Answers,     Sparse,   600, 3000,    0),
+    configuration("down",            "(c) collector down (connection refused), warm",                             AfterResponse, Refused,     Warm,     0,   3000,    0),
+    configuration("503",             "(c) collector answers 503, warm",                                           AfterResponse, Unavailable, Warm,     0,   3000,    0),
+    configuration("hang",            "(d) collector hangs, warm",                                                 AfterResponse, Hangs,       Warm,     0,   3000,    0),
+    configuration("sync",            "synchronous (`lambda_runtime::run` + macro), warm, collector 20 ms",        Synchronous,   Answers,     Warm,     0,   3000,    0),
+    configuration("sync-hang",       "synchronous, collector hangs, deadline 1.5 s, 250 ms apart",                Synchronous,   Hangs,       SyncHang, 250, 1500,    0),
+    configuration("baseline-memory", "baseline, 200 KB request bodies, warm",                                     Baseline,      Refused,     Memory,   0,   3000,    200_000),
+    configuration("memory",          "(e) 200 KB request bodies, collector down, warm",                           AfterResponse, Refused,     Memory,   0,   3000,    200_000),
 ];
 
-const OPTIONS: Options = Options::new()
-    .request_timeout(Duration::from_secs(1))
-    .flush_budget(Duration::from_millis(200));
+/// The longest any one wait may take: for the function process to start, for the emulator to go idle,
+/// for the function's final report.
+const WAIT: Duration = Duration::from_secs(10);
+/// What the function's final flush may take when the collector answers.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------------------------
+// The function process.
 
 fn answer() -> Value {
     json!({"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{\"ok\":true}"})
@@ -51,10 +170,72 @@ async fn plain(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(answer())
 }
 
-#[moesif_logger(options = OPTIONS)]
+/// Default options: what a user gets (request timeout 5 s, flush budget 2 s, batches of 50, …).
+#[moesif_logger]
 async fn logged(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let _ = event.payload;
     Ok(answer())
+}
+
+/// `VmHWM` (peak resident set) of this process, in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The function process: runs the handler's loop until its stdin says `flush <ms>` (or closes), then
+/// flushes within that budget, prints `REPORT {json}` and exits.
+fn function_process(function: Function) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let _loop = match function {
+            Plain => tokio::spawn(lambda_runtime::run(service_fn(plain))),
+            Baseline => tokio::spawn(moesif_lambda::run(service_fn(plain))),
+            AfterResponse => tokio::spawn(moesif_lambda::run(service_fn(logged))),
+            Synchronous => tokio::spawn(lambda_runtime::run(service_fn(logged))),
+        };
+        let (lines, mut commands) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // One command at most; the parent's end of stdin closing ends the process too.
+        let budget = commands
+            .recv()
+            .await
+            .and_then(|line| line.strip_prefix("flush ")?.trim().parse().ok())
+            .map_or(Duration::ZERO, Duration::from_millis);
+        let report = if budget.is_zero() {
+            moesif_lambda::FlushReport::default()
+        } else {
+            moesif_lambda::flush(budget).await
+        };
+        println!(
+            "REPORT {}",
+            json!({"sent": report.sent, "requeued": report.requeued, "peak_rss_kib": peak_rss_kib()})
+        );
+        let _ = std::io::stdout().flush();
+    });
+    // Do not wait for the runtime's tasks (a send hung on the collector, the extension's long poll).
+    std::process::exit(0)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The harness.
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros() as u64
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -62,90 +243,481 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted.get(index).copied().unwrap_or_default()
 }
 
-/// One configuration, in this process; prints `p50_us p99_us`.
-async fn measure(mode: &str, invocations: usize) -> Result<(), Error> {
-    let api = RuntimeApi::start().await;
-    let collector = Collector::start().await;
-    let delay_ms = std::env::var("LATENCY_COLLECTOR_DELAY_MS")
-        .ok()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(20);
-    collector.set_default_behaviour(Some(if mode.ends_with("hanging") {
-        Behaviour::Hang
-    } else {
-        Behaviour::Delay(Duration::from_millis(delay_ms))
-    }));
-    let url = collector.base_url();
-    let _env = LambdaEnv::acquire(
-        &api,
-        &[
-            ("MOESIF_APPLICATION_ID", Some("latency-app")),
-            ("MOESIF_BASE_URI", Some(&url)),
-        ],
-    )
-    .await;
-    let function = match mode {
-        "without-macro" => tokio::spawn(lambda_runtime::run(service_fn(plain))),
-        "run-without-macro" => tokio::spawn(moesif_lambda::run(service_fn(plain))),
-        "sync" | "sync-hanging" => tokio::spawn(lambda_runtime::run(service_fn(logged))),
-        _ => tokio::spawn(moesif_lambda::run(service_fn(logged))),
-    };
-    let event: Value = serde_json::from_str(include_str!("events/apigw-rest.json"))?;
-    // Requests arrive `gap` apart (default 30 ms, more than the collector's 20 ms): every configuration
-    // then starts each invocation from an idle process, as on Lambda, instead of back-to-back.
-    let gap = Duration::from_millis(
-        std::env::var("LATENCY_GAP_MS")
-            .ok()
-            .and_then(|g| g.parse().ok())
-            .unwrap_or(30),
-    );
-    let mut latencies = Vec::with_capacity(invocations);
-    for _ in 0..invocations {
-        let started = tokio::time::Instant::now();
-        latencies.push(api.invoke(event.clone()).await?.latency());
-        api.wait_until_idle(Duration::from_secs(10)).await;
-        tokio::time::sleep_until(started + gap).await;
+/// The sample REST API event, with a `body_bytes` JSON body when asked.
+fn event(body_bytes: usize) -> Result<Value, Error> {
+    let mut event: Value = serde_json::from_str(include_str!("events/apigw-rest.json"))?;
+    if body_bytes > 0 {
+        let filler = "x".repeat(body_bytes.saturating_sub(12));
+        event["body"] = Value::String(json!({ "data": filler }).to_string());
+        event["httpMethod"] = json!("POST");
+        event["headers"]["Content-Type"] = json!("application/json");
     }
-    function.abort();
-    latencies.sort();
-    println!(
-        "{} {}",
-        percentile(&latencies, 0.5).as_micros(),
-        percentile(&latencies, 0.99).as_micros()
-    );
-    Ok(())
+    Ok(event)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1);
-    if let Some("--mode") = args.next().as_deref() {
-        let mode = args.next().unwrap_or_default();
-        let invocations = args.next().and_then(|n| n.parse().ok()).unwrap_or(500);
-        return measure(&mode, invocations).await;
+/// The function process, killed when dropped (if it has not exited by then).
+struct FunctionProcess {
+    child: Child,
+    /// Its stdout, line by line.
+    lines: mpsc::UnboundedReceiver<String>,
+    /// Its stderr, all of it once it ends.
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl FunctionProcess {
+    fn start(function: Function, api: &RuntimeApi, collector_url: &str) -> Result<FunctionProcess, String> {
+        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .args(["--function", function.name()])
+            .env_remove("AWS_LAMBDA_MAX_CONCURRENCY")
+            .envs(api.lambda_env())
+            .env("MOESIF_APPLICATION_ID", "harness-app")
+            .env("MOESIF_BASE_URI", collector_url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the function: {e}"))?;
+        // Both pipes are read on threads of their own, so the function never blocks on a full pipe.
+        let (sender, lines) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take();
+        std::thread::spawn(move || {
+            if let Some(stdout) = stdout {
+                for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let stderr = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+                text
+            })
+        });
+        Ok(FunctionProcess { child, lines, stderr })
     }
-    let invocations: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(500);
-    let hanging_invocations = (invocations / 10).max(20); // a hanging collector costs 1 s per sync call
-    println!("{invocations} invocations per configuration (hanging collector: {hanging_invocations})\n");
-    println!("| configuration | p50 | p99 |\n| --- | --- | --- |");
-    for (mode, description) in CONFIGURATIONS {
-        let count = if mode.ends_with("hanging") {
-            hanging_invocations
-        } else {
-            invocations
+
+    /// Asks for the final flush (within `budget`) and waits for the report.
+    async fn finish(&mut self, budget: Duration) -> Result<Value, String> {
+        if let Some(stdin) = self.child.stdin.as_mut() {
+            let _ = writeln!(stdin, "flush {}", budget.as_millis());
+            let _ = stdin.flush();
+        }
+        let report = tokio::time::timeout(budget + WAIT, async {
+            while let Some(line) = self.lines.recv().await {
+                if let Some(json) = line.strip_prefix("REPORT ") {
+                    return serde_json::from_str::<Value>(json).ok();
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten();
+        report.ok_or_else(|| {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let stderr = self.stderr.take().and_then(|t| t.join().ok()).unwrap_or_default();
+            format!("no report from the function: {}", stderr.trim().replace('\n', " "))
+        })
+    }
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// One invocation as the harness saw it.
+struct Run {
+    request_id: String,
+    queued_at: Instant,
+    handed_out_at: Instant,
+    answered_at: Instant,
+}
+
+/// What one or more runs of a configuration measured (raw samples, pooled over rounds).
+#[derive(Default)]
+struct Measured {
+    rounds: usize,
+    invocations: usize,
+    failures: usize,
+    unfinished: usize,
+    /// `answered_at - handed_out_at`.
+    caller: Vec<Duration>,
+    /// `invocation_finished_at - handed_out_at`.
+    billed: Vec<Duration>,
+    /// Caller p50 of each round (to show the spread between processes).
+    caller_p50_per_round: Vec<Duration>,
+    /// `answered_at` → arrival at the collector of the first POST carrying the invocation's event.
+    lag: Vec<Duration>,
+    /// Every request the collector received (config fetches included).
+    requests: usize,
+    posts: usize,
+    events: usize,
+    deadline_misses: usize,
+    /// Smallest `deadline - answered_at`.
+    closest_to_deadline: Option<Duration>,
+    extensions: usize,
+    final_flush_sent: usize,
+    final_flush_requeued: usize,
+    peak_rss_kib: u64,
+}
+
+impl Measured {
+    fn merge(&mut self, round: Measured) {
+        self.rounds += round.rounds;
+        self.invocations += round.invocations;
+        self.failures += round.failures;
+        self.unfinished += round.unfinished;
+        self.caller.extend(round.caller);
+        self.billed.extend(round.billed);
+        self.caller_p50_per_round.extend(round.caller_p50_per_round);
+        self.lag.extend(round.lag);
+        self.requests += round.requests;
+        self.posts += round.posts;
+        self.events += round.events;
+        self.deadline_misses += round.deadline_misses;
+        self.closest_to_deadline = match (self.closest_to_deadline, round.closest_to_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
-        let output = Command::new(std::env::current_exe()?)
-            .args(["--mode", mode, &count.to_string()])
-            .output()?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let numbers: Vec<u128> = text.split_whitespace().filter_map(|n| n.parse().ok()).collect();
-        match numbers.as_slice() {
-            [p50, p99] => println!("| {description} | {p50} µs | {p99} µs |"),
-            _ => println!(
-                "| {description} | failed: {} |",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
+        self.extensions = self.extensions.max(round.extensions);
+        self.final_flush_sent += round.final_flush_sent;
+        self.final_flush_requeued += round.final_flush_requeued;
+        self.peak_rss_kib = self.peak_rss_kib.max(round.peak_rss_kib);
+    }
+}
+
+/// One round of one configuration: fresh emulator, collector and function process.
+async fn measure(configuration: &Configuration, count: usize, round: usize) -> Result<Measured, String> {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    let delay = ms(std::env::var("HARNESS_COLLECTOR_DELAY_MS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(20));
+    collector.set_default_behaviour(Some(match configuration.collector {
+        Answers | Refused => Behaviour::Delay(delay),
+        Unavailable => Behaviour::Status(503),
+        Hangs => Behaviour::Hang,
+    }));
+    let url = match configuration.collector {
+        Refused => Collector::closed_port_url(),
+        _ => collector.base_url(),
+    };
+    let mut function = FunctionProcess::start(configuration.function, &api, &url)?;
+    let event = event(configuration.body_bytes).map_err(|e| e.to_string())?;
+    let options = InvokeOptions {
+        deadline: configuration.deadline,
+        ..InvokeOptions::default()
+    };
+
+    let mut runs = Vec::with_capacity(count);
+    let mut failures = 0;
+    for _ in 0..count {
+        let queued_at = Instant::now();
+        match api.invoke_with(event.clone(), options.clone()).await {
+            Ok(invocation) => runs.push(Run {
+                request_id: invocation.request_id,
+                queued_at,
+                handed_out_at: invocation.handed_out_at,
+                answered_at: invocation.answered_at,
+            }),
+            Err(_) => failures += 1,
+        }
+        if !configuration.gap.is_zero() {
+            api.wait_until_idle(WAIT).await;
+            tokio::time::sleep_until((queued_at + configuration.gap).into()).await;
         }
     }
+    api.wait_until_idle(WAIT).await;
+    // Everything still queued goes now. A collector that does not answer gets no final flush: nothing
+    // could arrive, and a hanging one would only hold the harness for the request timeout.
+    let budget = if configuration.collector == Answers {
+        FINAL_FLUSH
+    } else {
+        Duration::ZERO
+    };
+    let report = function.finish(budget).await?;
+    drop(function);
+
+    let mut caller: Vec<Duration> = runs.iter().map(|r| r.answered_at - r.handed_out_at).collect();
+    caller.sort();
+    let finished: Vec<Option<Instant>> = runs.iter().map(|r| api.invocation_finished_at(&r.request_id)).collect();
+    let billed: Vec<Duration> = runs
+        .iter()
+        .zip(&finished)
+        .filter_map(|(run, finished)| Some(finished.as_ref()?.saturating_duration_since(run.handed_out_at)))
+        .collect();
+
+    let requests = collector.requests();
+    let posts: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.starts_with("/v1/events"))
+        .collect();
+    // When the first POST carrying each invocation's event arrived (`metadata.trace_id` is its request
+    // id in the default metadata).
+    let mut arrived: HashMap<&str, Instant> = HashMap::new();
+    for post in &posts {
+        let batch = match &post.json {
+            Some(Value::Array(batch)) => batch.iter().collect(),
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        for event in batch {
+            if let Some(id) = event.pointer("/metadata/trace_id").and_then(Value::as_str) {
+                arrived.entry(id).or_insert(post.received_at);
+            }
+        }
+    }
+    let lag = runs
+        .iter()
+        .filter_map(|r| {
+            Some(
+                arrived
+                    .get(r.request_id.as_str())?
+                    .saturating_duration_since(r.answered_at),
+            )
+        })
+        .collect();
+
+    if let Ok(dir) = std::env::var("HARNESS_DUMP_DIR") {
+        let origin = runs.first().map_or_else(Instant::now, |r| r.handed_out_at);
+        let since = |at: Option<Instant>| {
+            at.map_or(String::new(), |at| {
+                micros(at.saturating_duration_since(origin)).to_string()
+            })
+        };
+        let mut csv = String::from("request_id,handed_out_us,answered_us,finished_us,at_collector_us\n");
+        for (run, finished) in runs.iter().zip(&finished) {
+            csv.push_str(&format!(
+                "{},{},{},{},{}\n",
+                run.request_id,
+                since(Some(run.handed_out_at)),
+                since(Some(run.answered_at)),
+                since(*finished),
+                since(arrived.get(run.request_id.as_str()).copied()),
+            ));
+        }
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(format!("{dir}/{}-{round}.csv", configuration.name), csv);
+    }
+
+    Ok(Measured {
+        rounds: 1,
+        invocations: runs.len(),
+        failures,
+        unfinished: finished.iter().filter(|f| f.is_none()).count(),
+        caller_p50_per_round: vec![percentile(&caller, 0.5)],
+        caller,
+        billed,
+        lag,
+        requests: requests.len(),
+        posts: posts.len(),
+        events: collector.events().len(),
+        // Answers against their deadline (less 1 ms: the emulator's deadline is in whole milliseconds).
+        deadline_misses: runs
+            .iter()
+            .filter(|r| r.answered_at >= r.queued_at + configuration.deadline - ms(1))
+            .count(),
+        closest_to_deadline: runs
+            .iter()
+            .map(|r| (r.queued_at + configuration.deadline).saturating_duration_since(r.answered_at))
+            .min(),
+        extensions: api.registered_extensions().len(),
+        final_flush_sent: number(&report, "sent") as usize,
+        final_flush_requeued: number(&report, "requeued") as usize,
+        peak_rss_kib: number(&report, "peak_rss_kib"),
+    })
+}
+
+/// A duration in the unit that reads best.
+fn show(d: Duration) -> String {
+    let us = micros(d);
+    if us < 10_000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.2} s", us as f64 / 1_000_000.0)
+    }
+}
+
+fn number(value: &Value, key: &str) -> u64 {
+    value[key].as_u64().unwrap_or(0)
+}
+
+/// The table row of one configuration.
+fn row(configuration: &Configuration, measured: &mut Measured) -> String {
+    measured.caller.sort();
+    measured.billed.sort();
+    measured.lag.sort();
+    let (posts, events) = (measured.posts, measured.events);
+    let per_event = match (events, configuration.collector) {
+        (0, _) if !configuration.function.logs() => format!("– (no events; {} collector requests)", measured.requests),
+        (0, Refused) => "– (nothing listening)".to_owned(),
+        (0, _) => format!("– ({posts} POSTs, 0 events accepted)"),
+        _ => format!("{:.3} ({posts}/{events})", posts as f64 / events as f64),
+    };
+    let mut notes = vec![format!(
+        "n={} over {} round{} (caller p50 per round: {})",
+        measured.invocations,
+        measured.rounds,
+        if measured.rounds == 1 { "" } else { "s" },
+        measured
+            .caller_p50_per_round
+            .iter()
+            .map(|d| micros(*d).to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+            + " µs"
+    )];
+    for (count, what) in [
+        (measured.failures, "invocations failed"),
+        (measured.unfinished, "never finished"),
+    ] {
+        if count > 0 {
+            notes.push(format!("**{count} {what}**"));
+        }
+    }
+    notes.push(match measured.extensions {
+        0 => "no extension".to_owned(),
+        n => format!("{n} extension"),
+    });
+    notes.push(format!(
+        "billed > 1 ms: {}, max {}",
+        measured.billed.iter().filter(|b| **b > ms(1)).count(),
+        show(measured.billed.last().copied().unwrap_or_default())
+    ));
+    if configuration.count == Sparse && configuration.function.logs() {
+        notes.push(format!(
+            "answer → its POST at the collector: p50 {}, p99 {}, max {} ({} events)",
+            show(percentile(&measured.lag, 0.5)),
+            show(percentile(&measured.lag, 0.99)),
+            show(measured.lag.last().copied().unwrap_or_default()),
+            measured.lag.len(),
+        ));
+    }
+    if configuration.function == Synchronous {
+        notes.push(format!(
+            "{} before the {} deadline (closest: {} before)",
+            match measured.deadline_misses {
+                0 => "every answer".to_owned(),
+                misses => format!("**{misses} answers not**"),
+            },
+            show(configuration.deadline),
+            show(measured.closest_to_deadline.unwrap_or_default()),
+        ));
+    }
+    if configuration.collector == Answers && configuration.function.logs() {
+        notes.push(format!(
+            "final flush sent {}, left {}",
+            measured.final_flush_sent, measured.final_flush_requeued
+        ));
+    }
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {:.1} MB | {} |",
+        configuration.description,
+        show(percentile(&measured.caller, 0.5)),
+        show(percentile(&measured.caller, 0.99)),
+        show(percentile(&measured.billed, 0.5)),
+        show(percentile(&measured.billed, 0.99)),
+        per_event,
+        measured.peak_rss_kib as f64 * 1024.0 / 1e6,
+        notes.join("; "),
+    )
+}
+
+/// Command-line counts.
+struct Counts {
+    rounds: usize,
+    warm: usize,
+    sparse: usize,
+    memory: usize,
+    sync_hang: usize,
+}
+
+impl Counts {
+    fn of(&self, count: Count) -> usize {
+        match count {
+            Warm => self.warm,
+            Sparse => self.sparse,
+            Memory => self.memory,
+            SyncHang => self.sync_hang,
+        }
+    }
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--function") {
+        let name = args.get(1).map(String::as_str).unwrap_or_default();
+        let Some(function) = Function::ALL.into_iter().find(|f| f.name() == name) else {
+            return Err(format!("unknown function {name}").into());
+        };
+        return function_process(function);
+    }
+
+    let mut counts = Counts {
+        rounds: 3,
+        warm: 500,
+        sparse: 10,
+        memory: 1000,
+        sync_hang: 10,
+    };
+    let mut only: Option<Vec<String>> = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().and_then(|v| v.parse::<usize>().ok());
+        match arg.as_str() {
+            "--rounds" => counts.rounds = value().unwrap_or(counts.rounds).max(1),
+            "--sparse" => counts.sparse = value().unwrap_or(counts.sparse),
+            "--memory" => counts.memory = value().unwrap_or(counts.memory),
+            "--sync-hang" => counts.sync_hang = value().unwrap_or(counts.sync_hang),
+            "--only" => only = args.next().map(|list| list.split(',').map(str::to_owned).collect()),
+            warm => counts.warm = warm.parse().unwrap_or(counts.warm),
+        }
+    }
+    let selected: Vec<&Configuration> = CONFIGURATIONS
+        .iter()
+        .filter(|c| only.as_ref().is_none_or(|only| only.iter().any(|o| o == c.name)))
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "rounds: {} (every configuration once per round, in turn); per configuration and round: {} warm \
+         invocations, {} sparse, {} memory, {} synchronous hanging; {cores} cores",
+        counts.rounds, counts.warm, counts.sparse, counts.memory, counts.sync_hang
+    );
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let started = Instant::now();
+    let mut measured: Vec<Result<Measured, String>> = selected.iter().map(|_| Ok(Measured::default())).collect();
+    for round in 0..counts.rounds {
+        for (configuration, total) in selected.iter().zip(measured.iter_mut()) {
+            let Ok(sum) = total else { continue };
+            match runtime.block_on(measure(configuration, counts.of(configuration.count), round)) {
+                Ok(one) => sum.merge(one),
+                Err(why) => *total = Err(why),
+            }
+        }
+    }
+    println!("(took {:.0} s)\n", started.elapsed().as_secs_f64());
+    println!("| configuration | caller p50 | caller p99 | billed p50 | billed p99 | POSTs/event | peak RSS | notes |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (configuration, total) in selected.iter().zip(measured.iter_mut()) {
+        match total {
+            Ok(total) => println!("{}", row(configuration, total)),
+            Err(why) => println!("| {} | failed: {why} | | | | | | |", configuration.description),
+        }
+    }
+    // The emulators' and collectors' tasks (a hanging collector's connections) are not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
