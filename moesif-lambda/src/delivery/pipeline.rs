@@ -63,7 +63,10 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
 ///
 /// [`Queue::is_due`]: super::queue::Queue::is_due
 pub(crate) fn any_due(idle: Option<Duration>) -> bool {
-    Transport::all().iter().any(|transport| transport.queue.is_due(idle))
+    // A collector whose breaker holds sends back is never due: the invocation ends at once.
+    Transport::all()
+        .iter()
+        .any(|transport| transport.queue.is_due(idle) && transport.breaker.allows())
 }
 
 /// Whether any collector's queue is due to be sent by a background sender, where sending costs no
@@ -71,7 +74,7 @@ pub(crate) fn any_due(idle: Option<Duration>) -> bool {
 pub(crate) fn any_due_in_background() -> bool {
     Transport::all()
         .iter()
-        .any(|transport| transport.queue.is_due_within(BACKGROUND_MAX_DELAY))
+        .any(|transport| transport.queue.is_due_within(BACKGROUND_MAX_DELAY) && transport.breaker.allows())
 }
 
 /// The longest an event waits for a batch when a background sender sends.
