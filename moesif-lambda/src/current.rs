@@ -24,8 +24,18 @@ fn in_flight() -> std::sync::MutexGuard<'static, Vec<String>> {
     IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The request id of the invocation [`enter`]ed last, to tell an invocation nothing logged.
+static LAST_ENTERED: Mutex<String> = Mutex::new(String::new());
+
+/// Whether the invocation `request_id` was [`enter`]ed: something (the attribute, the layer) captured it.
+pub(crate) fn seen(request_id: &str) -> bool {
+    let last = LAST_ENTERED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    *last == request_id || in_flight().iter().any(|id| id == request_id)
+}
+
 /// Marks the start of an invocation (on the thread that will start its body).
 pub(crate) fn enter(request_id: &str) {
+    request_id.clone_into(&mut LAST_ENTERED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
     in_flight().push(request_id.to_owned());
     ENTERED.with(|entered| *entered.borrow_mut() = Some(request_id.to_owned()));
 }

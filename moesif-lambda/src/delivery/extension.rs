@@ -359,6 +359,14 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for ResponseP
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let result = std::task::ready!(self.posting.as_mut().poll(cx));
         let request_id = std::mem::take(&mut self.request_id);
+        if !crate::current::seen(&request_id) {
+            warn_once("nothing-logs", || {
+                tracing::warn!(
+                    "moesif: an invocation was served but nothing logged it: wrap the service in \
+                     moesif_lambda::MoesifLayer or annotate the handler with #[moesif_logger]"
+                )
+            });
+        }
         self.done.send_replace(Some(request_id));
         Poll::Ready(result)
     }
