@@ -6,13 +6,13 @@
 //! ```
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, Options};
+use moesif_lambda::{moesif_logger, Options, RequestView};
 use serde_json::{json, Value};
 
 /// Identify users by a header your authorizer sets; everything else is the reference's default.
 const OPTIONS: Options = Options::new()
-    .identify_user(|event, _| event.pointer("/headers/x-user-id")?.as_str().map(String::from))
-    .identify_company(|event, _| event.pointer("/headers/x-company-id")?.as_str().map(String::from))
+    .identify_user(|event, _| RequestView::of(event)?.header("x-user-id").map(String::from))
+    .identify_company(|event, _| RequestView::of(event)?.header("x-company-id").map(String::from))
     .skip(|event, _| event.get("path").and_then(Value::as_str) == Some("/health"));
 
 #[moesif_logger(options = OPTIONS)]

@@ -12,7 +12,7 @@
 //! the collector received, and each request it got.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, Options};
+use moesif_lambda::{moesif_logger, Options, RequestView};
 use moesif_lambda_testkit::{Collector, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -30,12 +30,7 @@ const SAMPLES: [(&str, &str); 5] = [
 
 /// Users from a header; the rest is the reference's defaults.
 const OPTIONS: Options = Options::new()
-    .identify_user(|event, _| {
-        event
-            .pointer("/headers/x-user-id")
-            .and_then(Value::as_str)
-            .map(String::from)
-    })
+    .identify_user(|event, _| RequestView::of(event)?.header("x-user-id").map(String::from))
     .identify_company(|_, _| Some("demo-company".to_owned()));
 
 #[moesif_logger(options = OPTIONS)]

@@ -24,8 +24,8 @@ mod time;
 #[doc(hidden)]
 pub use integrations::macro_entry as __private;
 
-pub use capture::preview_event;
 pub use capture::redact;
+pub use capture::{preview_event, RequestView};
 pub use delivery::{flush, run, run_concurrent, FlushReport};
 pub use error::Error;
 #[cfg(feature = "http")]

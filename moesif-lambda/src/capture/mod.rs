@@ -14,6 +14,9 @@ pub mod redact;
 mod request;
 mod response;
 pub(crate) mod shape;
+mod view;
+
+pub use view::RequestView;
 
 use crate::hooks;
 use crate::model::{Direction, EventModel, EventResponse};

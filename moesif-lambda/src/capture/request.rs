@@ -54,16 +54,16 @@ pub(crate) fn capture_request(
 }
 
 /// The shape-specific fields of a request.
-struct RequestParts<'a> {
-    verb: String,
-    path: String,
+pub(super) struct RequestParts<'a> {
+    pub(super) verb: String,
+    pub(super) path: String,
     query: String,
     time_millis: Option<i64>,
     source_ip: Option<&'a str>,
 }
 
 impl<'a> RequestParts<'a> {
-    fn of(event: &'a Value, shape: EventShape) -> Self {
+    pub(super) fn of(event: &'a Value, shape: EventShape) -> Self {
         let text = |pointer: &str| str_at(event, pointer).unwrap_or_default().to_owned();
         let path_or_root = |pointer: &str| {
             str_at(event, pointer)

@@ -154,7 +154,7 @@ impl Options {
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
-    ///     .identify_user(|event, _| event.pointer("/headers/x-user-id")?.as_str().map(String::from));
+    ///     .identify_user(|event, _| moesif_lambda::RequestView::of(event)?.header("x-user-id").map(String::from));
     /// ```
     #[doc(alias = "IDENTIFY_USER")]
     pub const fn identify_user(mut self, hook: IdentifyHook) -> Self {
@@ -166,7 +166,7 @@ impl Options {
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
-    ///     .identify_company(|event, _| event.pointer("/headers/x-org")?.as_str().map(String::from));
+    ///     .identify_company(|event, _| moesif_lambda::RequestView::of(event)?.header("x-org").map(String::from));
     /// ```
     #[doc(alias = "IDENTIFY_COMPANY")]
     pub const fn identify_company(mut self, hook: IdentifyHook) -> Self {
@@ -178,7 +178,7 @@ impl Options {
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
-    ///     .session_token(|event, _| event.pointer("/headers/x-session")?.as_str().map(String::from));
+    ///     .session_token(|event, _| moesif_lambda::RequestView::of(event)?.header("x-session").map(String::from));
     /// ```
     #[doc(alias = "GET_SESSION_TOKEN")]
     pub const fn session_token(mut self, hook: IdentifyHook) -> Self {
@@ -190,7 +190,7 @@ impl Options {
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
-    ///     .api_version(|event, _| event.pointer("/headers/x-api-version")?.as_str().map(String::from));
+    ///     .api_version(|event, _| moesif_lambda::RequestView::of(event)?.header("x-api-version").map(String::from));
     /// ```
     #[doc(alias = "GET_API_VERSION")]
     pub const fn api_version(mut self, hook: IdentifyHook) -> Self {
