@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use moesif_lambda::{MoesifLayer, Options};
-use moesif_lambda_testkit::{spawn_function, Collector, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -29,21 +29,6 @@ fn app(options: Options) -> Router {
         .layer(MoesifLayer::new(options))
 }
 
-/// An HTTP API (v2) event for `method path` with `body`.
-fn event(method: &str, path: &str, body: Option<&str>) -> Value {
-    let mut event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"host": "api.example", "content-type": "application/json", "authorization": "Bearer secret"},
-        "requestContext": {"domainName": "api.example", "timeEpoch": 1583348638390_i64,
-                           "http": {"method": method, "path": path, "sourceIp": "198.51.100.7"}},
-        "isBase64Encoded": false
-    });
-    if let Some(body) = body {
-        event["body"] = json!(body);
-    }
-    event
-}
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tracing_subscriber::fmt().with_env_filter("warn").without_time().init();
@@ -56,12 +41,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     spawn_function(move || moesif_lambda::run_http(app(options)));
 
     for (name, event) in [
-        ("GET /hello", event("GET", "/hello", None)),
+        ("GET /hello", http_api_event("GET", "/hello", None)),
         (
             "POST /orders",
-            event("POST", "/orders", Some("{\"item\": \"book\", \"qty\": 2}")),
+            http_api_event("POST", "/orders", Some("{\"item\": \"book\", \"qty\": 2}")),
         ),
-        ("GET /missing", event("GET", "/missing", None)),
+        ("GET /missing", http_api_event("GET", "/missing", None)),
     ] {
         let invocation = api.invoke(event).await?;
         api.wait_until_idle(Duration::from_secs(10)).await;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use moesif_lambda::{MoesifLayer, Options};
-use moesif_lambda_testkit::{spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -35,28 +35,16 @@ fn app() -> Router {
         .route("/large", get(|| async { "y".repeat(LARGE) }))
 }
 
-/// A minimal HTTP API (v2) event for `method path` with `body`.
-fn event(method: &str, path: &str, body: Option<&str>) -> Value {
-    let mut event = json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"host": "api.example", "content-type": "application/json"},
-        "requestContext": {"domainName": "api.example", "timeEpoch": 1583348638390_i64,
-                           "http": {"method": method, "path": path, "sourceIp": "198.51.100.7"}},
-        "isBase64Encoded": false
-    });
-    if let Some(body) = body {
-        event["body"] = json!(body);
-    }
-    event
-}
-
 fn requests() -> Vec<(&'static str, Value)> {
     vec![
-        ("layer-json", event("GET", "/json", None)),
-        ("layer-missing", event("GET", "/missing", None)),
-        ("layer-created", event("POST", "/items", Some("{\"name\": \"seven\"}"))),
-        ("layer-stream", event("GET", "/stream", None)),
-        ("layer-large", event("GET", "/large", None)),
+        ("layer-json", http_api_event("GET", "/json", None)),
+        ("layer-missing", http_api_event("GET", "/missing", None)),
+        (
+            "layer-created",
+            http_api_event("POST", "/items", Some("{\"name\": \"seven\"}")),
+        ),
+        ("layer-stream", http_api_event("GET", "/stream", None)),
+        ("layer-large", http_api_event("GET", "/large", None)),
     ]
 }
 

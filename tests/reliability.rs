@@ -5,47 +5,33 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
-use moesif_lambda_testkit::{Behaviour, Collector, Invocation, InvokeOptions, LambdaEnv, Outcome, RuntimeApi};
+use moesif_lambda_testkit::{
+    Behaviour, Collector, Invocation, InvokeOptions, LambdaEnv, LogBuffer, Outcome, RuntimeApi,
+};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const APP_ID: &str = "secret-application-id-1234";
 
 /// Everything our crates log in this binary, to check warnings and secrets.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let buffer = LogBuffer::default();
         let writer = buffer.clone();
         let _ = tracing_subscriber::fmt()
             .with_env_filter("moesif_lambda=debug")
             .with_ansi(false)
-            .with_writer(move || LogWriter(writer.clone()))
+            .with_writer(move || writer.clone())
             .try_init();
         buffer
     })
     .clone()
 }
 
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn log_text() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    logs().text()
 }
 
 fn answer() -> Value {

@@ -2,27 +2,9 @@
 //! function serves as usual and says once that nothing logs its invocations.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda_testkit::{LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{LambdaEnv, LogBuffer, RuntimeApi};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn unannotated(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({"statusCode": 200, "body": event.context.request_id}))
@@ -30,7 +12,7 @@ async fn unannotated(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unlogged_service_serves_and_says_so_once() {
-    let logs = Logs::default();
+    let logs = LogBuffer::default();
     let writer = logs.clone();
     let _ = tracing_subscriber::fmt()
         .with_env_filter("moesif_lambda=warn")
@@ -53,6 +35,6 @@ async fn an_unlogged_service_serves_and_says_so_once() {
     }
     assert!(api.wait_until_idle(Duration::from_secs(10)).await);
     runtime.abort();
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let text = logs.text();
     assert_eq!(text.matches("nothing logged it").count(), 1, "{text}");
 }

@@ -16,6 +16,47 @@ pub use env::LambdaEnv;
 pub use runtime_api::{Invocation, InvokeOptions, Outcome, RuntimeApi, TestkitError};
 pub use serve::Received;
 
+/// A log sink for tests: clone it into a `tracing_subscriber` writer (`.with_writer(move || logs.clone())`)
+/// and read what was written with [`LogBuffer::text`].
+#[derive(Clone, Default)]
+pub struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A minimal API Gateway HTTP API (payload 2.0) event for `method path` (host `api.example`, JSON
+/// content type, `authorization: Bearer secret`), with `body` if given: what `lambda_http` accepts.
+pub fn http_api_event(method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    let mut event = serde_json::json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"host": "api.example", "content-type": "application/json", "authorization": "Bearer secret"},
+        "requestContext": {"domainName": "api.example", "timeEpoch": 1583348638390_i64,
+                           "http": {"method": method, "path": path, "sourceIp": "198.51.100.7"}},
+        "isBase64Encoded": false
+    });
+    if let Some(body) = body {
+        event["body"] = serde_json::json!(body);
+    }
+    event
+}
+
 /// Runs a function's loop on its own thread and current-thread runtime (`lambda_http::run`'s future is
 /// not `Send`, so it cannot be spawned on the test's runtime); the loop ends when the emulator goes
 /// away. Not for `lambda_runtime::run_concurrent`: use [`FunctionRuntime`].
