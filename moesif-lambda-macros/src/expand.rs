@@ -65,6 +65,14 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         return function.into_token_stream();
     };
     let body = typed_body(&function, &rebind);
+    // The event must be one the runtime can read: checked at compile time, the error on its type.
+    let event_check = match function.sig.inputs.first() {
+        Some(FnArg::Typed(typed)) => {
+            let at = Span::call_site().located_at(typed.ty.span());
+            quote_spanned!(at=> #private::assert_readable_event(__moesif_event);)
+        }
+        _ => TokenStream::new(),
+    };
     let probes = quote! {
         #[allow(unused_imports)]
         use #private::probe::{
@@ -90,6 +98,7 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         // The wrapper's own read of the event (which may be named `_event`).
         #[allow(clippy::used_underscore_binding)]
         let __moesif_event = &#event;
+        #event_check
         let __moesif_pending = {
             #probes
             __MOESIF_STATE.begin(#options, (&&&__MOESIF_PROBE(__moesif_event)).__moesif_event())

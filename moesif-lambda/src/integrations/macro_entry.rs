@@ -145,6 +145,25 @@ impl Pending {
     }
 }
 
+/// The event types `#[moesif_logger]` can log: the handler's first argument must be one. The macro
+/// checks it at compile time, with the error on the argument's type.
+#[diagnostic::on_unimplemented(
+    message = "#[moesif_logger] cannot read `{Self}` as the Lambda event",
+    label = "not an event the middleware can log",
+    note = "the first argument must be the event: `LambdaEvent<T>` with `T: serde::Serialize` (`serde_json::Value`, \
+            `aws_lambda_events` types) or `lambda_http::Request`; for an axum Router use `moesif_lambda::MoesifLayer`"
+)]
+pub trait ReadableEvent {}
+
+impl<T: serde::Serialize> ReadableEvent for lambda_runtime::LambdaEvent<T> {}
+
+#[cfg(feature = "http")]
+impl ReadableEvent for lambda_http::Request {}
+
+/// The compile-time check the macro emits for the handler's event argument; does nothing at run time.
+#[inline(always)]
+pub fn assert_readable_event<E: ReadableEvent>(_event: &E) {}
+
 /// Polls `future` (the handler's body, right after [`State::begin`]) with its invocation current on the
 /// polling thread, turning a panic into `Err(payload)` so the call can be logged before it goes on.
 pub async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
