@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use moesif_lambda::{MoesifLayer, Options};
+use moesif_lambda::{MoesifLayer, Options, RequestView};
 use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -36,8 +36,12 @@ fn app() -> Router {
 }
 
 fn requests() -> Vec<(&'static str, Value)> {
+    let with_user = |mut event: Value| {
+        event["headers"]["X-User-Id"] = json!("u-42");
+        event
+    };
     vec![
-        ("layer-json", http_api_event("GET", "/json", None)),
+        ("layer-json", with_user(http_api_event("GET", "/json", None))),
         ("layer-missing", http_api_event("GET", "/missing", None)),
         (
             "layer-created",
@@ -76,9 +80,12 @@ async fn an_axum_router_answers_as_without_the_layer_and_each_event_is_real() {
     let with = answers(
         || {
             spawn_function(move || {
+                // Built at run time: owned strings, and a hook that captures a value read at start-up.
+                let user_header = String::from("x-user-id");
                 let options = Options::new()
-                    .application_id("layer-app")
-                    .base_uri(Box::leak(url.into_boxed_str()));
+                    .application_id_owned("layer-app")
+                    .base_uri_owned(url)
+                    .identify_user_with(move |event, _| RequestView::of(event)?.header(&user_header).map(String::from));
                 moesif_lambda::run_http(app().layer(MoesifLayer::new(options)))
             })
         },
@@ -103,6 +110,11 @@ async fn an_axum_router_answers_as_without_the_layer_and_each_event_is_real() {
     assert_eq!(json_event["response"]["headers"]["content-type"], "application/json");
     assert_eq!(json_event["response"]["body"], json!({"ok": true, "items": [1, 2, 3]}));
     assert_eq!(json_event["request"]["uri"], "http://api.example/json");
+    assert_eq!(
+        json_event["user_id"], "u-42",
+        "a closure hook capturing a run-time value"
+    );
+    assert!(by_id("layer-created").get("user_id").is_none(), "no header, no user");
 
     let missing = by_id("layer-missing");
     assert_eq!(missing["response"]["status"], 404);

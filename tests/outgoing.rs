@@ -14,9 +14,9 @@ fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
 }
 
-fn agent(options: Options) -> ureq::Agent {
+fn agent(options: &Options) -> ureq::Agent {
     ureq::Agent::config_builder()
-        .middleware(MoesifMiddleware::new(options))
+        .middleware(MoesifMiddleware::new(options.clone()))
         .build()
         .into()
 }
@@ -61,7 +61,7 @@ fn handler_options() -> Options {
 #[moesif_logger(options = handler_options)]
 async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (api, _) = HANDLER_SERVERS.get().cloned().unwrap_or_default();
-    let agent = agent(handler_options());
+    let agent = agent(&handler_options());
     let fetched = tokio::task::spawn_blocking(move || -> Result<Value, ureq::Error> {
         let config: Value = agent
             .get(format!("{api}/v1/config?page=1"))
@@ -150,7 +150,7 @@ async fn outgoing_options_apply() {
     );
     let api = servers.api.base_url();
     tokio::task::spawn_blocking(move || {
-        let agent = agent(options);
+        let agent = agent(&options);
         let _ = agent.get(format!("{api}/v1/config?skip-me=1")).call();
         let _ = agent
             .get(format!("{api}/v1/config"))
@@ -181,7 +181,7 @@ async fn a_panicking_outgoing_hook_costs_only_its_field() {
         .outgoing(OutgoingOptions::new().identify_user(|_| panic!("hook broke")));
     let api = servers.api.base_url();
     let status = tokio::task::spawn_blocking(move || {
-        agent(options)
+        agent(&options)
             .get(format!("{api}/v1/config"))
             .call()
             .map(|r| r.status().as_u16())
@@ -217,8 +217,8 @@ async fn the_caller_reads_exactly_what_it_would_without_the_middleware() {
                 .err()
                 .map(|e| e.to_string())
         };
-        let errors = (error_kind(&agent(options)), error_kind(&plain_agent()));
-        let with = read(&agent(options)).ok();
+        let errors = (error_kind(&agent(&options)), error_kind(&plain_agent()));
+        let with = read(&agent(&options)).ok();
         let without = read(&plain_agent()).ok();
         let refused = |agent: &ureq::Agent| {
             agent
@@ -227,9 +227,9 @@ async fn the_caller_reads_exactly_what_it_would_without_the_middleware() {
                 .err()
                 .map(|e| e.to_string().split(':').next().map(str::to_owned))
         };
-        let refusals = (refused(&agent(options)), refused(&plain_agent()));
+        let refusals = (refused(&agent(&options)), refused(&plain_agent()));
         assert_eq!(refusals.0, refusals.1, "a connection error passes through unchanged");
-        let collector_call = agent(options)
+        let collector_call = agent(&options)
             .get(format!("{moesif}/v1/config"))
             .call()
             .map(|r| r.status().as_u16())
@@ -534,7 +534,7 @@ async fn events_have_method_uri_status_headers_times_and_json_or_base64_bodies()
     let api = api::Api::start();
     let url = api.url.clone();
     tokio::task::spawn_blocking(move || {
-        let agent = agent(options);
+        let agent = agent(&options);
         let mut echoed = agent
             .put(format!("{url}/echo?x=1"))
             .header("x-trace", "t-1")
@@ -586,7 +586,7 @@ async fn the_server_receives_exactly_what_it_would_without_the_middleware() {
     let (with, without) = (api::Api::start(), api::Api::start());
     let (with_url, without_url) = (with.url.clone(), without.url.clone());
     tokio::task::spawn_blocking(move || {
-        for (agent, url) in [(agent(options), with_url), (plain_agent(), without_url)] {
+        for (agent, url) in [(agent(&options), with_url), (plain_agent(), without_url)] {
             let big = api::big();
             agent
                 .post(format!("{url}/echo"))
@@ -735,7 +735,7 @@ async fn error_statuses_are_logged_and_returned_unchanged() {
                 .map(|r| r.status().as_u16())
                 .map_err(|e| e.to_string())
         };
-        (call(agent(options)), call(plain_agent()))
+        (call(agent(&options)), call(plain_agent()))
     })
     .await
     .expect("calls ran");
@@ -755,7 +755,7 @@ async fn an_event_stream_is_handed_over_at_once() {
     let url = api.url.clone();
     let (elapsed, first) = tokio::task::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let mut response = agent(options)
+        let mut response = agent(&options)
             .get(format!("{url}/events"))
             .call()
             .expect("stream opens");
@@ -800,7 +800,7 @@ async fn a_failing_request_body_fails_the_call_as_it_would() {
                 .map(|r| r.status().as_u16())
                 .map_err(|e| e.to_string())
         };
-        (call(agent(options)), call(plain_agent()))
+        (call(agent(&options)), call(plain_agent()))
     })
     .await
     .expect("calls ran");

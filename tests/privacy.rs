@@ -461,7 +461,7 @@ async fn a_status_the_collector_would_refuse_is_logged_as_502_with_the_original(
 #[test]
 fn debug_output_never_shows_the_application_id() {
     let options = Options::new().application_id(APP_ID);
-    let middleware = MoesifMiddleware::new(options);
+    let middleware = MoesifMiddleware::new(options.clone());
     for text in [
         format!("{options:?}"),
         format!("{options:#?}"),

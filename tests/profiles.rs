@@ -50,10 +50,13 @@ async fn each_call_posts_its_body_to_its_path() {
     .await
     .expect("blocking calls ran");
     let o = options(collector.base_url());
-    assert_eq!(update_user_async(o, user("u-3")).await, Ok(()));
-    assert_eq!(update_users_batch_async(o, vec![user("u-4")]).await, Ok(()));
-    assert_eq!(update_company_async(o, company("c-2")).await, Ok(()));
-    assert_eq!(update_companies_batch_async(o, vec![company("c-3")]).await, Ok(()));
+    assert_eq!(update_user_async(o.clone(), user("u-3")).await, Ok(()));
+    assert_eq!(update_users_batch_async(o.clone(), vec![user("u-4")]).await, Ok(()));
+    assert_eq!(update_company_async(o.clone(), company("c-2")).await, Ok(()));
+    assert_eq!(
+        update_companies_batch_async(o.clone(), vec![company("c-3")]).await,
+        Ok(())
+    );
 
     let requests = collector.requests();
     let seen: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
@@ -95,15 +98,15 @@ async fn errors_say_what_failed() {
     let collector = Collector::start().await;
     let o = options(collector.base_url());
     assert_eq!(
-        update_user_async(o, user("")).await,
+        update_user_async(o.clone(), user("")).await,
         Err(Error::MissingField("user_id"))
     );
     assert_eq!(
-        update_company_async(o, company(" ")).await,
+        update_company_async(o.clone(), company(" ")).await,
         Err(Error::MissingField("company_id"))
     );
     assert_eq!(
-        update_users_batch_async(o, vec![user("ok"), user("")]).await,
+        update_users_batch_async(o.clone(), vec![user("ok"), user("")]).await,
         Err(Error::MissingField("user_id"))
     );
     assert!(
@@ -112,8 +115,11 @@ async fn errors_say_what_failed() {
     );
 
     collector.push_behaviours([Behaviour::Status(401), Behaviour::Status(500)]);
-    assert_eq!(update_user_async(o, user("u")).await, Err(Error::Unauthorized));
-    assert_eq!(update_company_async(o, company("c")).await, Err(Error::Status(500)));
+    assert_eq!(update_user_async(o.clone(), user("u")).await, Err(Error::Unauthorized));
+    assert_eq!(
+        update_company_async(o.clone(), company("c")).await,
+        Err(Error::Status(500))
+    );
 
     let down = options(Collector::closed_port_url());
     let error = update_user_async(down, user("u")).await;

@@ -232,9 +232,9 @@ impl Call {
         } = self.invocation;
         let options = &options;
         let (shape, json) = event.read()?;
-        if let Some(skip) = options.skip {
+        if let Some(skip) = &options.skip {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
-            if hooks::call("skip", || skip(&json, &context)).unwrap_or(false) {
+            if hooks::call("skip", || skip.get()(&json, &context)).unwrap_or(false) {
                 return None;
             }
         }
@@ -287,8 +287,8 @@ impl Call {
 /// `None` when the hook failed (an unmasked event could leak what the mask was meant to remove).
 pub(crate) fn finish(mut event: EventModel, options: &Options) -> Option<EventModel> {
     redact::apply(&mut event, options);
-    match options.mask_event_model {
-        Some(mask) => hooks::call("mask_event_model", || mask(event)),
+    match &options.mask_event_model {
+        Some(mask) => hooks::call("mask_event_model", || mask.get()(event)),
         None => Some(event),
     }
 }
@@ -316,7 +316,7 @@ pub fn preview_event(
     context: &Context,
     answer: Option<&Value>,
 ) -> Option<EventModel> {
-    let invocation = Invocation::start(*options, RawEvent::of_value(event)?, context.clone());
+    let invocation = Invocation::start(options.clone(), RawEvent::of_value(event)?, context.clone());
     let answer = Answer::Response(answer.cloned().map(CapturedJson::Value));
     invocation.answered(answer).into_event()
 }

@@ -117,12 +117,14 @@ impl Transport {
     pub(crate) fn try_from_options(options: &Options) -> Result<Transport, Error> {
         let application_id = options
             .application_id
+            .as_deref()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_APPLICATION_ID").ok())
             .filter(|id| !id.trim().is_empty())
             .ok_or(Error::MissingApplicationId)?;
         let base_uri = options
             .base_uri
+            .as_deref()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_BASE_URI").ok().filter(|b| !b.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URI.to_owned());
@@ -288,9 +290,12 @@ mod tests {
         let options = Options::new()
             .application_id("shared-app")
             .base_uri("http://127.0.0.1:7");
-        let (first, second) = (Transport::shared(&options), Transport::shared(&options.debug(true)));
+        let (first, second) = (
+            Transport::shared(&options),
+            Transport::shared(&options.clone().debug(true)),
+        );
         assert!(first.zip(second).is_some_and(|(a, b)| Arc::ptr_eq(&a, &b)));
-        let other = Transport::shared(&options.application_id("other-app"));
+        let other = Transport::shared(&options.clone().application_id("other-app"));
         assert!(other.is_some_and(|o| Transport::all().iter().any(|t| Arc::ptr_eq(t, &o))));
     }
 

@@ -60,7 +60,11 @@ impl State {
                 inner: None,
             };
         };
-        let Some(options) = *self.options.get_or_init(|| hooks::call("options", || source.options())) else {
+        let Some(options) = self
+            .options
+            .get_or_init(|| hooks::call("options", || source.options()))
+            .clone()
+        else {
             return Pending {
                 request_id,
                 inner: None,

@@ -2,11 +2,20 @@
 //!
 //! Every option of Moesif's Python middleware (`MoesifLogger(moesif_options)`) exists here with the same
 //! meaning and default. Hooks are plain `fn` pointers (non-capturing closures coerce to them), so an
-//! `Options` can be a `const`; [`OptionsSource`] lets `#[moesif_logger(options = X)]` take either a const
-//! or a `fn() -> Options`.
+//! `Options` can be a `const`; options built at run time (a `fn() -> Options`, a layer's) may also take
+//! closures that capture values (the `*_with` builders). [`OptionsSource`] lets
+//! `#[moesif_logger(options = X)]` take either a const or a `fn() -> Options`.
 
+mod hook;
 mod outgoing;
 
+pub(crate) use hook::Hook;
+
+use hook::{as_dyn, AsDyn};
+use std::borrow::Cow;
+use std::sync::Arc;
+
+pub(crate) use outgoing::OutgoingIdentifyFn;
 pub use outgoing::{OutgoingCall, OutgoingIdentifyHook, OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook};
 
 use crate::model::EventModel;
@@ -23,6 +32,22 @@ pub type MetadataHook = fn(&Value, &Context) -> Option<Value>;
 pub type SkipHook = fn(&Value, &Context) -> bool;
 /// A hook that receives the finished event model and returns it with sensitive data removed.
 pub type MaskHook = fn(EventModel) -> EventModel;
+
+/// An identify hook that may capture values (see [`Options::identify_user_with`]).
+pub(crate) type IdentifyFn = dyn Fn(&Value, &Context) -> Option<String> + Send + Sync;
+/// A metadata hook that may capture values.
+pub(crate) type MetadataFn = dyn Fn(&Value, &Context) -> Option<Value> + Send + Sync;
+/// A skip hook that may capture values.
+pub(crate) type SkipFn = dyn Fn(&Value, &Context) -> bool + Send + Sync;
+/// A mask hook that may capture values.
+pub(crate) type MaskFn = dyn Fn(EventModel) -> EventModel + Send + Sync;
+
+as_dyn!(
+    IdentifyHook => IdentifyFn,
+    MetadataHook => MetadataFn,
+    SkipHook => SkipFn,
+    MaskHook => MaskFn,
+);
 
 /// Default body size cap, in bytes, per request or response body (512 KiB).
 pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 512 * 1024;
@@ -52,7 +77,8 @@ pub(crate) const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 
 /// Configuration of the Moesif middleware.
 ///
-/// Build it in `const` context or at run time; every method is a `const fn` builder.
+/// Build it in `const` context (the `const fn` builders, hooks as `fn`s) or at run time (also the
+/// `*_with` builders, whose hooks may capture values, and the `*_owned` strings).
 ///
 /// ```
 /// use moesif_lambda::Options;
@@ -65,21 +91,21 @@ pub(crate) const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 /// const OPTIONS: Options = Options::new().identify_user(user).log_body(true).api_version_str("v2");
 /// assert!(OPTIONS.log_body_enabled());
 /// ```
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
-    pub(crate) identify_user: Option<IdentifyHook>,
-    pub(crate) identify_company: Option<IdentifyHook>,
-    pub(crate) session_token: Option<IdentifyHook>,
-    pub(crate) api_version: Option<IdentifyHook>,
+    pub(crate) identify_user: Option<Hook<IdentifyHook, IdentifyFn>>,
+    pub(crate) identify_company: Option<Hook<IdentifyHook, IdentifyFn>>,
+    pub(crate) session_token: Option<Hook<IdentifyHook, IdentifyFn>>,
+    pub(crate) api_version: Option<Hook<IdentifyHook, IdentifyFn>>,
     pub(crate) api_version_str: Option<&'static str>,
-    pub(crate) metadata: Option<MetadataHook>,
-    pub(crate) skip: Option<SkipHook>,
-    pub(crate) mask_event_model: Option<MaskHook>,
+    pub(crate) metadata: Option<Hook<MetadataHook, MetadataFn>>,
+    pub(crate) skip: Option<Hook<SkipHook, SkipFn>>,
+    pub(crate) mask_event_model: Option<Hook<MaskHook, MaskFn>>,
     pub(crate) log_body: bool,
     pub(crate) debug: bool,
-    pub(crate) application_id: Option<&'static str>,
-    pub(crate) base_uri: Option<&'static str>,
+    pub(crate) application_id: Option<Cow<'static, str>>,
+    pub(crate) base_uri: Option<Cow<'static, str>>,
     pub(crate) max_body_bytes: usize,
     pub(crate) redact_names: &'static [&'static str],
     pub(crate) redact_default_headers: bool,
@@ -158,7 +184,7 @@ impl Options {
     /// ```
     #[doc(alias = "IDENTIFY_USER")]
     pub const fn identify_user(mut self, hook: IdentifyHook) -> Self {
-        self.identify_user = Some(hook);
+        std::mem::forget(self.identify_user.replace(Hook::Plain(hook)));
         self
     }
 
@@ -170,7 +196,7 @@ impl Options {
     /// ```
     #[doc(alias = "IDENTIFY_COMPANY")]
     pub const fn identify_company(mut self, hook: IdentifyHook) -> Self {
-        self.identify_company = Some(hook);
+        std::mem::forget(self.identify_company.replace(Hook::Plain(hook)));
         self
     }
 
@@ -182,7 +208,7 @@ impl Options {
     /// ```
     #[doc(alias = "GET_SESSION_TOKEN")]
     pub const fn session_token(mut self, hook: IdentifyHook) -> Self {
-        self.session_token = Some(hook);
+        std::mem::forget(self.session_token.replace(Hook::Plain(hook)));
         self
     }
 
@@ -194,7 +220,7 @@ impl Options {
     /// ```
     #[doc(alias = "GET_API_VERSION")]
     pub const fn api_version(mut self, hook: IdentifyHook) -> Self {
-        self.api_version = Some(hook);
+        std::mem::forget(self.api_version.replace(Hook::Plain(hook)));
         self
     }
 
@@ -217,7 +243,7 @@ impl Options {
     /// ```
     #[doc(alias = "GET_METADATA")]
     pub const fn metadata(mut self, hook: MetadataHook) -> Self {
-        self.metadata = Some(hook);
+        std::mem::forget(self.metadata.replace(Hook::Plain(hook)));
         self
     }
 
@@ -229,7 +255,7 @@ impl Options {
     /// ```
     #[doc(alias = "SKIP")]
     pub const fn skip(mut self, hook: SkipHook) -> Self {
-        self.skip = Some(hook);
+        std::mem::forget(self.skip.replace(Hook::Plain(hook)));
         self
     }
 
@@ -243,7 +269,107 @@ impl Options {
     /// ```
     #[doc(alias = "MASK_EVENT_MODEL")]
     pub const fn mask_event_model(mut self, hook: MaskHook) -> Self {
-        self.mask_event_model = Some(hook);
+        std::mem::forget(self.mask_event_model.replace(Hook::Plain(hook)));
+        self
+    }
+
+    /// [`Options::identify_user`] with a closure that captures values (options built at run time).
+    ///
+    /// ```
+    /// use moesif_lambda::{Options, RequestView};
+    /// let header = std::env::var("USER_HEADER").unwrap_or_else(|_| "x-user-id".into());
+    /// let options = Options::new()
+    ///     .identify_user_with(move |event, _| RequestView::of(event)?.header(&header).map(String::from));
+    /// ```
+    pub fn identify_user_with(
+        mut self,
+        hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.identify_user = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::identify_company`] with a closure that captures values.
+    ///
+    /// ```
+    /// let tenant = String::from("acme");
+    /// let options = moesif_lambda::Options::new().identify_company_with(move |_, _| Some(tenant.clone()));
+    /// ```
+    pub fn identify_company_with(
+        mut self,
+        hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.identify_company = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::session_token`] with a closure that captures values.
+    ///
+    /// ```
+    /// let header = String::from("x-session");
+    /// let options = moesif_lambda::Options::new()
+    ///     .session_token_with(move |event, _| moesif_lambda::RequestView::of(event)?.header(&header).map(String::from));
+    /// ```
+    pub fn session_token_with(
+        mut self,
+        hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.session_token = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::api_version`] with a closure that captures values.
+    ///
+    /// ```
+    /// let version = std::env::var("API_VERSION").unwrap_or_else(|_| "v1".into());
+    /// let options = moesif_lambda::Options::new().api_version_with(move |_, _| Some(version.clone()));
+    /// ```
+    pub fn api_version_with(
+        mut self,
+        hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.api_version = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::metadata`] with a closure that captures values.
+    ///
+    /// ```
+    /// let region = String::from("eu-west-1");
+    /// let options = moesif_lambda::Options::new()
+    ///     .metadata_with(move |_, _| Some(serde_json::json!({ "region": region })));
+    /// ```
+    pub fn metadata_with(mut self, hook: impl Fn(&Value, &Context) -> Option<Value> + Send + Sync + 'static) -> Self {
+        self.metadata = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::skip`] with a closure that captures values.
+    ///
+    /// ```
+    /// let skipped = vec!["/health".to_owned(), "/ready".to_owned()];
+    /// let options = moesif_lambda::Options::new().skip_with(move |event, _| {
+    ///     moesif_lambda::RequestView::of(event).is_some_and(|r| skipped.contains(&r.path()))
+    /// });
+    /// ```
+    pub fn skip_with(mut self, hook: impl Fn(&Value, &Context) -> bool + Send + Sync + 'static) -> Self {
+        self.skip = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`Options::mask_event_model`] with a closure that captures values.
+    ///
+    /// ```
+    /// let hidden = vec!["/card/number".to_owned()];
+    /// let options = moesif_lambda::Options::new().mask_event_model_with(move |mut event| {
+    ///     if let Some(body) = event.request.body.as_mut() {
+    ///         hidden.iter().for_each(|pointer| moesif_lambda::redact::pointer(body, pointer));
+    ///     }
+    ///     event
+    /// });
+    /// ```
+    pub fn mask_event_model_with(mut self, hook: impl Fn(EventModel) -> EventModel + Send + Sync + 'static) -> Self {
+        self.mask_event_model = Some(Hook::Shared(Arc::new(hook)));
         self
     }
 
@@ -279,7 +405,19 @@ impl Options {
     /// ```
     #[doc(alias = "APPLICATION_ID")]
     pub const fn application_id(mut self, application_id: &'static str) -> Self {
-        self.application_id = Some(application_id);
+        let id = Some(Cow::Borrowed(application_id));
+        std::mem::forget(std::mem::replace(&mut self.application_id, id));
+        self
+    }
+
+    /// [`Options::application_id`] from a value read at run time (a secret store, say).
+    ///
+    /// ```
+    /// let id = std::env::var("MY_MOESIF_ID").unwrap_or_default();
+    /// let options = moesif_lambda::Options::new().application_id_owned(id);
+    /// ```
+    pub fn application_id_owned(mut self, application_id: impl Into<String>) -> Self {
+        self.application_id = Some(Cow::Owned(application_id.into()));
         self
     }
 
@@ -290,7 +428,17 @@ impl Options {
     /// ```
     #[doc(alias = "BASE_URI")]
     pub const fn base_uri(mut self, base_uri: &'static str) -> Self {
-        self.base_uri = Some(base_uri);
+        std::mem::forget(self.base_uri.replace(Cow::Borrowed(base_uri)));
+        self
+    }
+
+    /// [`Options::base_uri`] from a value read at run time.
+    ///
+    /// ```
+    /// let options = moesif_lambda::Options::new().base_uri_owned(format!("http://127.0.0.1:{}", 8080));
+    /// ```
+    pub fn base_uri_owned(mut self, base_uri: impl Into<String>) -> Self {
+        self.base_uri = Some(Cow::Owned(base_uri.into()));
         self
     }
 
@@ -387,7 +535,7 @@ impl Options {
     /// const O: Options = Options::new().outgoing(OutgoingOptions::new());
     /// ```
     pub const fn outgoing(mut self, outgoing: OutgoingOptions) -> Self {
-        self.outgoing = outgoing;
+        std::mem::forget(std::mem::replace(&mut self.outgoing, outgoing));
         self
     }
 
@@ -502,7 +650,7 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hook = |set: bool| if set { "set" } else { "none" };
         f.debug_struct("Options")
-            .field("application_id", &self.application_id.map(|_| "[set]"))
+            .field("application_id", &self.application_id.as_ref().map(|_| "[set]"))
             .field("base_uri", &self.base_uri)
             .field("log_body", &self.log_body)
             .field("debug", &self.debug)
@@ -559,7 +707,7 @@ pub trait OptionsSource {
 
 impl OptionsSource for Options {
     fn options(&self) -> Options {
-        *self
+        self.clone()
     }
 }
 

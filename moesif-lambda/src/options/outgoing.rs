@@ -1,7 +1,9 @@
 //! [`OutgoingOptions`]: what is captured of the HTTP calls the function makes (the Python `*_OUTGOING`
 //! keys), and [`OutgoingCall`], the view its hooks receive.
 
+use super::hook::{as_dyn, AsDyn, Hook};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A read-only view of one outgoing call, for the outgoing hooks.
 #[derive(Debug)]
@@ -28,6 +30,19 @@ pub type OutgoingMetadataHook = fn(&OutgoingCall<'_>) -> Option<Value>;
 /// A hook returning `true` for outgoing calls not to log.
 pub type OutgoingSkipHook = fn(&OutgoingCall<'_>) -> bool;
 
+/// An outgoing identify hook that may capture values.
+pub(crate) type OutgoingIdentifyFn = dyn Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync;
+/// An outgoing metadata hook that may capture values.
+pub(crate) type OutgoingMetadataFn = dyn Fn(&OutgoingCall<'_>) -> Option<Value> + Send + Sync;
+/// An outgoing skip hook that may capture values.
+pub(crate) type OutgoingSkipFn = dyn Fn(&OutgoingCall<'_>) -> bool + Send + Sync;
+
+as_dyn!(
+    OutgoingIdentifyHook => OutgoingIdentifyFn,
+    OutgoingMetadataHook => OutgoingMetadataFn,
+    OutgoingSkipHook => OutgoingSkipFn,
+);
+
 /// Options for capturing the HTTP calls the function makes (see [`crate::Options::outgoing`]); the
 /// Python `*_OUTGOING` keys.
 ///
@@ -39,14 +54,14 @@ pub type OutgoingSkipHook = fn(&OutgoingCall<'_>) -> bool;
 ///         .log_body(false),
 /// );
 /// ```
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct OutgoingOptions {
-    pub(crate) skip: Option<OutgoingSkipHook>,
-    pub(crate) identify_user: Option<OutgoingIdentifyHook>,
-    pub(crate) identify_company: Option<OutgoingIdentifyHook>,
-    pub(crate) session_token: Option<OutgoingIdentifyHook>,
-    pub(crate) metadata: Option<OutgoingMetadataHook>,
+    pub(crate) skip: Option<Hook<OutgoingSkipHook, OutgoingSkipFn>>,
+    pub(crate) identify_user: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
+    pub(crate) identify_company: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
+    pub(crate) session_token: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
+    pub(crate) metadata: Option<Hook<OutgoingMetadataHook, OutgoingMetadataFn>>,
     pub(crate) log_body: bool,
 }
 
@@ -80,7 +95,7 @@ impl OutgoingOptions {
     /// ```
     #[doc(alias = "SKIP_OUTGOING")]
     pub const fn skip(mut self, hook: OutgoingSkipHook) -> Self {
-        self.skip = Some(hook);
+        std::mem::forget(self.skip.replace(Hook::Plain(hook)));
         self
     }
 
@@ -92,7 +107,7 @@ impl OutgoingOptions {
     /// ```
     #[doc(alias = "IDENTIFY_USER_OUTGOING")]
     pub const fn identify_user(mut self, hook: OutgoingIdentifyHook) -> Self {
-        self.identify_user = Some(hook);
+        std::mem::forget(self.identify_user.replace(Hook::Plain(hook)));
         self
     }
 
@@ -104,7 +119,7 @@ impl OutgoingOptions {
     /// ```
     #[doc(alias = "IDENTIFY_COMPANY_OUTGOING")]
     pub const fn identify_company(mut self, hook: OutgoingIdentifyHook) -> Self {
-        self.identify_company = Some(hook);
+        std::mem::forget(self.identify_company.replace(Hook::Plain(hook)));
         self
     }
 
@@ -116,7 +131,7 @@ impl OutgoingOptions {
     /// ```
     #[doc(alias = "GET_SESSION_TOKEN_OUTGOING")]
     pub const fn session_token(mut self, hook: OutgoingIdentifyHook) -> Self {
-        self.session_token = Some(hook);
+        std::mem::forget(self.session_token.replace(Hook::Plain(hook)));
         self
     }
 
@@ -128,7 +143,73 @@ impl OutgoingOptions {
     /// ```
     #[doc(alias = "GET_METADATA_OUTGOING")]
     pub const fn metadata(mut self, hook: OutgoingMetadataHook) -> Self {
-        self.metadata = Some(hook);
+        std::mem::forget(self.metadata.replace(Hook::Plain(hook)));
+        self
+    }
+
+    /// [`OutgoingOptions::skip`] with a closure that captures values.
+    ///
+    /// ```
+    /// let internal = String::from("internal.example");
+    /// let out = moesif_lambda::OutgoingOptions::new().skip_with(move |call| call.uri.contains(&internal));
+    /// ```
+    pub fn skip_with(mut self, hook: impl Fn(&OutgoingCall<'_>) -> bool + Send + Sync + 'static) -> Self {
+        self.skip = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`OutgoingOptions::identify_user`] with a closure that captures values.
+    ///
+    /// ```
+    /// let header = String::from("x-user");
+    /// let out = moesif_lambda::OutgoingOptions::new()
+    ///     .identify_user_with(move |call| call.request_headers[header.as_str()].as_str().map(String::from));
+    /// ```
+    pub fn identify_user_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.identify_user = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`OutgoingOptions::identify_company`] with a closure that captures values.
+    ///
+    /// ```
+    /// let tenant = String::from("acme");
+    /// let out = moesif_lambda::OutgoingOptions::new().identify_company_with(move |_| Some(tenant.clone()));
+    /// ```
+    pub fn identify_company_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.identify_company = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`OutgoingOptions::session_token`] with a closure that captures values.
+    ///
+    /// ```
+    /// let token = String::from("session-1");
+    /// let out = moesif_lambda::OutgoingOptions::new().session_token_with(move |_| Some(token.clone()));
+    /// ```
+    pub fn session_token_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.session_token = Some(Hook::Shared(Arc::new(hook)));
+        self
+    }
+
+    /// [`OutgoingOptions::metadata`] with a closure that captures values.
+    ///
+    /// ```
+    /// let service = String::from("orders");
+    /// let out = moesif_lambda::OutgoingOptions::new()
+    ///     .metadata_with(move |call| Some(serde_json::json!({ "service": service, "status": call.status })));
+    /// ```
+    pub fn metadata_with(mut self, hook: impl Fn(&OutgoingCall<'_>) -> Option<Value> + Send + Sync + 'static) -> Self {
+        self.metadata = Some(Hook::Shared(Arc::new(hook)));
         self
     }
 
@@ -141,5 +222,19 @@ impl OutgoingOptions {
     pub const fn log_body(mut self, log_body: bool) -> Self {
         self.log_body = log_body;
         self
+    }
+}
+
+impl std::fmt::Debug for OutgoingOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hook = |set: bool| if set { "set" } else { "none" };
+        f.debug_struct("OutgoingOptions")
+            .field("skip", &hook(self.skip.is_some()))
+            .field("identify_user", &hook(self.identify_user.is_some()))
+            .field("identify_company", &hook(self.identify_company.is_some()))
+            .field("session_token", &hook(self.session_token.is_some()))
+            .field("metadata", &hook(self.metadata.is_some()))
+            .field("log_body", &self.log_body)
+            .finish()
     }
 }

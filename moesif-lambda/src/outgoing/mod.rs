@@ -91,7 +91,7 @@ impl Middleware for MoesifMiddleware {
         if is_collector(&uri, transport.base_uri()) {
             return next.handle(request);
         }
-        let options = self.options;
+        let options = &self.options;
         let log_body = options.outgoing.log_body;
         let max = options.max_body_bytes;
         let started = now_millis();
@@ -141,8 +141,8 @@ impl Middleware for MoesifMiddleware {
                 response_body,
                 finished: now_millis(),
             };
-            if let Some(event) = hooks::call("outgoing capture", || captured.into_event(&options)).flatten() {
-                delivery::submit_event(&transport, event, &options);
+            if let Some(event) = hooks::call("outgoing capture", || captured.into_event(options)).flatten() {
+                delivery::submit_event(&transport, event, options);
             }
         };
 
