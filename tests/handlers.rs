@@ -68,6 +68,18 @@ async fn http_handler(request: lambda_http::Request) -> Result<impl lambda_http:
         .body(format!("{{\"method\":\"{}\"}}", request.method()))?)
 }
 
+/// `impl IntoResponse` answered with a `String`: lambda_http makes it a 200 with that body, no header.
+#[moesif_logger]
+async fn text_handler(request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+    Ok(format!("plain {}", request.uri().path()))
+}
+
+/// `impl IntoResponse` answered with a JSON value: a 200 with `content-type: application/json`.
+#[moesif_logger]
+async fn json_handler(request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+    Ok(json!({"path": request.uri().path()}))
+}
+
 #[moesif_logger]
 fn sync_body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let path = event.payload.get("path").cloned().ok_or("no path")?;
@@ -214,4 +226,39 @@ async fn sync_bodies() {
     );
     assert_eq!(answer.as_ref().map(|a| a["statusCode"].clone()), Some(json!(200)));
     assert_eq!(event["response"]["body"], json!({"sync": "/s"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_http_answers_are_read_as_lambda_http_reads_them() {
+    let collector = Collector::start().await;
+    let mut event = case_event("rr-example-apigw-v2-request-iam--json");
+    event["rawPath"] = json!("/my/text");
+    let (answer, logged) = one_call!(
+        || lambda_http::run(lambda_http::service_fn(text_handler)),
+        event.clone(),
+        collector
+    );
+    let answer = answer.unwrap_or_default();
+    assert_eq!(answer["body"], "plain /my/text");
+    assert_eq!(logged["response"]["status"], 200);
+    assert_eq!(
+        logged["response"]["headers"],
+        json!({}),
+        "no header invented for a String answer"
+    );
+    assert_eq!(logged["response"]["body"], json!(base64_of("plain /my/text")));
+
+    event["rawPath"] = json!("/my/json");
+    let (_, logged) = one_call!(
+        || lambda_http::run(lambda_http::service_fn(json_handler)),
+        event,
+        collector
+    );
+    assert_eq!(logged["response"]["headers"]["content-type"], "application/json");
+    assert_eq!(logged["response"]["body"], json!({"path": "/my/json"}));
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }

@@ -40,7 +40,7 @@ pub enum CapturedJson {
 
 impl CapturedJson {
     /// The value (`Null` if the bytes do not parse, which serde's own output always does).
-    fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             CapturedJson::Value(value) => value,
             CapturedJson::Bytes(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -134,6 +134,7 @@ impl RawEvent {
 
     /// An event already built as JSON (a `lambda_http` request turned back into its Lambda event): `None`
     /// when it is not an HTTP event.
+    #[cfg(feature = "http")]
     pub(crate) fn of_json(event: Value) -> Option<RawEvent> {
         let shape = EventShape::detect(&event);
         shape.is_http().then(|| RawEvent {

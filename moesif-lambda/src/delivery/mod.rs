@@ -66,6 +66,7 @@ pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
 
 /// Queues one recorded call without waiting: in synchronous mode the send starts on the delivery
 /// thread in the background (for code that cannot wait, such as a response body reaching its end).
+#[cfg(feature = "http")]
 pub(crate) fn deliver_detached(transport: Arc<Transport>, call: Call) {
     let deadline = synchronous::deadline(&call);
     enqueue_call(&transport, call);

@@ -4,7 +4,7 @@
 
 use super::macro_entry::CapturedEvent;
 use crate::capture::headers::header_map_json;
-use crate::capture::RawEvent;
+use crate::capture::{Answer, CapturedJson, RawEvent};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_http::request::RequestContext;
@@ -111,7 +111,32 @@ pub(crate) fn captured_event_of(
     CapturedEvent {
         event: RawEvent::of_json(json),
         context,
+        lambda_http: true,
     }
+}
+
+/// The answer of an annotated lambda_http handler, as lambda_http turns it into a response: an
+/// `http::Response` is already read as one (status, headers, body); a `String` or `&str` is a 200 with
+/// that body and no header; any other JSON (`serde_json::Value`) is a 200 with that JSON as body and
+/// `content-type: application/json`.
+pub(crate) fn into_response_answer(answer: Answer) -> Answer {
+    let Answer::Response(Some(json)) = answer else {
+        return answer;
+    };
+    let value = json.into_value();
+    let is_response = value
+        .as_object()
+        .is_some_and(|object| object.get("statusCode").is_some_and(Value::is_u64) && object.contains_key("headers"));
+    let converted = match value {
+        response if is_response => response,
+        Value::String(text) => json!({"statusCode": 200, "headers": {}, "body": text}),
+        other => json!({
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": other.to_string(),
+        }),
+    };
+    Answer::Response(Some(CapturedJson::Value(converted)))
 }
 
 /// The Lambda response JSON of an `http::Response` whose body is in memory.

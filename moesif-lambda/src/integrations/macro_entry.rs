@@ -49,7 +49,12 @@ impl State {
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
     /// event. Never panics; anything that fails means this invocation is not logged.
     pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent>) -> Pending {
-        let Some(CapturedEvent { event, context }) = captured else {
+        let Some(CapturedEvent {
+            event,
+            context,
+            lambda_http,
+        }) = captured
+        else {
             return Pending::default();
         };
         crate::current::enter(&context.request_id);
@@ -57,6 +62,7 @@ impl State {
         let Some(event) = event else {
             return Pending {
                 request_id,
+                lambda_http,
                 inner: None,
             };
         };
@@ -67,6 +73,7 @@ impl State {
         else {
             return Pending {
                 request_id,
+                lambda_http,
                 inner: None,
             };
         };
@@ -77,11 +84,13 @@ impl State {
         else {
             return Pending {
                 request_id,
+                lambda_http,
                 inner: None,
             };
         };
         Pending {
             request_id,
+            lambda_http,
             inner: Some((transport, Invocation::start(options, event, context))),
         }
     }
@@ -92,12 +101,17 @@ impl State {
 pub struct CapturedEvent {
     pub(crate) event: Option<RawEvent>,
     pub(crate) context: Context,
+    /// A `lambda_http::Request` handed to an annotated handler: its answer is whatever the handler
+    /// returns as `impl IntoResponse`, read as lambda_http reads it.
+    pub(crate) lambda_http: bool,
 }
 
 /// An invocation in progress; `finish` it with the handler's answer.
 #[derive(Default)]
 pub struct Pending {
     request_id: Option<String>,
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    lambda_http: bool,
     inner: Option<(Arc<Transport>, Invocation)>,
 }
 
@@ -121,11 +135,17 @@ impl Pending {
             crate::current::leave(&request_id);
         }
         let (transport, invocation) = self.inner.take()?;
+        #[cfg(feature = "http")]
+        let answer = match self.lambda_http {
+            true => super::http::into_response_answer(answer),
+            false => answer,
+        };
         Some(deliver(transport, invocation.answered(answer)))
     }
 
     /// Records the answer and delivers the event without waiting, from code that cannot (a response
     /// body reaching its end).
+    #[cfg(feature = "http")]
     pub(crate) fn finish_detached(self, answer: Answer) {
         self.finish_with(answer, delivery::deliver_detached);
     }

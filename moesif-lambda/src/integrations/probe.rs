@@ -38,6 +38,7 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
         Some(CapturedEvent {
             event: RawEvent::of_value(&self.0.payload),
             context: self.0.context.clone(),
+            lambda_http: false,
         })
     }
 }
@@ -53,6 +54,7 @@ impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
         Some(CapturedEvent {
             event: Some(RawEvent::of_serializable(&self.0.payload)?),
             context: self.0.context.clone(),
+            lambda_http: false,
         })
     }
 }
