@@ -58,41 +58,31 @@ impl State {
             return Pending::default();
         };
         crate::current::enter(&context.request_id);
-        let request_id = Some(context.request_id.clone());
-        let Some(event) = event else {
-            return Pending {
-                request_id,
-                lambda_http,
-                inner: None,
-            };
-        };
-        let Some(options) = self
+        Pending {
+            request_id: Some(context.request_id.clone()),
+            lambda_http,
+            inner: self.start(source, event, context),
+        }
+    }
+
+    /// The invocation to log and where it goes; `None` when it is not logged (not an HTTP event, the
+    /// options fn panicked, no collector can be had).
+    fn start<S: OptionsSource + ?Sized>(
+        &self,
+        source: &S,
+        event: Option<RawEvent>,
+        context: Context,
+    ) -> Option<(Arc<Transport>, Invocation)> {
+        let event = event?;
+        let options = self
             .options
             .get_or_init(|| hooks::call("options", || source.options()))
-            .clone()
-        else {
-            return Pending {
-                request_id,
-                lambda_http,
-                inner: None,
-            };
-        };
-        let Some(transport) = self
+            .clone()?;
+        let transport = self
             .transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
-            .clone()
-        else {
-            return Pending {
-                request_id,
-                lambda_http,
-                inner: None,
-            };
-        };
-        Pending {
-            request_id,
-            lambda_http,
-            inner: Some((transport, Invocation::start(options, event, context))),
-        }
+            .clone()?;
+        Some((transport, Invocation::start(options, event, context)))
     }
 }
 
