@@ -101,7 +101,7 @@ fn capped_json(value: &Value, max_bytes: usize) -> CapturedBody {
 }
 
 /// The number of bytes `value` takes as compact JSON.
-pub(crate) fn serialized_len(value: &Value) -> usize {
+pub(crate) fn serialized_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

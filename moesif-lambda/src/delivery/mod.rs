@@ -48,18 +48,14 @@ fn after_response() -> bool {
 /// Queues one recorded call; in synchronous mode also sends the queue before returning (on the
 /// delivery thread, never past the invocation's deadline, without blocking the async runtime).
 pub(crate) async fn deliver(transport: Arc<Transport>, call: Call) {
-    let deadline = synchronous::deadline(&call);
-    enqueue_call(&transport, call);
-    if !after_response() {
+    if let Some(deadline) = enqueue_call(&transport, call) {
         worker::run(move || synchronous::flush(deadline)).await;
     }
 }
 
 /// [`deliver`], from blocking code.
 pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
-    let deadline = synchronous::deadline(&call);
-    enqueue_call(&transport, call);
-    if !after_response() {
+    if let Some(deadline) = enqueue_call(&transport, call) {
         worker::run_blocking(move || synchronous::flush(deadline));
     }
 }
@@ -68,19 +64,20 @@ pub(crate) fn deliver_blocking(transport: Arc<Transport>, call: Call) {
 /// thread in the background (for code that cannot wait, such as a response body reaching its end).
 #[cfg(feature = "http")]
 pub(crate) fn deliver_detached(transport: Arc<Transport>, call: Call) {
-    let deadline = synchronous::deadline(&call);
-    enqueue_call(&transport, call);
-    if !after_response() {
+    if let Some(deadline) = enqueue_call(&transport, call) {
         worker::spawn(move || synchronous::flush(deadline));
     }
 }
 
-fn enqueue_call(transport: &Transport, call: Call) {
+/// Queues `call`; in synchronous mode, when the send that must follow has to be over.
+fn enqueue_call(transport: &Transport, call: Call) -> Option<std::time::Instant> {
+    let deadline = (!after_response()).then(|| synchronous::deadline(&call));
     let policy = Policy::of(&call.invocation.options);
     let size = call.estimated_size();
     transport
         .queue
         .push(Entry::new(Item::Call(Box::new(call)), size), policy);
+    deadline
 }
 
 /// Queues an already built event (an outgoing call, captured on the caller's thread). Never sends: it
@@ -90,7 +87,7 @@ fn enqueue_call(transport: &Transport, call: Call) {
 /// Outside any invocation (in the function's init code, say) there is no such send to go with: in
 /// synchronous mode a send then starts on the delivery thread, and the caller does not wait for it.
 pub(crate) fn submit_event(transport: &Arc<Transport>, event: EventModel, options: &Options) {
-    let size = serialized_len(&serde_json::to_value(&event).unwrap_or_default());
+    let size = serialized_len(&event);
     transport
         .queue
         .push(Entry::new(Item::Event(Box::new(event)), size), Policy::of(options));

@@ -10,7 +10,7 @@
 //! [`Breaker`]: super::breaker::Breaker
 
 use super::config::sample;
-use super::queue::{Entry, Item};
+use super::queue::{Entry, Item, Queue};
 use super::transport::{Sent, Transport};
 use crate::capture::body::omitted;
 use crate::capture::Call;
@@ -59,22 +59,26 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
     report
 }
 
-/// Whether any collector's queue is due to be sent (see [`Queue::is_due`]).
+/// Whether any collector's queue is due to be sent at the end of an invocation that came after `idle`
+/// (see [`Queue::is_due`]).
 ///
 /// [`Queue::is_due`]: super::queue::Queue::is_due
 pub(crate) fn any_due(idle: Option<Duration>) -> bool {
-    // A collector whose breaker holds sends back is never due: the invocation ends at once.
-    Transport::all()
-        .iter()
-        .any(|transport| transport.queue.is_due(idle) && transport.breaker.allows())
+    any_collector(|queue| queue.is_due(idle))
 }
 
 /// Whether any collector's queue is due to be sent by a background sender, where sending costs no
 /// invocation anything: a full batch, or an event older than a second (or the max batch delay).
 pub(crate) fn any_due_in_background() -> bool {
+    any_collector(|queue| queue.is_due_within(BACKGROUND_MAX_DELAY))
+}
+
+/// Whether `due` says so of the queue of a collector that may be sent to now. A collector whose
+/// breaker holds sends back is never due: the invocation ends at once.
+fn any_collector(due: impl Fn(&Queue) -> bool) -> bool {
     Transport::all()
         .iter()
-        .any(|transport| transport.queue.is_due_within(BACKGROUND_MAX_DELAY) && transport.breaker.allows())
+        .any(|transport| due(&transport.queue) && transport.breaker.allows())
 }
 
 /// The longest an event waits for a batch when a background sender sends.

@@ -140,24 +140,21 @@ impl Queue {
     }
 
     /// Whether a flush is due at the end of an invocation that came after `idle` without one (`None`:
-    /// the sandbox's first): the queue holds a batch, its oldest event waited `max_batch_delay`, or
-    /// traffic is sparse (the next invocation may be far away).
+    /// the sandbox's first): traffic is sparse (the next invocation may be far away), or a send is due
+    /// anyway ([`Queue::is_due_within`] the max batch delay).
     pub(crate) fn is_due(&self, idle: Option<Duration>) -> bool {
         let inner = self.lock();
-        let Some(oldest) = inner.entries.front() else {
-            return false;
-        };
-        let policy = inner.policy;
-        idle.is_none_or(|idle| idle >= policy.idle_threshold)
-            || inner.entries.len() >= policy.batch_events
-            || inner.bytes >= policy.batch_bytes
-            || oldest.queued_at.elapsed() >= policy.max_batch_delay
+        let sparse = idle.is_none_or(|idle| idle >= inner.policy.idle_threshold);
+        !inner.entries.is_empty() && (sparse || Self::due_within(&inner, inner.policy.max_batch_delay))
     }
 
-    /// Whether a background send is due: a full batch, or the oldest event waited `max_delay` (or the
-    /// max batch delay, if shorter).
+    /// Whether a send is due without regard to traffic: a full batch, or the oldest event waited
+    /// `max_delay` (or the max batch delay, if shorter).
     pub(crate) fn is_due_within(&self, max_delay: Duration) -> bool {
-        let inner = self.lock();
+        Self::due_within(&self.lock(), max_delay)
+    }
+
+    fn due_within(inner: &Inner, max_delay: Duration) -> bool {
         let policy = inner.policy;
         inner.entries.front().is_some_and(|oldest| {
             inner.entries.len() >= policy.batch_events
