@@ -7,7 +7,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
 use moesif_lambda_testkit::{Behaviour, Collector, InvokeOptions, RuntimeApi};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::io::Read as _;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_FLAG: &str = "MOESIF_SHUTDOWN_TEST_CHILD";
@@ -30,6 +31,11 @@ fn shutdown_child() {
     if std::env::var(CHILD_FLAG).is_err() {
         return;
     }
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .with_env_filter("moesif_lambda=info")
+        .init();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let marker = std::env::var(MARKER_FLAG).ok();
     let _ = runtime.block_on(async move {
@@ -45,24 +51,23 @@ fn shutdown_child() {
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_flushes_what_is_queued() {
-    let api = RuntimeApi::start().await;
-    let collector = Collector::start().await;
-    collector.set_default_behaviour(Some(Behaviour::Status(503)));
-    let marker = std::env::temp_dir().join(format!("moesif-shutdown-hook-{}", std::process::id()));
-    let _ = std::fs::remove_file(&marker);
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+/// Starts the function in a child process (its log on a pipe), writing `marker` when its hook ran.
+fn start_child(api: &RuntimeApi, collector: &Collector, marker: &std::path::Path) -> Child {
+    let _ = std::fs::remove_file(marker);
+    Command::new(std::env::current_exe().expect("test binary"))
         .args(["shutdown_child", "--exact", "--ignored", "--nocapture"])
         .envs(api.lambda_env())
         .env(CHILD_FLAG, "1")
-        .env(MARKER_FLAG, &marker)
+        .env(MARKER_FLAG, marker)
         .env("MOESIF_APPLICATION_ID", "shutdown-app")
         .env("MOESIF_BASE_URI", collector.base_url())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
-        .expect("start the child");
+        .expect("start the child")
+}
 
+/// Two invocations, each answered as the handler answers.
+async fn invoke_twice(api: &RuntimeApi) {
     for n in 0..2 {
         let options = InvokeOptions {
             request_id: Some(format!("term-{n}")),
@@ -78,12 +83,10 @@ async fn sigterm_flushes_what_is_queued() {
             .is_ok_and(|i| i.response_json() == Some(json!({"statusCode": 200, "body": format!("term-{n}")}))));
     }
     assert!(api.wait_until_idle(Duration::from_secs(10)).await);
-    assert!(
-        collector.events().is_empty(),
-        "the collector refused everything so far (503)"
-    );
+}
 
-    collector.set_default_behaviour(None);
+/// Sends SIGTERM and waits (at most 10 s) for the child to end; its exit status and its log.
+async fn terminate(mut child: Child) -> (Option<ExitStatus>, String) {
     let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(terminated.is_ok_and(|s| s.success()), "SIGTERM sent");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -97,6 +100,33 @@ async fn sigterm_flushes_what_is_queued() {
     if status.is_none() {
         let _ = child.kill();
     }
+    let mut log = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut log);
+    }
+    (status, log)
+}
+
+/// The shutdown accounting lines of a child's log.
+fn shutdown_lines(log: &str) -> Vec<&str> {
+    log.lines().filter(|line| line.contains("moesif: shutdown:")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_what_is_queued() {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    collector.set_default_behaviour(Some(Behaviour::Status(503)));
+    let marker = std::env::temp_dir().join(format!("moesif-shutdown-hook-{}", std::process::id()));
+    let child = start_child(&api, &collector, &marker);
+    invoke_twice(&api).await;
+    assert!(
+        collector.events().is_empty(),
+        "the collector refused everything so far (503)"
+    );
+
+    collector.set_default_behaviour(None);
+    let (status, log) = terminate(child).await;
     assert!(
         status.is_some_and(|s| s.success()),
         "the child exited cleanly after its flush: {status:?}"
@@ -109,4 +139,37 @@ async fn sigterm_flushes_what_is_queued() {
         hook.starts_with("hook ran"),
         "the function's own shutdown hook ran: {hook:?}"
     );
+    let lines = shutdown_lines(&log);
+    assert_eq!(lines.len(), 1, "one accounting line: {log}");
+    assert!(
+        lines[0].contains("sent=2") && lines[0].contains("unsent=0"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// With a collector that never answers, the events queued at SIGTERM cannot be sent; the log says so
+/// in one line, although the function's own hook (whose flush gives up after its budget) ends the
+/// process before the shutdown flush's budget is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_hanging_collector_accounts_for_every_event() {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    collector.set_default_behaviour(Some(Behaviour::Status(503)));
+    let marker = std::env::temp_dir().join(format!("moesif-shutdown-hang-{}", std::process::id()));
+    let child = start_child(&api, &collector, &marker);
+    invoke_twice(&api).await;
+
+    collector.set_default_behaviour(Some(Behaviour::Hang));
+    let (status, log) = terminate(child).await;
+    assert!(status.is_some(), "the child ended by itself");
+    assert!(collector.events().is_empty(), "nothing could be sent");
+    let lines = shutdown_lines(&log);
+    assert_eq!(lines.len(), 1, "one accounting line: {log}");
+    assert!(
+        lines[0].contains("sent=0") && lines[0].contains("unsent=2"),
+        "both events accounted for as unsent: {}",
+        lines[0]
+    );
+    let _ = std::fs::remove_file(&marker);
 }

@@ -1,6 +1,9 @@
 //! Headers as the Moesif event carries them: a JSON object of strings, whatever the event's shape
-//! (`headers`, `multiValueHeaders`, an `http::HeaderMap`), looked up without regard to case.
+//! (`headers`, `multiValueHeaders`, v2 `cookies`, an `http::HeaderMap`), looked up without regard to
+//! case. Several values of one header are joined by `", "` (as Moesif's other SDKs send them), except
+//! the request's cookies, joined by `"; "` into one `cookie` header as a browser (and lambda_http) does.
 
+use super::shape::EventShape;
 use serde_json::{Map, Value};
 
 /// The request headers: `headers` if it is a non-empty object, else `multiValueHeaders` with each
@@ -25,6 +28,76 @@ pub(crate) fn request_headers(event: &Value) -> Value {
         Some(multi) => Value::Object(join_multi_values(multi)),
         None => Value::Object(Map::new()),
     }
+}
+
+/// The request headers with a v2 / Function URL `cookies` array (API Gateway moves the `Cookie` header
+/// there) logged as the `cookie` header, joined by `"; "`.
+pub(crate) fn request_headers_with_cookies(event: &Value, shape: EventShape) -> Value {
+    let mut headers = request_headers(event);
+    if matches!(shape, EventShape::ApiGatewayV2 | EventShape::FunctionUrl) {
+        if let (Some(cookies), Some(map)) = (
+            event.as_object().and_then(|e| joined_cookies(e, "; ")),
+            headers.as_object_mut(),
+        ) {
+            if !map.keys().any(|name| name.eq_ignore_ascii_case("cookie")) {
+                map.insert("cookie".to_owned(), Value::String(cookies));
+            }
+        }
+    }
+    headers
+}
+
+/// The headers the caller got from an answer object, as the front end of `shape` reads them: `headers`
+/// (or, when absent, the reference's `content-type: application/json`), merged with `multiValueHeaders`
+/// where the front end reads them (API Gateway REST and WebSocket merge both, the values of
+/// `multiValueHeaders` winning; ALB reads them only with multi-value headers on, `alb_multi_value`), and
+/// for HTTP API v2 and Function URLs the answer's `cookies` as `set-cookie` (which those read instead
+/// of `multiValueHeaders`).
+pub(crate) fn answer_headers(answer: &Map<String, Value>, shape: EventShape, alb_multi_value: bool) -> Value {
+    let mut headers = match answer.get("headers") {
+        Some(Value::Object(headers)) if headers.values().all(Value::is_string) => headers.clone(),
+        Some(Value::Object(headers)) => join_multi_values(headers),
+        Some(Value::Null) | None => Map::from_iter([("content-type".to_owned(), Value::from("application/json"))]),
+        // Not an object: logged as it is (the collector shows what the handler returned).
+        Some(other) => return other.clone(),
+    };
+    let v2 = matches!(shape, EventShape::ApiGatewayV2 | EventShape::FunctionUrl);
+    let reads_multi_value = match shape {
+        EventShape::Alb => alb_multi_value,
+        _ => !v2,
+    };
+    if let Some(Value::Object(multi)) = answer.get("multiValueHeaders").filter(|_| reads_multi_value) {
+        for (name, values) in join_multi_values(multi) {
+            if values.as_str().is_some_and(|v| !v.is_empty()) {
+                insert_replacing(&mut headers, name, values);
+            }
+        }
+    }
+    if let Some(cookies) = joined_cookies(answer, ", ").filter(|_| v2) {
+        let joined = match headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("set-cookie")) {
+            Some((_, Value::String(existing))) => format!("{existing}, {cookies}"),
+            _ => cookies,
+        };
+        insert_replacing(&mut headers, "set-cookie".to_owned(), Value::String(joined));
+    }
+    Value::Object(headers)
+}
+
+/// Inserts `name`, replacing a header of the same name in any case (keeping that one's spelling).
+fn insert_replacing(headers: &mut Map<String, Value>, name: String, value: Value) {
+    let existing = headers.keys().find(|key| key.eq_ignore_ascii_case(&name)).cloned();
+    headers.insert(existing.unwrap_or(name), value);
+}
+
+/// The strings of a non-empty `cookies` array, joined by `separator`.
+fn joined_cookies(wrapper: &Map<String, Value>, separator: &str) -> Option<String> {
+    let cookies: Vec<&str> = wrapper
+        .get("cookies")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    (!cookies.is_empty()).then(|| cookies.join(separator))
 }
 
 fn join_multi_values(headers: &Map<String, Value>) -> Map<String, Value> {
@@ -78,5 +151,53 @@ mod tests {
     fn multi_value_headers_are_joined() {
         let event = json!({"multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}});
         assert_eq!(request_headers(&event), json!({"a": "1, 2", "host": "h"}));
+    }
+
+    #[test]
+    fn v2_request_cookies_are_the_cookie_header() {
+        let event = json!({"headers": {"host": "h"}, "cookies": ["a=1", "b=2"]});
+        let headers = request_headers_with_cookies(&event, EventShape::ApiGatewayV2);
+        assert_eq!(headers, json!({"host": "h", "cookie": "a=1; b=2"}));
+        let furl = request_headers_with_cookies(&event, EventShape::FunctionUrl);
+        assert_eq!(furl["cookie"], "a=1; b=2");
+        let kept = json!({"headers": {"Cookie": "c=3"}, "cookies": ["a=1"]});
+        assert_eq!(
+            request_headers_with_cookies(&kept, EventShape::ApiGatewayV2),
+            json!({"Cookie": "c=3"})
+        );
+        let empty = json!({"headers": {"host": "h"}, "cookies": []});
+        assert_eq!(
+            request_headers_with_cookies(&empty, EventShape::ApiGatewayV2),
+            json!({"host": "h"})
+        );
+    }
+
+    #[test]
+    fn answer_headers_follow_the_front_end() {
+        let answer = json!({
+            "headers": {"Location": "/next", "set-cookie": "s=0"},
+            "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "X-Many": ["1", "2"]},
+            "cookies": ["c=3", "d=4"]
+        });
+        let answer = answer.as_object().cloned().unwrap_or_default();
+        let rest = json!({"Location": "/next", "set-cookie": "a=1, b=2", "X-Many": "1, 2"});
+        assert_eq!(answer_headers(&answer, EventShape::ApiGatewayV1, false), rest);
+        assert_eq!(answer_headers(&answer, EventShape::WebSocket, false), rest);
+        assert_eq!(answer_headers(&answer, EventShape::Alb, true), rest);
+        let single = json!({"Location": "/next", "set-cookie": "s=0"});
+        assert_eq!(answer_headers(&answer, EventShape::Alb, false), single);
+        let v2 = json!({"Location": "/next", "set-cookie": "s=0, c=3, d=4"});
+        assert_eq!(answer_headers(&answer, EventShape::ApiGatewayV2, false), v2);
+        assert_eq!(answer_headers(&answer, EventShape::FunctionUrl, false), v2);
+    }
+
+    #[test]
+    fn answer_without_headers_gets_the_json_default() {
+        let answer = json!({"statusCode": 200, "cookies": ["c=3"]});
+        let answer = answer.as_object().cloned().unwrap_or_default();
+        assert_eq!(
+            answer_headers(&answer, EventShape::ApiGatewayV2, false),
+            json!({"content-type": "application/json", "set-cookie": "c=3"})
+        );
     }
 }

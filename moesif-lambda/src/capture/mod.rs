@@ -23,7 +23,7 @@ use crate::model::{Direction, EventModel, EventResponse};
 use crate::options::Options;
 use lambda_runtime::Context;
 use request::capture_request;
-use response::capture_response;
+use response::{capture_response, FrontEnd};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use shape::EventShape;
@@ -241,13 +241,15 @@ impl Call {
         }
         let identity = identity::identify(&json, &context, options);
         let mut request = capture_request(&json, shape, options, received_millis);
+        let front_end = FrontEnd::of(shape, &json);
         request.api_version = identity.api_version;
         // The event's last reader: the default metadata takes its request context rather than a copy.
         let mut metadata = identity::metadata(json, &context, options);
         let response = match self.answer {
             Answer::Response(answer) => {
                 let answer = answer.map(CapturedJson::into_value);
-                let (response, invalid_status) = capture_response(answer.as_ref(), options, self.answered_millis);
+                let (response, invalid_status) =
+                    capture_response(answer.as_ref(), front_end, options, self.answered_millis);
                 if let Some(original) = invalid_status {
                     add_metadata(&mut metadata, "original_status", original);
                 }

@@ -3,7 +3,7 @@
 
 use super::body;
 use super::client_ip::client_ip;
-use super::headers::{header, request_headers};
+use super::headers::{header, request_headers_with_cookies};
 use super::shape::{str_at, EventShape};
 use crate::model::EventRequest;
 use crate::options::Options;
@@ -21,7 +21,7 @@ pub(crate) fn capture_request(
     options: &Options,
     received_millis: i64,
 ) -> EventRequest {
-    let headers = request_headers(event);
+    let headers = request_headers_with_cookies(event, shape);
     let parts = RequestParts::of(event, shape);
     let scheme = match shape {
         EventShape::WebSocket => "wss",

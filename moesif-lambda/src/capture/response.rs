@@ -2,16 +2,38 @@
 //! Pure: no I/O, no user hooks.
 
 use super::body::{self, CapturedBody};
+use super::headers::answer_headers;
+use super::shape::EventShape;
 use crate::model::EventResponse;
 use crate::options::Options;
 use crate::time::format_millis;
 use serde_json::{json, Value};
 
+/// How the front end before the function reads an answer: the event's shape, and for ALB whether the
+/// target group has multi-value headers on (its events then carry `multiValueHeaders`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FrontEnd {
+    pub shape: EventShape,
+    pub alb_multi_value: bool,
+}
+
+impl FrontEnd {
+    pub(crate) fn of(shape: EventShape, event: &Value) -> FrontEnd {
+        let alb_multi_value = event
+            .get("multiValueHeaders")
+            .and_then(Value::as_object)
+            .is_some_and(|headers| !headers.is_empty());
+        FrontEnd { shape, alb_multi_value }
+    }
+}
+
 /// Captures the response half from the handler's answer as JSON (`None`: an answer we cannot see, logged
-/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type. Also
+/// as a bare 200). The reference's rules: `statusCode` or 200; `headers` or a JSON content type, with
+/// the headers the front end also reads (multi-value headers, v2 cookies: [`answer_headers`]). Also
 /// returns the original `statusCode` when it was not a status the collector takes.
 pub(crate) fn capture_response(
     answer: Option<&Value>,
+    front_end: FrontEnd,
     options: &Options,
     answered_millis: i64,
 ) -> (EventResponse, Option<Value>) {
@@ -23,8 +45,8 @@ pub(crate) fn capture_response(
         None => Status::Valid(200),
         Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
     };
-    let headers = match (answer_seen, object.and_then(|o| o.get("headers"))) {
-        (_, Some(headers)) => headers.clone(),
+    let headers = match (answer_seen, object) {
+        (_, Some(object)) => answer_headers(object, front_end.shape, front_end.alb_multi_value),
         // The reference's rule for a JSON answer without headers; an answer not seen gets none.
         (true, None) => json!({ "content-type": "application/json" }),
         (false, None) => json!({}),
@@ -75,17 +97,23 @@ fn status_code(code: &Value) -> Option<u16> {
 mod tests {
     use super::*;
 
+    const REST: FrontEnd = FrontEnd {
+        shape: EventShape::ApiGatewayV1,
+        alb_multi_value: false,
+    };
+
     #[test]
     fn response_defaults_follow_the_reference() {
         let (response, invalid) = capture_response(
             Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
+            REST,
             &Options::new(),
             0,
         );
         assert_eq!((response.status, invalid), (201, None));
         assert_eq!(response.headers, json!({"content-type": "application/json"}));
         assert_eq!(response.body, Some(json!({"id": 7})));
-        let (unseen, _) = capture_response(None, &Options::new(), 0);
+        let (unseen, _) = capture_response(None, REST, &Options::new(), 0);
         assert_eq!((unseen.status, unseen.body, unseen.headers), (200, None, json!({})));
     }
 
@@ -93,22 +121,24 @@ mod tests {
     fn answer_with_status_and_no_body_has_no_body_but_shorthand_is_its_own_body() {
         let (redirect, _) = capture_response(
             Some(&json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
+            REST,
             &Options::new(),
             0,
         );
         assert_eq!((redirect.status, redirect.body), (302, None));
         assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
-        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), &Options::new(), 0);
+        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), REST, &Options::new(), 0);
         assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
     }
 
     #[test]
     fn status_outside_100_to_599_is_logged_as_502_with_the_original() {
         for original in [json!(1000), json!(42), json!("abc"), json!(-1), json!(null)] {
-            let (response, invalid) = capture_response(Some(&json!({"statusCode": original})), &Options::new(), 0);
+            let (response, invalid) =
+                capture_response(Some(&json!({"statusCode": original})), REST, &Options::new(), 0);
             assert_eq!((response.status, invalid), (502, Some(original)));
         }
-        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), &Options::new(), 0);
+        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), REST, &Options::new(), 0);
         assert_eq!((text.status, invalid), (404, None));
     }
 }

@@ -12,7 +12,7 @@
 
 use super::pipeline::{any_due, any_due_in_background, flush_blocking, Breaker, FlushReport};
 use super::synchronous::invocation_deadline;
-use super::worker;
+use super::{shutdown, worker};
 use crate::delivery;
 use crate::hooks::warn_once;
 use lambda_extension::{service_fn as extension_fn, Extension, LambdaEvent as ExtensionEvent, NextEvent};
@@ -31,11 +31,6 @@ use tokio_stream::Stream;
 
 /// Name under which the extension registers (internal extension names must be unique per function).
 const EXTENSION_NAME: &str = "moesif-lambda-flush";
-/// What the last flush may use of the shutdown phase.
-const SHUTDOWN_BUDGET: Duration = Duration::from_millis(300);
-/// The shutdown phase Lambda gives a function with internal extensions (500 ms); the process ends a
-/// little before, if nothing else ended it.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(480);
 /// How often the background sender of [`run_concurrent`] looks at the queues.
 const BACKGROUND_TICK: Duration = Duration::from_millis(200);
 /// How long an invocation can run at most (Lambda's 15 minutes): the wait for a response posted when
@@ -75,18 +70,17 @@ where
     E: Into<lambda_runtime::Error> + Send + Debug,
 {
     let (done_tx, done_rx) = watch::channel(None::<String>);
-    let after_response = start_extension(done_rx).await;
-    let runtime = Runtime::new(handler).layer(TracingLayer::new());
-    if after_response {
-        runtime
-            .layer(ResponsePostedLayer {
-                done: Arc::new(done_tx),
-            })
-            .run()
-            .await
-    } else {
-        runtime.run().await
-    }
+    // Without the extension (synchronous mode) nobody listens for "posted", but the layer still warns
+    // when nothing logged an invocation.
+    start_extension(done_rx).await;
+    shutdown::listen_for_sigterm();
+    Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(ResponsePostedLayer {
+            done: Arc::new(done_tx),
+        })
+        .run()
+        .await
 }
 
 /// [`run`] for **Lambda Managed Instances**: a drop-in for `lambda_runtime::run_concurrent` (same
@@ -144,14 +138,13 @@ where
             tokio::spawn(async move {
                 let _ = extension.run().await;
             });
-            static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
-            SHUTDOWN_HOOK.call_once(spawn_shutdown_flush);
         }
         Err(error) => warn_once(
             "extension-register",
             || tracing::warn!(%error, "moesif: could not register for shutdown; events queued at shutdown may be lost"),
         ),
     }
+    shutdown::listen_for_sigterm();
     delivery::enable_after_response();
     tokio::spawn(async {
         let mut tick = tokio::time::interval(BACKGROUND_TICK);
@@ -181,10 +174,12 @@ where
 /// # }
 /// ```
 pub async fn flush(budget: Duration) -> FlushReport {
-    let deadline = Instant::now() + budget;
-    worker::run(move || flush_blocking(deadline, Breaker::Ignore))
-        .await
-        .unwrap_or_default()
+    let report = shutdown::flush_until(Instant::now() + budget).await;
+    shutdown::after_flush(report.as_ref());
+    report.unwrap_or_else(|| FlushReport {
+        requeued: delivery::queue_counts().0,
+        ..FlushReport::default()
+    })
 }
 
 /// Registers the extension and starts its loop and the SIGTERM handler. `false`: synchronous mode.
@@ -240,8 +235,6 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
             tracing::warn!(%error, "moesif: the flush extension stopped");
         }
     });
-    static SHUTDOWN_HOOK: std::sync::Once = std::sync::Once::new();
-    SHUTDOWN_HOOK.call_once(spawn_shutdown_flush);
     true
 }
 
@@ -249,12 +242,16 @@ async fn start_extension(done: watch::Receiver<Option<String>>) -> bool {
 /// (`AWS_LAMBDA_RUNTIME_API=host:port/.rt/<function>`; Lambda gives a bare `host:port`). Its emulator
 /// keeps the pending `/extension/event/next` of a process it killed on a hot reload, and from then on
 /// answers every `/runtime/invocation/next` with a 500 that makes lambda_runtime panic, whatever the
-/// extension. So no extension is registered there: events are sent before each response instead.
+/// extension. So no extension is registered there: events are sent as each invocation ends instead.
 fn under_cargo_lambda_watch() -> bool {
     let under = std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok_and(|api| api.contains("/.rt"));
     if under {
         warn_once("cargo-lambda-watch", || {
-            tracing::info!("moesif: running under cargo lambda watch; events are sent before each response")
+            tracing::info!(
+                "moesif: running under cargo lambda watch, without the flush extension; each invocation's \
+                 events are sent as it ends (an annotated handler's before its response, MoesifLayer's right \
+                 after the response body)"
+            )
         });
     }
     under
@@ -264,47 +261,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// On SIGTERM, send what is queued within the shutdown budget — after a send already in flight, and
-/// once even if the breaker is open (the last chance) — and say what became of every event. The
-/// process is not ended at once: the function's own shutdown hooks (lambda_runtime's graceful shutdown
-/// handler, say) run meanwhile. Lambda ends the process when its grace period is over; outside Lambda
-/// it ends then too.
-fn spawn_shutdown_flush() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        tracing::warn!("moesif: cannot listen for SIGTERM; events queued at shutdown may be lost");
-        return;
-    };
-    tokio::spawn(async move {
-        term.recv().await;
-        let started = Instant::now();
-        let deadline = started + SHUTDOWN_BUDGET;
-        let flushing = worker::run(move || flush_blocking(deadline, Breaker::Ignore));
-        let finished = tokio::time::timeout_at(deadline.into(), flushing).await;
-        let (unsent, in_flight, dropped) = delivery::queue_counts();
-        match finished {
-            Ok(Some(report)) => tracing::info!(
-                sent = report.sent,
-                rejected = report.rejected,
-                skipped = report.skipped,
-                unsent,
-                dropped_since_start = dropped,
-                "moesif: flushed on shutdown"
-            ),
-            _ => tracing::warn!(
-                in_flight,
-                unsent,
-                dropped_since_start = dropped,
-                "moesif: shutdown came while a send was still in flight; its events may not have arrived"
-            ),
-        }
-        tokio::time::sleep_until((started + SHUTDOWN_GRACE).into()).await;
-        std::process::exit(0);
-    });
-}
-
 /// Wraps the runtime's service: once an invocation's response has been posted to the Runtime API, it
-/// tells the extension.
+/// tells the extension (if one listens), and warns once if nothing logged the invocation.
 struct ResponsePostedLayer {
     done: Arc<watch::Sender<Option<String>>>,
 }

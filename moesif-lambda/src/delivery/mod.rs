@@ -17,6 +17,7 @@ pub(crate) mod config;
 mod extension;
 mod pipeline;
 pub(crate) mod queue;
+mod shutdown;
 mod synchronous;
 pub(crate) mod transport;
 mod worker;

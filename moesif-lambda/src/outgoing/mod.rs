@@ -84,7 +84,7 @@ impl Middleware for MoesifMiddleware {
         request: http::Request<SendBody>,
         next: MiddlewareNext,
     ) -> Result<http::Response<Body>, ureq::Error> {
-        let uri = request.uri().to_string();
+        let uri = without_userinfo(request.uri());
         let Some(transport) = self.transport().cloned() else {
             return next.handle(request);
         };
@@ -96,7 +96,7 @@ impl Middleware for MoesifMiddleware {
         let max = options.max_body_bytes;
         let started = now_millis();
         let method = request.method().to_string();
-        let request_headers = header_map_json(request.headers());
+        let request_headers = with_host(header_map_json(request.headers()), request.uri());
 
         // The request body: read whole (up to `REQUEST_BUFFER_BYTES`) and sent on unchanged, with its
         // length; a longer one is sent on as it comes (the bytes read, then the rest), a read error where
@@ -218,6 +218,38 @@ fn is_collector(uri: &str, base: &str) -> bool {
 }
 
 /// Methods that carry a body (an empty one is still sent with `Content-Length: 0`).
+/// The URI as text, without a `user:password@` part (a credential).
+fn without_userinfo(uri: &http::Uri) -> String {
+    let text = uri.to_string();
+    match uri.authority().map(|a| a.as_str()) {
+        Some(authority) if authority.contains('@') => {
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            text.replacen(authority, host, 1)
+        }
+        _ => text,
+    }
+}
+
+/// The request headers with `host` from the URI, as the upstream gets it (HTTP/1.1 requires it; ureq
+/// adds it after the middleware). Other headers ureq may add later are not invented.
+fn with_host(mut headers: Value, uri: &http::Uri) -> Value {
+    let default_port = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    let host = uri.host().map(|host| match uri.port_u16() {
+        Some(port) if Some(port) != default_port => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    });
+    if let (Some(map), Some(host)) = (headers.as_object_mut(), host) {
+        if !map.keys().any(|name| name.eq_ignore_ascii_case("host")) {
+            map.insert("host".to_owned(), Value::String(host));
+        }
+    }
+    headers
+}
+
 fn takes_body(method: &http::Method) -> bool {
     matches!(*method, http::Method::POST | http::Method::PUT | http::Method::PATCH)
 }
@@ -269,5 +301,23 @@ mod tests {
             http::HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
         );
         assert!(is_event_stream(&headers));
+    }
+
+    #[test]
+    fn host_comes_from_the_uri_and_userinfo_is_dropped() {
+        let uri = |text: &str| text.parse::<http::Uri>().unwrap_or_default();
+        let headers = with_host(serde_json::json!({"accept": "*/*"}), &uri("https://api.example/v1?q=1"));
+        assert_eq!(headers, serde_json::json!({"accept": "*/*", "host": "api.example"}));
+        let port = with_host(serde_json::json!({}), &uri("http://127.0.0.1:8080/x"));
+        assert_eq!(port["host"], "127.0.0.1:8080");
+        let default_port = with_host(serde_json::json!({}), &uri("https://h:443/x"));
+        assert_eq!(default_port["host"], "h");
+        let set = with_host(serde_json::json!({"Host": "other"}), &uri("https://h/x"));
+        assert_eq!(set, serde_json::json!({"Host": "other"}));
+        assert_eq!(
+            without_userinfo(&uri("https://user:S3CRET@h.example:8443/p?a=1")),
+            "https://h.example:8443/p?a=1"
+        );
+        assert_eq!(without_userinfo(&uri("https://h.example/p")), "https://h.example/p");
     }
 }
