@@ -1,5 +1,6 @@
-//! After-response delivery (`moesif_lambda::run`) through the real `lambda_runtime` loop and the internal
-//! extension, against the loopback Runtime/Extensions API emulator and a stand-in collector.
+//! After-response delivery (`moesif_lambda::run`: sends from the runtime's own loop, after each response
+//! is posted) through the real `lambda_runtime` loop, against the loopback Runtime/Extensions API
+//! emulator and a stand-in collector.
 //!
 //! Every test has its own handler (so its own options, collector connection and server config) and holds
 //! the Lambda environment lock while its loop runs.
@@ -55,6 +56,7 @@ handler_module!(conformance, 2000, each_event);
 handler_module!(slow_collector, 2000, each_event);
 handler_module!(warm, 2000);
 handler_module!(sparse, 2000);
+handler_module!(own_runtime, 2000, each_event);
 handler_module!(max_delay, 2000, |options: Options| options
     .max_batch_delay(Duration::from_millis(150))
     .idle_threshold(Duration::from_secs(60)));
@@ -158,9 +160,11 @@ async fn conformance_cases_after_the_response() {
         }
     }
     runtime.abort();
+    // Registered only so that Lambda sends SIGTERM at shutdown: subscribed to no events, it is never
+    // waited for during an invocation (sends happen in the runtime's own loop).
     assert_eq!(
         api.registered_extensions(),
-        vec![("moesif-lambda-flush".to_owned(), vec!["INVOKE".to_owned()])]
+        vec![("moesif-lambda-flush".to_owned(), Vec::<String>::new())]
     );
     let posts: Vec<_> = collector
         .requests()
@@ -194,6 +198,13 @@ async fn the_response_does_not_wait_for_the_collector() {
         assert!(
             invocation.answered_at <= post.received_at,
             "the caller had its response before the collector even received the event"
+        );
+        // The send ran in the runtime's loop between posting the response and asking for the next
+        // event: the invocation (billed time) ended only after the collector had the event.
+        let finished = api.invocation_finished_at(&format!("slow-{n}"));
+        assert!(
+            finished.is_some_and(|at| at >= post.received_at),
+            "sent before the runtime asked for its next event"
         );
     }
     runtime.abort();
@@ -247,6 +258,47 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
         );
     }
     runtime.abort();
+}
+
+/// A function that builds its own `Runtime` (its own layers) adds `MoesifRuntimeLayer` and gets what
+/// `run` does: each event sent after its response was posted, before the next event is asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_runtime_with_the_public_layer_sends_after_each_response() {
+    use lambda_runtime::{layers::TracingLayer, Runtime};
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    let url: &'static str = Box::leak(collector.base_url().into_boxed_str());
+    let _ = own_runtime::URL.set(url);
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    let runtime = tokio::spawn(async {
+        let moesif = moesif_lambda::MoesifRuntimeLayer::start().await;
+        Runtime::new(service_fn(own_runtime::handler))
+            .layer(TracingLayer::new())
+            .layer(moesif)
+            .run()
+            .await
+    });
+    for n in 0..3 {
+        let invocation = invoke(&api, http_event("/own"), &format!("own-{n}")).await;
+        assert!(api.wait_until_idle(WAIT).await);
+        let ids = collector.event_request_ids();
+        assert_eq!(
+            ids.len(),
+            n + 1,
+            "own-{n} is on the collector when the invocation ended"
+        );
+        let post = collector
+            .requests()
+            .into_iter()
+            .rfind(|r| r.method == "POST")
+            .expect("a POST");
+        assert!(invocation.answered_at <= post.received_at, "after the response");
+    }
+    runtime.abort();
+    assert_eq!(
+        api.registered_extensions(),
+        vec![("moesif-lambda-flush".to_owned(), Vec::<String>::new())]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

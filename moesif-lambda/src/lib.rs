@@ -26,7 +26,7 @@ pub use integrations::macro_entry as __private;
 
 pub use capture::redact;
 pub use capture::{preview_event, RequestView};
-pub use delivery::{flush, run, run_concurrent, FlushReport};
+pub use delivery::{flush, run, run_concurrent, FlushReport, MoesifRuntimeLayer};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;

@@ -1,7 +1,9 @@
 //! An emulator of the AWS Lambda Runtime API and Extensions API on loopback, in the order the real
 //! service keeps: an invocation goes to the runtime and to every extension subscribed to `INVOKE` at once;
 //! the next one is handed out only after the runtime answered AND every such extension asked for its next
-//! event again (until then Lambda keeps the sandbox busy).
+//! event again (until then Lambda keeps the sandbox busy). An invocation ends (billed time ends, see
+//! [`RuntimeApi::invocation_finished_at`]) when the runtime has asked for its next event after answering
+//! and every `INVOKE` extension has too; extensions subscribed to no events are never waited for.
 //!
 //! Opt-in, [`RuntimeApi::start_concurrent`] emulates Lambda Managed Instances instead: up to `max`
 //! invocations are in flight at once, each `GET …/invocation/next` takes a different pending one, answers
@@ -152,6 +154,8 @@ struct State {
     in_flight: Vec<InFlight>,
     last_request_id: Option<String>,
     extensions: Vec<Extension>,
+    /// The runtime is waiting in `GET …/invocation/next` (classic mode: it is done with the last one).
+    runtime_waiting: bool,
     init_done: bool,
     handed_out: usize,
     max_in_flight: usize,
@@ -184,13 +188,13 @@ impl State {
         self.in_flight.is_empty()
             && self.queue.is_empty()
             && match self.mode {
-                Mode::Classic => self.extensions_ready(),
+                Mode::Classic => self.extensions_ready() && (self.runtime_waiting || self.handed_out == 0),
                 Mode::Concurrent(_) => self.finishing.is_empty(),
             }
     }
 
     fn note_idle(&mut self) {
-        if self.in_flight.is_empty() && self.extensions_ready() {
+        if self.in_flight.is_empty() && self.runtime_waiting && self.extensions_ready() {
             if let Some(id) = self.last_request_id.clone() {
                 self.idle_at.entry(id).or_insert_with(Instant::now);
             }
@@ -452,7 +456,14 @@ async fn route(shared: Arc<Watched<State>>, request: Received) -> Reply {
 }
 
 async fn next_invocation(shared: &Watched<State>) -> Reply {
-    shared.lock().init_done = true;
+    {
+        let mut state = shared.lock();
+        state.init_done = true;
+        state.runtime_waiting = true;
+        if !state.concurrent() {
+            state.note_idle();
+        }
+    }
     shared.notify();
     let handed = shared
         .wait_for(LONG_POLL, |state| {
@@ -482,6 +493,7 @@ async fn next_invocation(shared: &Watched<State>) -> Reply {
                     },
                 );
             }
+            state.runtime_waiting = false;
             state.in_flight.push(InFlight {
                 request_id: queued.request_id.clone(),
                 handed_out_at: Instant::now(),

@@ -14,16 +14,18 @@
 
 mod breaker;
 pub(crate) mod config;
-mod extension;
 mod pipeline;
 pub(crate) mod queue;
+mod run;
+mod runtime_layer;
 mod shutdown;
 mod synchronous;
 pub(crate) mod transport;
 mod worker;
 
-pub use extension::{flush, run, run_concurrent};
 pub use pipeline::FlushReport;
+pub use run::{flush, run, run_concurrent};
+pub use runtime_layer::MoesifRuntimeLayer;
 pub(crate) use transport::Transport;
 
 use crate::capture::body::serialized_len;

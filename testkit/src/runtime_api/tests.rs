@@ -280,6 +280,11 @@ async fn the_default_mode_waits_for_the_runtime_and_for_invoke_extensions() {
     assert_eq!(respond_to(&api, "d-1", "{}").await, 202);
     assert_eq!(joined(second_event).await.json()["requestId"], "d-1");
     let parked = extension_next(&api, &extension);
+    assert!(
+        !api.wait_until_idle(PAUSE).await,
+        "d-1 goes on until the runtime asks for its next event"
+    );
+    let _parked_runtime = next(&api);
     assert!(api.wait_until_idle(BOUND).await);
     let results = tokio::time::timeout(BOUND, results)
         .await
@@ -289,4 +294,40 @@ async fn the_default_mode_waits_for_the_runtime_and_for_invoke_extensions() {
     assert_eq!(api.max_in_flight(), 1);
     api.shutdown();
     assert_eq!(joined(parked).await.json()["eventType"], "SHUTDOWN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_ends_when_the_runtime_asks_again_and_no_event_extensions_are_never_waited_for() {
+    let api = Arc::new(RuntimeApi::start().await);
+    let answer = call(
+        api.endpoint(),
+        "POST",
+        "/2020-01-01/extension/register",
+        &[("lambda-extension-name", "shutdown-only")],
+        r#"{"events":[]}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let results = invoke_many(&api, "b", 1);
+    let b0 = joined(next(&api)).await;
+    assert_eq!(request_id(&b0), "b-0");
+    assert_eq!(respond_to(&api, "b-0", "{}").await, 202);
+    tokio::time::sleep(PAUSE).await;
+    assert_eq!(
+        api.invocation_finished_at("b-0"),
+        None,
+        "answered, but the runtime has not asked for its next event: still billed"
+    );
+    let asked_at = std::time::Instant::now();
+    let _parked = next(&api);
+    assert!(
+        api.wait_until_idle(BOUND).await,
+        "the extension with no events is not waited for"
+    );
+    assert!(api.invocation_finished_at("b-0").is_some_and(|at| at >= asked_at));
+    let results = tokio::time::timeout(BOUND, results)
+        .await
+        .expect("in time")
+        .expect("no panic");
+    assert!(results.iter().all(Result::is_ok));
 }

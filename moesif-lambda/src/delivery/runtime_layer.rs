@@ -1,0 +1,239 @@
+//! [`MoesifRuntimeLayer`]: after-response delivery from the runtime's own loop.
+//!
+//! `lambda_runtime` posts an invocation's response inside the service its `Runtime::layer`s wrap, and
+//! asks for the next event only when that service's future completes. Lambda hands the response to the
+//! caller as soon as it is posted, and freezes the sandbox (ending billed time) only when the runtime
+//! asks for the next event. So this layer's future, once the response is posted, sends what is due
+//! (a full batch, an old event, sparse traffic, the sandbox's first invocation; within the flush budget
+//! and the invocation's deadline) and then completes: after the response, on billed time only when a
+//! send is due, and with no extension for Lambda to wait for on every invocation.
+
+use super::pipeline::{any_due, flush_blocking, Breaker};
+use super::synchronous::invocation_deadline;
+use super::{shutdown, worker};
+use crate::delivery;
+use crate::hooks::warn_once;
+use lambda_runtime::{LambdaInvocation, Service};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+/// Name under which the shutdown extension registers (internal extension names are unique per function).
+const EXTENSION_NAME: &str = "moesif-lambda-flush";
+
+/// The layer [`run`](crate::run) puts around `lambda_runtime`'s own service: events are sent after
+/// each response is posted, when a send is due, and what is queued at `SIGTERM` is sent then.
+///
+/// For functions that build their own `Runtime` (an OpenTelemetry layer, SnapStart set-up): start it
+/// during init, before the runtime runs, and add it with `.layer(…)`.
+///
+/// ```no_run
+/// use lambda_runtime::{layers::TracingLayer, service_fn, Error, LambdaEvent, Runtime};
+/// use moesif_lambda::{moesif_logger, MoesifRuntimeLayer};
+/// use serde_json::{json, Value};
+///
+/// #[moesif_logger]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(json!({ "statusCode": 200 }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     let moesif = MoesifRuntimeLayer::start().await;
+///     Runtime::new(service_fn(handler)).layer(TracingLayer::new()).layer(moesif).run().await
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct MoesifRuntimeLayer {
+    /// When the last invocation's response was posted: how long the sandbox then sat idle tells
+    /// sparse traffic from warm.
+    last_posted: Arc<Mutex<Option<Instant>>>,
+}
+
+impl MoesifRuntimeLayer {
+    /// Switches this process to after-response delivery and prepares the last flush at shutdown:
+    /// registers an internal extension subscribed to no events (Lambda then sends `SIGTERM` before it
+    /// ends the sandbox, and never waits for the extension during an invocation) and listens for
+    /// `SIGTERM`. Call it during init, before the runtime asks for its first event (Lambda refuses an
+    /// extension registered later). If the extension cannot register, sends still happen after each
+    /// response, with one warning that nothing is sent at shutdown.
+    pub async fn start() -> MoesifRuntimeLayer {
+        register_for_shutdown().await;
+        delivery::enable_after_response();
+        MoesifRuntimeLayer {
+            last_posted: Arc::default(),
+        }
+    }
+}
+
+/// Registers the internal extension that makes Lambda send `SIGTERM` at shutdown (subscribed to no
+/// events: nothing waits for it), and listens for that signal. Not under `cargo lambda watch`, whose
+/// emulator breaks on any internal extension after a hot reload.
+pub(crate) async fn register_for_shutdown() {
+    if under_cargo_lambda_watch() {
+        return;
+    }
+    let registered = lambda_extension::Extension::new()
+        .with_events(&[])
+        .with_extension_name(EXTENSION_NAME)
+        .register()
+        .await;
+    match registered {
+        Ok(extension) => {
+            tokio::spawn(async move {
+                if let Err(error) = extension.run().await {
+                    tracing::debug!(%error, "moesif: the shutdown extension stopped");
+                }
+            });
+            shutdown::listen_for_sigterm();
+        }
+        Err(error) => warn_once("extension-register", || {
+            tracing::warn!(
+                %error,
+                "moesif: could not register for shutdown; events are still sent after responses, but what is \
+                 queued when the sandbox shuts down is not sent"
+            )
+        }),
+    }
+}
+
+/// Whether this runs under `cargo lambda watch`, whose Runtime API is served under `/.rt`
+/// (`AWS_LAMBDA_RUNTIME_API=host:port/.rt/<function>`; Lambda gives a bare `host:port`). Its emulator
+/// keeps the pending `/extension/event/next` of a process it killed on a hot reload, and from then on
+/// answers every `/runtime/invocation/next` with a 500 that makes lambda_runtime panic, whatever the
+/// extension. So no extension is registered there; sends after the response work all the same.
+pub(crate) fn under_cargo_lambda_watch() -> bool {
+    let under = std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok_and(|api| api.contains("/.rt"));
+    if under {
+        warn_once("cargo-lambda-watch", || {
+            tracing::info!(
+                "moesif: running under cargo lambda watch: events are sent after the response; no shutdown \
+                 extension is registered (its emulator breaks on one after a hot reload)"
+            )
+        });
+    }
+    under
+}
+
+impl<S> lambda_runtime::tower::Layer<S> for MoesifRuntimeLayer {
+    type Service = MoesifRuntimeService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MoesifRuntimeService {
+            inner,
+            last_posted: self.last_posted.clone(),
+        }
+    }
+}
+
+/// The service [`MoesifRuntimeLayer`] wraps around the runtime's.
+#[derive(Debug)]
+pub struct MoesifRuntimeService<S> {
+    inner: S,
+    last_posted: Arc<Mutex<Option<Instant>>>,
+}
+
+impl<S> Service<LambdaInvocation> for MoesifRuntimeService<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = SendWhenDue<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let request_id = invocation.context.request_id.clone();
+        let deadline_ms = invocation.context.deadline;
+        SendWhenDue {
+            stage: Stage::Posting(Box::pin(self.inner.call(invocation))),
+            last_posted: self.last_posted.clone(),
+            request_id,
+            deadline_ms,
+        }
+    }
+}
+
+/// The future of one invocation under [`MoesifRuntimeLayer`]: the runtime posting the response, then
+/// the send, if one is due.
+pub struct SendWhenDue<F> {
+    stage: Stage<F>,
+    last_posted: Arc<Mutex<Option<Instant>>>,
+    request_id: String,
+    deadline_ms: u64,
+}
+
+impl<F> std::fmt::Debug for SendWhenDue<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendWhenDue")
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Stage<F> {
+    Posting(Pin<Box<F>>),
+    Sending(Pin<Box<dyn Future<Output = ()> + Send>>, Option<lambda_runtime::Error>),
+    Done,
+}
+
+impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenDue<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        loop {
+            match &mut self.stage {
+                Stage::Posting(posting) => {
+                    let result = std::task::ready!(posting.as_mut().poll(cx));
+                    self.warn_if_nothing_logged();
+                    let idle = {
+                        let mut last = lock(&self.last_posted);
+                        let idle = last.map(|posted| posted.elapsed());
+                        *last = Some(Instant::now());
+                        idle
+                    };
+                    if !any_due(idle) {
+                        self.stage = Stage::Done;
+                        return Poll::Ready(result);
+                    }
+                    let budget_end = Instant::now() + delivery::flush_budget();
+                    let end = invocation_deadline(self.deadline_ms).map_or(budget_end, |d| d.min(budget_end));
+                    let sending = Box::pin(async move {
+                        worker::run(move || flush_blocking(end, Breaker::Respect)).await;
+                    });
+                    self.stage = Stage::Sending(sending, result.err());
+                }
+                Stage::Sending(sending, _) => {
+                    std::task::ready!(sending.as_mut().poll(cx));
+                    let error = match std::mem::replace(&mut self.stage, Stage::Done) {
+                        Stage::Sending(_, error) => error,
+                        _ => None,
+                    };
+                    return Poll::Ready(error.map_or(Ok(()), Err));
+                }
+                Stage::Done => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<F> SendWhenDue<F> {
+    fn warn_if_nothing_logged(&self) {
+        if !crate::current::seen(&self.request_id) {
+            warn_once("nothing-logs", || {
+                tracing::warn!(
+                    "moesif: an invocation was served but nothing logged it: wrap the service in \
+                     moesif_lambda::MoesifLayer or annotate the handler with #[moesif_logger]"
+                )
+            });
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
