@@ -9,11 +9,15 @@
 //! - a string that parses as JSON: the parsed JSON; any other string: its UTF-8 bytes in base64.
 //!
 //! Better than the reference: a plain string answer is base64 (never dropped), a body over
-//! `max_body_bytes` becomes a marker object with its size instead of a payload the collector rejects.
+//! `max_body_bytes` becomes a marker object with its size instead of a payload the collector rejects,
+//! and a body sent with a `Content-Encoding` (gzip, deflate, br) is decoded first ([`super::decode`]),
+//! then read by the rules above; one that cannot be decoded is the marker with the reason.
 
+use super::decode;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 /// Transfer encoding of a JSON body.
 pub(crate) const JSON: &str = "json";
@@ -23,8 +27,16 @@ pub(crate) const BASE64: &str = "base64";
 /// A captured body and its transfer encoding.
 pub(crate) type CapturedBody = (Option<Value>, &'static str);
 
-/// Captures the body of `wrapper` (an event or a response) under the rules above.
-pub(crate) fn capture(wrapper: &Value, log_body: bool, max_bytes: usize) -> CapturedBody {
+/// Captures the body of `wrapper` (an event or a response) under the rules above. When its headers say
+/// `content_encoding`, a string body (its bytes, or what its base64 holds when flagged
+/// `isBase64Encoded`) is decoded first ([`decoded`]); a body that is JSON already (not bytes on the wire)
+/// and `identity` are read as they are.
+pub(crate) fn capture_encoded(
+    wrapper: &Value,
+    log_body: bool,
+    max_bytes: usize,
+    content_encoding: Option<&str>,
+) -> CapturedBody {
     if !log_body {
         return (None, JSON);
     }
@@ -41,7 +53,15 @@ pub(crate) fn capture(wrapper: &Value, log_body: bool, max_bytes: usize) -> Capt
         return (None, JSON);
     }
     let base64_flagged = wrapper.get("isBase64Encoded").is_some_and(is_truthy);
+    let codings = content_encoding.map(decode::codings).unwrap_or_default();
     match body {
+        Value::String(text) if !codings.is_empty() => {
+            let bytes = match base64_flagged && is_base64(text) {
+                true => STANDARD.decode(text).map_or(Cow::Borrowed(text.as_bytes()), Cow::Owned),
+                false => Cow::Borrowed(text.as_bytes()),
+            };
+            decoded(&bytes, &codings, max_bytes)
+        }
         Value::String(text) if base64_flagged && is_base64(text) => {
             if text.len() > max_bytes {
                 (Some(omitted(text.len() / 4 * 3)), JSON)
@@ -76,6 +96,33 @@ pub(crate) fn capture_bytes(bytes: &[u8], log_body: bool, max_bytes: usize) -> C
     match serde_json::from_slice::<Value>(bytes) {
         Ok(parsed) => (Some(parsed), JSON),
         Err(_) => (Some(Value::String(STANDARD.encode(bytes))), BASE64),
+    }
+}
+
+/// [`capture_bytes`] of bytes sent with `content_encoding`: decoded first.
+pub(crate) fn capture_bytes_encoded(
+    bytes: &[u8],
+    log_body: bool,
+    max_bytes: usize,
+    content_encoding: Option<&str>,
+) -> CapturedBody {
+    let codings = content_encoding.map(decode::codings).unwrap_or_default();
+    if !log_body || bytes.is_empty() || codings.is_empty() {
+        return capture_bytes(bytes, log_body, max_bytes);
+    }
+    decoded(bytes, &codings, max_bytes)
+}
+
+/// `bytes` with `codings` undone, then read as [`capture_bytes`] reads bytes; the decoded size counts
+/// against `max_bytes`. A body that cannot be decoded is the marker with the reason (and the size
+/// received), never its raw bytes.
+pub(crate) fn decoded(bytes: &[u8], codings: &[String], max_bytes: usize) -> CapturedBody {
+    if bytes.len() > max_bytes {
+        return (Some(omitted(bytes.len())), JSON);
+    }
+    match decode::decode(bytes, codings, max_bytes) {
+        Ok(plain) => capture_bytes(&plain, true, max_bytes),
+        Err(failure) => (Some(omitted_because(&failure.reason(), bytes.len())), JSON),
     }
 }
 
@@ -119,7 +166,7 @@ pub(crate) fn serialized_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     }
 }
 
-/// Replaces a body over `max_bytes` in `wrapper` (an event or an answer) by the marker [`capture`] would
+/// Replaces a body over `max_bytes` in `wrapper` (an event or an answer) by the marker [`capture_encoded`] would
 /// log for it, so a large body is never copied into the queue. `whole_is_body`: the wrapper is itself the
 /// body when it has no `body` key (an answer without `statusCode`); `serialized_size` is its size when
 /// known. Returns whether anything was replaced.
@@ -189,7 +236,13 @@ const OMITTED_KEY: &str = "moesif_body_omitted";
 
 /// The marker that stands in for a body over the cap.
 pub(crate) fn omitted(original_size: usize) -> Value {
-    json!({ OMITTED_KEY: "body larger than the capture limit", "original_size": original_size })
+    omitted_because("body larger than the capture limit", original_size)
+}
+
+/// The marker that stands in for a body left out, with the reason (`moesif_body_omitted`) and its size
+/// in bytes as received.
+pub(crate) fn omitted_because(reason: &str, original_size: usize) -> Value {
+    json!({ OMITTED_KEY: reason, "original_size": original_size })
 }
 
 /// Python truthiness of a JSON value, as the reference tests `body_wrapper.get('body')`.
@@ -224,6 +277,10 @@ mod tests {
     use super::*;
 
     const MAX: usize = 512 * 1024;
+
+    fn capture(wrapper: &Value, log_body: bool, max_bytes: usize) -> CapturedBody {
+        capture_encoded(wrapper, log_body, max_bytes, None)
+    }
 
     #[test]
     fn json_body_is_parsed() {
@@ -332,5 +389,106 @@ mod tests {
         let small = estimate_size(&json!({"a": 1}));
         let large = estimate_size(&json!({"a": "x".repeat(1000), "b": [1, 2, {"c": null}]}));
         assert!(small < 30 && large > 1000);
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).expect("in memory");
+        encoder.finish().expect("in memory")
+    }
+
+    #[test]
+    fn an_encoded_body_is_decoded_then_read_as_any_body() {
+        let zipped = STANDARD.encode(gzip(br#"{"token":"t-1"}"#));
+        let wrapper = json!({"body": zipped, "isBase64Encoded": true});
+        assert_eq!(
+            capture_encoded(&wrapper, true, MAX, Some("gzip")),
+            (Some(json!({"token": "t-1"})), JSON)
+        );
+        // Not JSON once decoded: base64 of the decoded bytes.
+        let text = json!({"body": STANDARD.encode(gzip(b"plain text")), "isBase64Encoded": true});
+        assert_eq!(
+            capture_encoded(&text, true, MAX, Some("x-gzip")),
+            (Some(json!(STANDARD.encode("plain text"))), BASE64)
+        );
+        // `identity` (or no header) reads the body as it is.
+        assert_eq!(
+            capture_encoded(&wrapper, true, MAX, Some("identity")),
+            (Some(json!(zipped)), BASE64)
+        );
+        assert_eq!(capture_encoded(&wrapper, false, MAX, Some("gzip")), (None, JSON));
+    }
+
+    #[test]
+    fn a_body_that_cannot_be_decoded_is_the_marker_with_the_reason() {
+        let marker = |wrapper: &Value, coding: &str, max: usize| capture_encoded(wrapper, true, max, Some(coding)).0;
+        let zipped = json!({"body": STANDARD.encode(gzip(br#"{"password":"p"}"#)), "isBase64Encoded": true});
+        assert_eq!(
+            marker(&zipped, "zstd", MAX),
+            Some(json!({"moesif_body_omitted": "unsupported content-encoding: zstd", "original_size": 36}))
+        );
+        // Corrupt: flagged but not gzip; a plain string claiming gzip.
+        let corrupt = json!({"body": STANDARD.encode(r#"{"password":"p"}"#), "isBase64Encoded": true});
+        assert_eq!(
+            marker(&corrupt, "gzip", MAX),
+            Some(json!({"moesif_body_omitted": "body could not be decoded as gzip", "original_size": 16}))
+        );
+        let unflagged = json!({"body": r#"{"password":"p"}"#});
+        assert_eq!(
+            marker(&unflagged, "deflate", MAX),
+            Some(json!({"moesif_body_omitted": "body could not be decoded as deflate", "original_size": 16}))
+        );
+        // The decoded size counts against the cap.
+        let spaces = gzip(&[b' '; 1000]);
+        let large = json!({"body": STANDARD.encode(&spaces), "isBase64Encoded": true});
+        assert_eq!(
+            marker(&large, "gzip", 100),
+            Some(
+                json!({"moesif_body_omitted": "body larger than the capture limit once decoded",
+                        "original_size": spaces.len()})
+            )
+        );
+        assert_eq!(
+            omitted(5),
+            json!({"moesif_body_omitted": "body larger than the capture limit", "original_size": 5})
+        );
+    }
+
+    #[test]
+    fn a_json_body_is_not_bytes_to_decode() {
+        let wrapper = json!({"body": {"a": 1}});
+        assert_eq!(
+            capture_encoded(&wrapper, true, MAX, Some("gzip")),
+            (Some(json!({"a": 1})), JSON)
+        );
+        let marker = json!({"body": omitted(10_000)});
+        assert_eq!(
+            capture_encoded(&marker, true, MAX, Some("gzip")),
+            (Some(omitted(10_000)), JSON)
+        );
+    }
+
+    #[test]
+    fn encoded_bytes_are_decoded() {
+        let zipped = gzip(br#"{"a":[1]}"#);
+        assert_eq!(
+            capture_bytes_encoded(&zipped, true, MAX, Some("gzip")),
+            (Some(json!({"a": [1]})), JSON)
+        );
+        assert_eq!(
+            capture_bytes_encoded(b"{}", true, MAX, Some("identity")),
+            (Some(json!({})), JSON)
+        );
+        assert_eq!(capture_bytes_encoded(&zipped, false, MAX, Some("gzip")), (None, JSON));
+        assert_eq!(
+            capture_bytes_encoded(b"{}", true, MAX, Some("gzip")).0,
+            Some(json!({"moesif_body_omitted": "body could not be decoded as gzip", "original_size": 2}))
+        );
+        assert_eq!(
+            capture_bytes_encoded(&zipped, true, 4, Some("gzip")).0,
+            Some(omitted(zipped.len())),
+            "over the cap as received"
+        );
     }
 }

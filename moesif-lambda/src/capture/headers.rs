@@ -134,6 +134,31 @@ pub(crate) fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
         .and_then(|(_, value)| value.as_str())
 }
 
+/// A header of an event or an answer as a whole value (case-insensitive name): its `multiValueHeaders`
+/// values joined by `", "` when it has them (API Gateway keeps only the last of repeated headers in
+/// `headers`), else its `headers` value (a list joined too).
+pub(crate) fn wrapper_header(wrapper: &Value, name: &str) -> Option<String> {
+    let find = |key: &str| {
+        wrapper
+            .get(key)?
+            .as_object()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    };
+    let joined = |value: &Value| match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Array(values) => {
+            let texts: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            (!texts.is_empty()).then(|| texts.join(", "))
+        }
+        _ => None,
+    };
+    find("multiValueHeaders")
+        .and_then(joined)
+        .or_else(|| find("headers").and_then(joined))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +224,19 @@ mod tests {
             answer_headers(&answer, EventShape::ApiGatewayV2, false),
             json!({"content-type": "application/json", "set-cookie": "c=3"})
         );
+    }
+
+    #[test]
+    fn a_wrapper_header_prefers_all_its_values() {
+        let both = json!({"headers": {"Content-Encoding": "gzip"},
+                          "multiValueHeaders": {"content-encoding": ["deflate", "gzip"]}});
+        assert_eq!(
+            wrapper_header(&both, "content-encoding").as_deref(),
+            Some("deflate, gzip")
+        );
+        let single = json!({"headers": {"Content-Encoding": "br"}, "multiValueHeaders": {}});
+        assert_eq!(wrapper_header(&single, "content-encoding").as_deref(), Some("br"));
+        assert_eq!(wrapper_header(&json!({"headers": null}), "content-encoding"), None);
+        assert_eq!(wrapper_header(&json!("text"), "content-encoding"), None);
     }
 }

@@ -8,6 +8,7 @@
 
 pub(crate) mod body;
 mod client_ip;
+pub(crate) mod decode;
 pub(crate) mod headers;
 mod identity;
 pub mod redact;

@@ -3,7 +3,7 @@
 
 use super::body;
 use super::client_ip::client_ip;
-use super::headers::{header, request_headers_with_cookies};
+use super::headers::{header, request_headers_with_cookies, wrapper_header};
 use super::shape::{str_at, EventShape};
 use crate::model::EventRequest;
 use crate::options::Options;
@@ -39,7 +39,12 @@ pub(crate) fn capture_request(
     // reference logged the whole event here, credentials and all.
     let (body, transfer_encoding) = match event.get("body") {
         None => (None, body::JSON),
-        Some(_) => body::capture(&lattice_flag(event, shape), options.log_body, options.max_body_bytes),
+        Some(_) => body::capture_encoded(
+            &lattice_flag(event, shape),
+            options.log_body,
+            options.max_body_bytes,
+            wrapper_header(event, "content-encoding").as_deref(),
+        ),
     };
     EventRequest {
         time: format_millis(parts.time_millis.unwrap_or(received_millis)),

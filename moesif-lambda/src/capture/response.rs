@@ -2,7 +2,7 @@
 //! Pure: no I/O, no user hooks.
 
 use super::body::{self, CapturedBody};
-use super::headers::answer_headers;
+use super::headers::{answer_headers, wrapper_header};
 use super::shape::EventShape;
 use crate::model::EventResponse;
 use crate::options::Options;
@@ -55,7 +55,13 @@ pub(crate) fn capture_response(
     // shorthand) is its own body.
     let (body, transfer_encoding): CapturedBody = match object {
         Some(o) if status_field.is_some() && !o.contains_key("body") => (None, body::JSON),
-        _ => body::capture(answer, options.log_body, options.max_body_bytes),
+        // Decoded first when the answer's headers say it is compressed (the logged headers stay as they are).
+        _ => body::capture_encoded(
+            answer,
+            options.log_body,
+            options.max_body_bytes,
+            wrapper_header(answer, "content-encoding").as_deref(),
+        ),
     };
     let response = EventResponse {
         time: format_millis(answered_millis),
@@ -140,5 +146,32 @@ mod tests {
         }
         let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), REST, &Options::new(), 0);
         assert_eq!((text.status, invalid), (404, None));
+    }
+
+    #[test]
+    fn a_compressed_answer_is_logged_decoded_with_its_headers_as_they_were() {
+        use base64::Engine as _;
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(br#"{"id":7}"#).expect("in memory");
+        let body = base64::engine::general_purpose::STANDARD.encode(encoder.finish().expect("in memory"));
+        let cases = [
+            (
+                json!({"statusCode": 200, "headers": {"Content-Encoding": "gzip"}, "isBase64Encoded": true, "body": body}),
+                json!({"Content-Encoding": "gzip"}),
+            ),
+            (
+                json!({"statusCode": 200, "multiValueHeaders": {"content-encoding": ["gzip"]}, "isBase64Encoded": true,
+                       "body": body}),
+                // REST merges multi-value headers into the JSON default of an answer without `headers`.
+                json!({"content-type": "application/json", "content-encoding": "gzip"}),
+            ),
+        ];
+        for (answer, headers) in cases {
+            let (response, _) = capture_response(Some(&answer), REST, &Options::new(), 0);
+            assert_eq!(response.body, Some(json!({"id": 7})), "{answer}");
+            assert_eq!(response.transfer_encoding.as_deref(), Some("json"));
+            assert_eq!(response.headers, headers);
+        }
     }
 }

@@ -28,10 +28,9 @@ pub use run::{flush, run, run_concurrent};
 pub use runtime_layer::MoesifRuntimeLayer;
 pub(crate) use transport::Transport;
 
-use crate::capture::body::serialized_len;
 use crate::capture::Call;
-use crate::model::EventModel;
 use crate::options::Options;
+pub(crate) use queue::BuildLater;
 use queue::{Entry, Item, Policy};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -83,17 +82,17 @@ fn enqueue_call(transport: &Transport, call: Call) -> Option<std::time::Instant>
     deadline
 }
 
-/// Queues an already built event (an outgoing call, captured on the caller's thread). Never sends: it
-/// goes with the invocation's own event (before the invocation ends in synchronous mode, after the
-/// response otherwise), so the caller's HTTP call never waits on the collector.
+/// Queues what an event will be built from when it is sent (an outgoing call, as seen on the caller's
+/// thread; `size`: about how many bytes it holds). Never sends: it goes with the invocation's own event
+/// (before the invocation ends in synchronous mode, after the response otherwise), so the caller's HTTP
+/// call never waits on the collector, nor on building the event.
 ///
 /// Outside any invocation (in the function's init code, say) there is no such send to go with: in
 /// synchronous mode a send then starts on the delivery thread, and the caller does not wait for it.
-pub(crate) fn submit_event(transport: &Arc<Transport>, event: EventModel, options: &Options) {
-    let size = serialized_len(&event);
+pub(crate) fn submit_later(transport: &Arc<Transport>, later: Box<dyn BuildLater>, size: usize, options: &Options) {
     transport
         .queue
-        .push(Entry::new(Item::Event(Box::new(event)), size), Policy::of(options));
+        .push(Entry::new(Item::Later(later), size), Policy::of(options));
     if !after_response() && crate::current::request_id().is_none() {
         let deadline = std::time::Instant::now() + options.request_timeout;
         worker::spawn(move || synchronous::flush(deadline));

@@ -143,7 +143,10 @@ fn prepare(transport: &Transport, entries: Vec<Entry>, report: &mut FlushReport)
                 debug |= call.invocation.options.debug;
                 build_sampled(transport, *call)
             }
-            Item::Event(event) => sampled(transport, *event, false),
+            // Capture is plain code, but a bug in it must cost one event, never the queue.
+            Item::Later(later) => crate::hooks::call("outgoing capture", || later.build())
+                .flatten()
+                .and_then(|event| sampled(transport, event, false)),
         };
         match event.and_then(serialise_within_limit) {
             Some((_, bytes)) => ready.push((bytes, entry.queued_at)),

@@ -20,11 +20,19 @@ use std::time::{Duration, Instant};
 pub(crate) enum Item {
     /// A recorded invocation: built and sampled when sent.
     Call(Box<Call>),
-    /// A built event (an outgoing call): sampled when sent.
-    Event(Box<EventModel>),
+    /// An event built and sampled when sent, from what was seen on the caller's thread (an outgoing
+    /// call).
+    Later(Box<dyn BuildLater>),
     /// An event already sampled and serialised, put back after a failed send. It keeps its
     /// `transaction_id`, by which the collector drops a copy it already stored.
     Ready(Vec<u8>),
+}
+
+/// What an event is built from after the fact, off the caller's path (an outgoing call: its bodies are
+/// parsed, decoded and redacted, its hooks run, when it is sent).
+pub(crate) trait BuildLater: Send + std::fmt::Debug {
+    /// The event; `None` when a hook skips it or the mask hook failed.
+    fn build(self: Box<Self>) -> Option<EventModel>;
 }
 
 /// One queued item, with its estimated size and when it was queued.

@@ -30,7 +30,8 @@ use std::task::{ready, Context, Poll};
 ///
 /// What the caller gets is unchanged, streamed bodies included. The event carries the real status,
 /// headers and body (up to `max_body_bytes`; a larger body is logged as a marker with its size, and a
-/// body that fails to stream as status and headers only).
+/// body that fails to stream as status and headers only). A body compressed inside the layer (tower-http's
+/// `CompressionLayer`) is logged decoded, after the response.
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};

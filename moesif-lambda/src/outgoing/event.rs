@@ -1,31 +1,101 @@
-//! One outgoing call, as captured by the middleware, turned into a Moesif event: the outgoing hooks,
-//! the invocation's request id, redaction and the mask hook.
+//! One outgoing call, as captured by the middleware, turned into a Moesif event when it is sent (off
+//! the caller's path): its bodies read (decoded, parsed), the outgoing hooks, the invocation's request
+//! id, redaction and the mask hook.
 
-use crate::capture::body::CapturedBody;
+use crate::capture::body::{self, capture_bytes_encoded, omitted, CapturedBody, JSON};
 use crate::capture::{finish, transaction_id};
+use crate::delivery::BuildLater;
 use crate::hooks;
 use crate::model::{Direction, EventModel, EventRequest, EventResponse};
 use crate::options::{Hook, Options, OutgoingCall, OutgoingIdentifyFn, OutgoingIdentifyHook};
 use crate::time::format_millis;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// What one outgoing call looked like.
 pub(super) struct Captured {
     pub(super) method: String,
     pub(super) uri: String,
     pub(super) request_headers: Value,
-    pub(super) request_body: CapturedBody,
+    pub(super) request_body: Seen,
     pub(super) started: i64,
     pub(super) status: u16,
     pub(super) response_headers: Value,
-    pub(super) response_body: CapturedBody,
+    pub(super) response_body: Seen,
     pub(super) finished: i64,
+    /// The invocation the call was made in (known only on the caller's thread).
+    pub(super) request_id: Option<String>,
+}
+
+/// A body as the middleware saw it; read (decoded, parsed) only when the event is built.
+pub(super) enum Seen {
+    /// Nothing to log: bodies off, no body, or a body that was not read whole.
+    Nothing,
+    /// Over the cap: its size.
+    Omitted(usize),
+    /// The bytes as read, and the `Content-Encoding` left to undo in them (empty: none).
+    Bytes(Vec<u8>, String),
+}
+
+impl Seen {
+    /// About how many bytes it holds (for the queue's bound).
+    fn size(&self) -> usize {
+        match self {
+            Seen::Bytes(bytes, _) => bytes.len(),
+            Seen::Nothing | Seen::Omitted(_) => 0,
+        }
+    }
+
+    /// The body to log, under the body rules (decoded first, bounded by `max`).
+    fn read(self, max: usize) -> CapturedBody {
+        match self {
+            Seen::Nothing => (None, JSON),
+            Seen::Omitted(size) => (Some(omitted(size)), JSON),
+            Seen::Bytes(bytes, content_encoding) => capture_bytes_encoded(&bytes, true, max, Some(&content_encoding)),
+        }
+    }
+}
+
+/// An outgoing call waiting in the queue, with the options it is logged with.
+pub(super) struct Later {
+    pub(super) captured: Captured,
+    pub(super) options: Arc<Options>,
+}
+
+impl Later {
+    /// About how many bytes it holds (for the queue's bound).
+    pub(super) fn estimated_size(&self) -> usize {
+        let captured = &self.captured;
+        256 + captured.method.len()
+            + captured.uri.len()
+            + body::estimate_size(&captured.request_headers)
+            + body::estimate_size(&captured.response_headers)
+            + captured.request_body.size()
+            + captured.response_body.size()
+    }
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URI, headers or bodies: they may hold what redaction removes.
+        f.debug_struct("Later")
+            .field("method", &self.captured.method)
+            .field("status", &self.captured.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BuildLater for Later {
+    fn build(self: Box<Self>) -> Option<EventModel> {
+        let Later { captured, options } = *self;
+        captured.into_event(&options)
+    }
 }
 
 impl Captured {
     pub(super) fn into_event(self, options: &Options) -> Option<EventModel> {
         let outgoing = &options.outgoing;
-        let request_id = crate::current::request_id();
+        let request_id = self.request_id;
         let view = OutgoingCall {
             method: &self.method,
             uri: &self.uri,
@@ -58,8 +128,8 @@ impl Captured {
         if let Some(id) = &request_id {
             metadata.insert("request_id".to_owned(), json!(id));
         }
-        let (request_body, request_encoding) = self.request_body;
-        let (response_body, response_encoding) = self.response_body;
+        let (request_body, request_encoding) = self.request_body.read(options.max_body_bytes);
+        let (response_body, response_encoding) = self.response_body.read(options.max_body_bytes);
         let event = EventModel {
             request: EventRequest {
                 time: format_millis(self.started),
@@ -93,7 +163,6 @@ impl Captured {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::body::JSON;
     use crate::options::OutgoingOptions;
 
     #[test]
@@ -102,12 +171,13 @@ mod tests {
             method: "GET".into(),
             uri: "https://api.example.com/x".into(),
             request_headers: json!({}),
-            request_body: (None, JSON),
+            request_body: Seen::Nothing,
             started: 0,
             status: 200,
             response_headers: json!({}),
-            response_body: (None, JSON),
+            response_body: Seen::Nothing,
             finished: 1,
+            request_id: Some("r-1".into()),
         };
         // Whatever request id another test may have set, the rest is the hook's.
         let metadata = |options: &Options| {

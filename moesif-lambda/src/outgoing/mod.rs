@@ -5,13 +5,12 @@
 mod event;
 mod read;
 
-use crate::capture::body::{capture_bytes, omitted, CapturedBody, JSON};
 use crate::capture::headers::header_map_json;
 use crate::delivery::{self, Transport};
 use crate::hooks;
 use crate::options::Options;
 use crate::time::now_millis;
-use event::Captured;
+use event::{Captured, Later, Seen};
 use read::{read_head, Ending, Replay};
 use serde_json::{Map, Value};
 use std::io::Cursor;
@@ -37,6 +36,9 @@ use ureq::{Body, SendBody};
 ///   body, and the error is returned unchanged. Build the agent with `.http_status_as_error(false)` to
 ///   capture those too. A call that gets no answer (refused, timed out) is not logged.
 /// - `OutgoingOptions::log_body(false)` leaves both bodies untouched.
+/// - **After the fact**: the bodies are kept as read; they are decoded (a `Content-Encoding` such as
+///   `deflate` or `br` that ureq left in place; ureq itself undoes `gzip`), parsed and redacted, and the
+///   hooks run, when the event is sent, never while the caller waits.
 ///
 /// Ureq is blocking: inside an async handler, make the calls on `tokio::task::spawn_blocking`.
 ///
@@ -53,7 +55,7 @@ use ureq::{Body, SendBody};
 /// ```
 #[derive(Debug)]
 pub struct MoesifMiddleware {
-    options: Options,
+    options: Arc<Options>,
     transport: OnceLock<Option<Arc<Transport>>>,
 }
 
@@ -66,7 +68,7 @@ impl MoesifMiddleware {
     /// ```
     pub fn new(options: Options) -> Self {
         Self {
-            options,
+            options: Arc::new(options),
             transport: OnceLock::new(),
         }
     }
@@ -97,18 +99,19 @@ impl Middleware for MoesifMiddleware {
         let started = now_millis();
         let method = request.method().to_string();
         let request_headers = with_host(header_map_json(request.headers()), request.uri());
+        let request_encoding = content_encoding(request.headers());
 
         // The request body: read whole (up to `REQUEST_BUFFER_BYTES`) and sent on unchanged, with its
         // length; a longer one is sent on as it comes (the bytes read, then the rest), a read error where
-        // it happened. Not touched at all when bodies are off.
-        let mut request_body: CapturedBody = (None, JSON);
+        // it happened. Not touched at all when bodies are off. Only kept here: it is read (decoded,
+        // parsed) when the event is built, after the fact.
+        let mut request_body = Seen::Nothing;
         let result = if log_body {
             let (mut parts, body) = request.into_parts();
             let mut source = body.into_reader();
             let (head, ending) = read_head(&mut source, max.max(REQUEST_BUFFER_BYTES));
             if matches!(ending, Ending::Complete) {
-                request_body = capture_bytes(&head, true, max);
-                if head.is_empty() && !takes_body(&parts.method) {
+                let result = if head.is_empty() && !takes_body(&parts.method) {
                     next.handle(http::Request::from_parts(parts, SendBody::none()))
                 } else {
                     let framed = parts.headers.contains_key(http::header::CONTENT_LENGTH)
@@ -118,9 +121,16 @@ impl Middleware for MoesifMiddleware {
                             .headers
                             .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(head.len()));
                     }
-                    let mut bytes = Cursor::new(head);
+                    let mut bytes = Cursor::new(&head[..]);
                     next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut bytes)))
-                }
+                };
+                request_body = match head.len() {
+                    0 => Seen::Nothing,
+                    size if size > max => Seen::Omitted(size),
+                    // ureq sends a request body as it is given: its `Content-Encoding` is all to undo.
+                    _ => Seen::Bytes(head, request_encoding),
+                };
+                result
             } else {
                 let mut rest = Replay::new(head, ending, source);
                 next.handle(http::Request::from_parts(parts, SendBody::from_reader(&mut rest)))
@@ -129,7 +139,7 @@ impl Middleware for MoesifMiddleware {
             next.handle(request)
         };
 
-        let capture = |status: u16, response_headers: Value, response_body: CapturedBody| {
+        let capture = |status: u16, response_headers: Value, response_body: Seen| {
             let captured = Captured {
                 method,
                 uri,
@@ -140,10 +150,14 @@ impl Middleware for MoesifMiddleware {
                 response_headers,
                 response_body,
                 finished: now_millis(),
+                request_id: crate::current::request_id(),
             };
-            if let Some(event) = hooks::call("outgoing capture", || captured.into_event(options)).flatten() {
-                delivery::submit_event(&transport, event, options);
-            }
+            let later = Later {
+                captured,
+                options: self.options.clone(),
+            };
+            let size = later.estimated_size();
+            delivery::submit_later(&transport, Box::new(later), size, options);
         };
 
         let response = match result {
@@ -152,7 +166,7 @@ impl Middleware for MoesifMiddleware {
                 // With ureq's default `http_status_as_error(true)` a 4xx/5xx answer arrives here as an
                 // error: log the call with its status (its headers and body are gone), return the error.
                 if let ureq::Error::StatusCode(status) = &error {
-                    capture(*status, Value::Object(Map::new()), (None, JSON));
+                    capture(*status, Value::Object(Map::new()), Seen::Nothing);
                 }
                 return Err(error);
             }
@@ -161,16 +175,19 @@ impl Middleware for MoesifMiddleware {
         let response_headers = header_map_json(response.headers());
         if !log_body || is_event_stream(response.headers()) {
             // Nothing to read: the caller gets the body untouched (a stream is never buffered).
-            capture(status, response_headers, (None, JSON));
+            capture(status, response_headers, Seen::Nothing);
             return Ok(response);
         }
         if let Some(length) = response.body().content_length().filter(|&length| length > max as u64) {
             // Known to be over the cap: untouched, and the event says how large it was.
             let size = usize::try_from(length).unwrap_or(usize::MAX);
-            capture(status, response_headers, (Some(omitted(size)), JSON));
+            capture(status, response_headers, Seen::Omitted(size));
             return Ok(response);
         }
 
+        // ureq's reader undoes a `Content-Encoding` of `gzip` (and `br` with its `brotli` feature) and then
+        // removes the header: what the headers still say is what is left to undo.
+        let encoding = content_encoding(response.headers());
         let (parts, body) = response.into_parts();
         let mut builder = Body::builder();
         if let Some(mime_type) = body.mime_type() {
@@ -189,19 +206,34 @@ impl Middleware for MoesifMiddleware {
         let (head, ending) = read_head(&mut source, max);
         let (response_body, caller_body) = match ending {
             Ending::Complete => {
-                let captured = capture_bytes(&head, true, max);
+                // A copy for the event (read when it is built): cheaper here than parsing it.
+                let seen = match head.is_empty() {
+                    true => Seen::Nothing,
+                    false => Seen::Bytes(head.clone(), encoding),
+                };
                 let body = if known_length {
                     builder.data(head)
                 } else {
                     builder.reader(Cursor::new(head))
                 };
-                (captured, body)
+                (seen, body)
             }
-            _ => ((None, JSON), builder.reader(Replay::new(head, ending, source))),
+            _ => (Seen::Nothing, builder.reader(Replay::new(head, ending, source))),
         };
         capture(status, response_headers, response_body);
         Ok(http::Response::from_parts(parts, caller_body))
     }
+}
+
+/// The `Content-Encoding` of `headers`, repeated ones joined (empty: none). A value that is not text is
+/// kept (lossily), to be refused as an unknown coding rather than read as no coding.
+fn content_encoding(headers: &http::HeaderMap) -> String {
+    let values: Vec<String> = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect();
+    values.join(", ")
 }
 
 /// A request body up to this size (or the body cap, if larger) is read whole before it is sent, so it
@@ -290,6 +322,24 @@ mod tests {
         assert!(!is_collector("https://api.moesif.network/v1", base));
         assert!(!is_collector("http://127.0.0.1:80801/v1", "http://127.0.0.1:8080"));
         assert!(!is_collector("https://api", base));
+    }
+
+    #[test]
+    fn content_encodings_are_joined_and_never_dropped() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(content_encoding(&headers), "");
+        headers.append(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static("deflate"),
+        );
+        headers.append(http::header::CONTENT_ENCODING, http::HeaderValue::from_static("gzip"));
+        assert_eq!(content_encoding(&headers), "deflate, gzip");
+        let mut odd = http::HeaderMap::new();
+        odd.insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_bytes(b"gz\xedp").expect("obs-text is a valid value"),
+        );
+        assert_eq!(content_encoding(&odd), "gz\u{fffd}p");
     }
 
     #[test]
