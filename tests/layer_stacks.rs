@@ -455,9 +455,8 @@ async fn a_service_that_panics_in_call_or_fails_is_logged_once_and_fails_as_with
 
 /// A gzip body itself never cost the event (logged before this change too: REST v1, HTTP API v2, ALB and
 /// VPC Lattice v2 events, up to 3 MB, `RequestDecompressionLayer` inside or outside, compressed answers);
-/// what did was a handler that panicked on it (as one
-/// reading the body as JSON with `unwrap` does): the caller got a 500 and the panic unwound through the
-/// layer, dropping the unfinished event. Both are here.
+/// what did was a handler that panicked on it (as one reading the body as JSON with `unwrap` does): the
+/// caller got a 500 and the panic unwound through the layer, dropping the unfinished event. Both are here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gzip_request_body_answered_with_500_is_logged() {
     let collector = Collector::start().await;
