@@ -90,6 +90,27 @@ pub enum Answer {
         /// The panic message.
         message: String,
     },
+    /// The response's status and headers reached the caller (a streaming runtime), then it failed (its
+    /// body stream): logged with that response, and the failure (an [`Answer::Error`] or
+    /// [`Answer::Panic`]) as `metadata.error`.
+    Interrupted {
+        /// The response as sent, as the Lambda response JSON.
+        response: CapturedJson,
+        /// What went wrong.
+        failure: Box<Answer>,
+    },
+}
+
+impl Answer {
+    /// `metadata.error` of a failed invocation: the error's type (`panic` for a panic) and message.
+    fn error_metadata(&self) -> Option<Value> {
+        match self {
+            Answer::Response(_) => None,
+            Answer::Error { error_type, message } => Some(json!({ "type": error_type, "message": message })),
+            Answer::Panic { message } => Some(json!({ "type": "panic", "message": message })),
+            Answer::Interrupted { failure, .. } => failure.error_metadata(),
+        }
+    }
 }
 
 /// The raw event of an invocation, as the hot path captured it. Whether it is an HTTP event (the only
@@ -218,7 +239,9 @@ impl Call {
     pub(crate) fn estimated_size(&self) -> usize {
         self.invocation.event.estimated_size()
             + match &self.answer {
-                Answer::Response(Some(answer)) => answer.estimated_size(),
+                Answer::Response(Some(answer)) | Answer::Interrupted { response: answer, .. } => {
+                    answer.estimated_size()
+                }
                 _ => 64,
             }
     }
@@ -246,31 +269,16 @@ impl Call {
         request.api_version = identity.api_version;
         // The event's last reader: the default metadata takes its request context rather than a copy.
         let mut metadata = identity::metadata(json, &context, options);
+        if let Some(error) = self.answer.error_metadata() {
+            add_metadata(&mut metadata, "error", error);
+        }
+        let answered = self.answered_millis;
         let response = match self.answer {
-            Answer::Response(answer) => {
-                let answer = answer.map(CapturedJson::into_value);
-                let (response, invalid_status) =
-                    capture_response(answer.as_ref(), front_end, options, self.answered_millis);
-                if let Some(original) = invalid_status {
-                    add_metadata(&mut metadata, "original_status", original);
-                }
-                response
+            Answer::Response(answer) => sent_response(answer, front_end, options, answered, &mut metadata),
+            Answer::Interrupted { response, .. } => {
+                sent_response(Some(response), front_end, options, answered, &mut metadata)
             }
-            Answer::Error {
-                ref error_type,
-                ref message,
-            } => {
-                add_metadata(
-                    &mut metadata,
-                    "error",
-                    json!({ "type": error_type, "message": message }),
-                );
-                failed_response(self.answered_millis)
-            }
-            Answer::Panic { ref message } => {
-                add_metadata(&mut metadata, "error", json!({ "type": "panic", "message": message }));
-                failed_response(self.answered_millis)
-            }
+            Answer::Error { .. } | Answer::Panic { .. } => failed_response(answered),
         };
         let event = EventModel {
             request,
@@ -331,6 +339,23 @@ pub(crate) fn transaction_id() -> String {
     let mut bytes = [0u8; 16];
     fastrand::fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+}
+
+/// The response half of an answer the handler gave (`None`: one it could not read); a status the
+/// collector would refuse is noted in `metadata.original_status`.
+fn sent_response(
+    answer: Option<CapturedJson>,
+    front_end: FrontEnd,
+    options: &Options,
+    answered_millis: i64,
+    metadata: &mut Option<Value>,
+) -> EventResponse {
+    let answer = answer.map(CapturedJson::into_value);
+    let (response, invalid_status) = capture_response(answer.as_ref(), front_end, options, answered_millis);
+    if let Some(original) = invalid_status {
+        add_metadata(metadata, "original_status", original);
+    }
+    response
 }
 
 fn failed_response(answered_millis: i64) -> EventResponse {
@@ -415,6 +440,25 @@ mod tests {
                 .and_then(|e| e.metadata.as_ref())
                 .and_then(|m| m.pointer("/error/message")),
             Some(&json!("boom"))
+        );
+    }
+
+    #[test]
+    fn an_interrupted_response_keeps_its_status_and_headers_and_carries_the_error() {
+        let answer = Answer::Interrupted {
+            response: CapturedJson::Value(json!({"statusCode": 201, "headers": {"x-a": "1"}})),
+            failure: Box::new(Answer::Panic {
+                message: "body broke".into(),
+            }),
+        };
+        let event = call(Options::new(), answer).into_event();
+        let event = event.as_ref();
+        assert_eq!(event.map(|e| e.response.status), Some(201));
+        assert_eq!(event.map(|e| &e.response.headers), Some(&json!({"x-a": "1"})));
+        assert_eq!(event.and_then(|e| e.response.body.as_ref()), None);
+        assert_eq!(
+            event.and_then(|e| e.metadata.as_ref()).and_then(|m| m.get("error")),
+            Some(&json!({"type": "panic", "message": "body broke"}))
         );
     }
 }

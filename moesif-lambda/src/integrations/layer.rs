@@ -6,9 +6,15 @@
 //! The response's status and headers are taken as they are; its body passes through untouched, chunk
 //! by chunk, while a copy up to the body cap is kept ([`MoesifBody`]). The event is finished when the
 //! body stream ends, or when it is dropped (with what was read by then).
+//!
+//! An invocation that ends in an error is logged as the attribute logs a failed handler (status 500,
+//! `metadata.error`), and the error goes on unchanged: the inner service's `Err` is returned, a panic
+//! in its `call`, its future or its body is caught, logged and resumed, a body error is handed to the
+//! poller. A body that fails after the head was sent (a streaming runtime, [`Runtime::Streaming`]) keeps
+//! the status the caller got.
 
 use super::http::{answer_json, bytes_json, captured_event_of, RequestHead};
-use super::macro_entry::{answer_of_error, CallAnswer, Pending, State};
+use super::macro_entry::{answer_of_error, answer_of_panic, catch_unwind, CallAnswer, Pending, State};
 use crate::capture::body::omitted;
 use crate::capture::CapturedJson;
 use crate::options::Options;
@@ -18,8 +24,9 @@ use http_body_util::BodyExt as _;
 use lambda_http::http;
 use lambda_runtime::Service;
 use std::fmt::Debug;
-use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::future::Future;
+use std::panic::{resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -29,9 +36,11 @@ use std::task::{ready, Context, Poll};
 /// response is posted).
 ///
 /// What the caller gets is unchanged, streamed bodies included. The event carries the real status,
-/// headers and body (up to `max_body_bytes`; a larger body is logged as a marker with its size, and a
-/// body that fails to stream as status and headers only). A body compressed inside the layer (tower-http's
-/// `CompressionLayer`) is logged decoded, after the response.
+/// headers and body (up to `max_body_bytes`; a larger body is logged as a marker with its size). An
+/// invocation that fails (the service's `Err`, a panic in the service or its body, a body that fails
+/// to stream, which lambda_http turns into an invocation error) is logged as status 500 with
+/// `metadata.error` (`type`, `message`); the error or panic goes on as without the layer. A body
+/// compressed inside the layer (tower-http's `CompressionLayer`) is logged decoded, after the response.
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -53,6 +62,21 @@ pub struct MoesifLayer {
 struct Shared {
     options: Options,
     state: State,
+    runtime: Runtime,
+}
+
+/// How the runtime answers the caller, which decides what a response whose body fails is logged as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+// `Streaming` is for the streaming entry point to come (`run_http_streaming`); only tests build it yet.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum Runtime {
+    /// lambda_http reads the whole body before it answers (`run_http`, `lambda_http::run`): when the
+    /// body fails, the invocation fails and the caller gets the front end's 500/502; logged as 500.
+    #[default]
+    Buffered,
+    /// Status and headers reach the caller before the body streams: when the body fails, the event
+    /// keeps the status the caller got (and the headers), with `metadata.error`.
+    Streaming,
 }
 
 impl MoesifLayer {
@@ -62,10 +86,17 @@ impl MoesifLayer {
     /// let layer = moesif_lambda::MoesifLayer::new(moesif_lambda::Options::new().log_body(false));
     /// ```
     pub fn new(options: Options) -> Self {
+        Self::for_runtime(options, Runtime::Buffered)
+    }
+
+    /// A layer for a service run by `runtime`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn for_runtime(options: Options, runtime: Runtime) -> Self {
         MoesifLayer {
             shared: Arc::new(Shared {
                 options,
                 state: State::new(),
+                runtime,
             }),
         }
     }
@@ -136,17 +167,17 @@ where
             };
             let captured = captured_event_of(&head, &parts, bytes_json(&bytes));
             let pending = shared.state.begin(&shared.options, Some(captured));
-            let request_id = crate::current::take_entered();
             let body = match String::from_utf8(bytes) {
                 Ok(text) if text.is_empty() => ReqBody::default(),
                 Ok(text) => ReqBody::from(text),
                 Err(binary) => ReqBody::from(binary.into_bytes()),
             };
-            let mut answer = pin!(inner.call(http::Request::from_parts(parts, body)));
-            let output =
-                poll_fn(|cx| crate::current::running(request_id.as_deref(), || answer.as_mut().poll(cx))).await;
+            let request = http::Request::from_parts(parts, body);
+            // The service's `call` and its future, with the invocation current; a panic in either is
+            // logged, then goes on.
+            let output = catch_unwind(async move { inner.call(request).await }).await;
             match output {
-                Ok(response) => {
+                Ok(Ok(response)) => {
                     let (parts, body) = response.into_parts();
                     let capture = Capture {
                         pending,
@@ -155,6 +186,7 @@ where
                         kept: Vec::new(),
                         size: 0,
                         max: shared.options.max_body_bytes,
+                        runtime: shared.runtime,
                     };
                     let body = MoesifBody {
                         inner: body,
@@ -162,9 +194,13 @@ where
                     };
                     Ok(http::Response::from_parts(parts, body))
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     pending.finish_detached(answer_of_error(&error, format!("{error:?}")));
                     Err(error)
+                }
+                Err(payload) => {
+                    pending.finish_detached(answer_of_panic(&*payload));
+                    resume_unwind(payload)
                 }
             }
         })
@@ -179,6 +215,7 @@ struct Capture {
     kept: Vec<u8>,
     size: usize,
     max: usize,
+    runtime: Runtime,
 }
 
 impl Capture {
@@ -191,10 +228,10 @@ impl Capture {
         }
     }
 
-    /// Finishes the event: the body as read (or its marker when over the cap, or none when it failed).
-    fn finish(self, body_readable: bool) {
-        let mut answer = answer_json(self.status, &self.headers, body_readable.then_some(&self.kept[..]));
-        if body_readable && self.size > self.max {
+    /// Finishes the event: the body as read (or its marker when over the cap).
+    fn finish(self) {
+        let mut answer = answer_json(self.status, &self.headers, Some(&self.kept[..]));
+        if self.size > self.max {
             if let Some(object) = answer.as_object_mut() {
                 object.insert("body".to_owned(), omitted(self.size));
                 object.remove("isBase64Encoded");
@@ -202,6 +239,24 @@ impl Capture {
         }
         let answer = CallAnswer::Response(Some(CapturedJson::Value(answer)));
         self.pending.finish_detached(answer);
+    }
+
+    /// Finishes the event of a body that failed (`failure`: its error or panic).
+    fn fail(self, failure: CallAnswer) {
+        let answer = self.failed_answer(failure);
+        self.pending.finish_detached(answer);
+    }
+
+    /// What a body that failed is logged as: the failure (a 500) when the runtime had not answered yet,
+    /// else the status and headers the caller got, with the failure.
+    fn failed_answer(&self, failure: CallAnswer) -> CallAnswer {
+        match self.runtime {
+            Runtime::Buffered => failure,
+            Runtime::Streaming => CallAnswer::Interrupted {
+                response: CapturedJson::Value(answer_json(self.status, &self.headers, None)),
+                failure: Box::new(failure),
+            },
+        }
     }
 }
 
@@ -211,32 +266,57 @@ pub struct MoesifBody<B> {
     capture: Option<Capture>,
 }
 
+/// An empty body logging nothing, for layers outside that answer without the service (`CorsLayer`
+/// answering a preflight builds its body with `Default`).
+impl<B: Default> Default for MoesifBody<B> {
+    fn default() -> Self {
+        MoesifBody {
+            inner: B::default(),
+            capture: None,
+        }
+    }
+}
+
 impl<B> Debug for MoesifBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MoesifBody").finish_non_exhaustive()
     }
 }
 
-impl<B: HttpBody + Unpin> HttpBody for MoesifBody<B> {
+impl<B: HttpBody + Unpin> HttpBody for MoesifBody<B>
+where
+    B::Error: Debug,
+{
     type Data = B::Data;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.inner).poll_frame(cx)));
+        let frame = match polled {
+            Ok(polled) => ready!(polled),
+            Err(payload) => {
+                if let Some(capture) = this.capture.take() {
+                    capture.fail(answer_of_panic(&*payload));
+                }
+                resume_unwind(payload)
+            }
+        };
         match &frame {
             Some(Ok(frame)) => {
-                if let (Some(data), Some(capture)) = (frame.data_ref(), self.capture.as_mut()) {
+                if let (Some(data), Some(capture)) = (frame.data_ref(), this.capture.as_mut()) {
                     capture.record(data.chunk());
                 }
             }
-            Some(Err(_)) => {
-                if let Some(capture) = self.capture.take() {
-                    capture.finish(false);
+            Some(Err(error)) => {
+                // lambda_http reports this error (`{error:?}`) as the invocation's: logged the same way.
+                if let Some(capture) = this.capture.take() {
+                    capture.fail(answer_of_error(error, format!("{error:?}")));
                 }
             }
             None => {
-                if let Some(capture) = self.capture.take() {
-                    capture.finish(true);
+                if let Some(capture) = this.capture.take() {
+                    capture.finish();
                 }
             }
         }
@@ -256,7 +336,60 @@ impl<B> Drop for MoesifBody<B> {
     fn drop(&mut self) {
         // Dropped before its end: logged with what was read.
         if let Some(capture) = self.capture.take() {
-            capture.finish(true);
+            capture.finish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A body of a `201` with one header, 4 bytes read, as `layer` keeps it.
+    fn capture_of(layer: &MoesifLayer) -> Capture {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-a", http::HeaderValue::from_static("1"));
+        Capture {
+            pending: Pending::default(),
+            status: http::StatusCode::CREATED,
+            headers,
+            kept: b"part".to_vec(),
+            size: 4,
+            max: layer.shared.options.max_body_bytes,
+            runtime: layer.shared.runtime,
+        }
+    }
+
+    fn panic_answer() -> CallAnswer {
+        CallAnswer::Panic {
+            message: "body broke".into(),
+        }
+    }
+
+    #[test]
+    fn by_default_a_failed_body_is_the_failure_a_500() {
+        let layer = MoesifLayer::new(Options::new());
+        assert_eq!(layer.shared.runtime, Runtime::Buffered);
+        let answer = capture_of(&layer).failed_answer(panic_answer());
+        assert!(
+            matches!(&answer, CallAnswer::Panic { message } if message == "body broke"),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn under_a_streaming_runtime_a_failed_body_keeps_the_status_and_headers_sent() {
+        let layer = MoesifLayer::for_runtime(Options::new(), Runtime::Streaming);
+        let answer = capture_of(&layer).failed_answer(panic_answer());
+        let CallAnswer::Interrupted { response, failure } = answer else {
+            panic!("the sent status is kept: {answer:?}");
+        };
+        assert_eq!(
+            response.into_value(),
+            json!({"statusCode": 201, "headers": {"x-a": "1"}}),
+            "status and headers, no body (it broke off)"
+        );
+        assert!(matches!(*failure, CallAnswer::Panic { .. }));
     }
 }
