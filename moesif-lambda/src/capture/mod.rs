@@ -187,6 +187,16 @@ impl RawEvent {
     }
 }
 
+/// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.
+#[derive(Debug)]
+pub struct CapturedEvent {
+    pub(crate) event: Option<RawEvent>,
+    pub(crate) context: Context,
+    /// A `lambda_http::Request` handed to an annotated handler: its answer is whatever the handler
+    /// returns as `impl IntoResponse`, read as lambda_http reads it.
+    pub(crate) lambda_http: bool,
+}
+
 /// An invocation as started on the hot path: what the answer will be logged with.
 #[derive(Debug)]
 pub(crate) struct Invocation {

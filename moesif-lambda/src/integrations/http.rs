@@ -2,7 +2,7 @@
 //! request context says), so the same capture rules and hooks apply; a `Response<B>` into the Lambda
 //! response JSON.
 
-use super::macro_entry::CapturedEvent;
+use crate::capture::CapturedEvent;
 use crate::capture::headers::header_map_json;
 use crate::capture::{Answer, CapturedJson, RawEvent};
 use base64::engine::general_purpose::STANDARD;

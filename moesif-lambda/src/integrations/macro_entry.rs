@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
 pub use super::probe;
-pub use crate::capture::{Answer as CallAnswer, CapturedJson};
+pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
 
 /// Per-handler state, built once per cold start: the options and the collector connection.
 pub struct State {
@@ -84,16 +84,6 @@ impl State {
             .clone()?;
         Some((transport, Invocation::start(options, event, context)))
     }
-}
-
-/// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.
-#[derive(Debug)]
-pub struct CapturedEvent {
-    pub(crate) event: Option<RawEvent>,
-    pub(crate) context: Context,
-    /// A `lambda_http::Request` handed to an annotated handler: its answer is whatever the handler
-    /// returns as `impl IntoResponse`, read as lambda_http reads it.
-    pub(crate) lambda_http: bool,
 }
 
 /// An invocation in progress; `finish` it with the handler's answer.

@@ -5,7 +5,7 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
-use super::macro_entry::CapturedEvent;
+use crate::capture::CapturedEvent;
 use crate::capture::{CapturedJson, RawEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
