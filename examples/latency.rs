@@ -6,6 +6,7 @@
 //! cargo run --release --example latency             # 3 rounds; per round 500 warm invocations, 10 sparse, …
 //! cargo run --release --example latency -- 2000     # 2000 warm invocations per configuration and round
 //! cargo run --release --example latency -- 500 --rounds 1 --sparse 20 --memory 1000 --sync-hang 20 --only warm,sparse
+//! cargo run --release --example latency -- 250 --rounds 6 --only plain,warm,down,hang   # the bar against plain
 //! HARNESS_DUMP_DIR=/tmp/harness cargo run --release --example latency   # + a CSV per configuration and round
 //! ```
 //!
@@ -19,8 +20,8 @@
 //! over rounds. Per configuration:
 //!
 //! - caller p50/p99: `answered_at - handed_out_at` (the runtime got the event → it posted the answer);
-//! - billed p50/p99: `invocation_finished_at(id) - handed_out_at`: until the runtime answered AND every
-//!   `INVOKE` extension asked for its next event, when Lambda stops billing the sandbox;
+//! - billed p50/p99: `invocation_finished_at(id) - handed_out_at`: until the runtime asked for its next
+//!   event after answering AND every `INVOKE` extension did too, when Lambda stops billing the sandbox;
 //! - POSTs/event: `POST /v1/events…` requests the collector received / events it accepted;
 //! - peak RSS: `VmHWM` of the function process (`/proc/self/status`) after the final flush.
 
@@ -39,9 +40,8 @@ use tokio::sync::mpsc;
 enum Function {
     /// No `#[moesif_logger]`, plain `lambda_runtime::run`: no extension at all.
     Plain,
-    /// No `#[moesif_logger]`, `moesif_lambda::run`: our internal extension is registered, gets every
-    /// `INVOKE`, waits for the response to be posted like always, and never has an event to send (no
-    /// handler logs, so no collector exists to check): the no-op-extension baseline.
+    /// No `#[moesif_logger]`, `moesif_lambda::run`: the runtime layer and the shutdown extension (no
+    /// events) are there, and never have an event to send (no handler logs): the cost of `run` alone.
     Baseline,
     /// `#[moesif_logger]` under `moesif_lambda::run`: events sent after the response, when due.
     AfterResponse,
@@ -139,7 +139,7 @@ use Function::{AfterResponse, Baseline, Plain, Synchronous};
 const CONFIGURATIONS: [Configuration; 12] = [
     //            name               description                                                                  function       collector    count     gap  deadline body
     configuration("plain",           "no macro, `lambda_runtime::run`, no extension (reference)",                 Plain,         Answers,     Warm,     0,   3000,    0),
-    configuration("baseline",        "**baseline**: no macro, `moesif_lambda::run` (no-op extension), warm",      Baseline,      Answers,     Warm,     0,   3000,    0),
+    configuration("baseline",        "**baseline**: no macro, `moesif_lambda::run` (nothing to send), warm",       Baseline,      Answers,     Warm,     0,   3000,    0),
     configuration("warm",            "(a) warm: back to back, collector 20 ms",                                   AfterResponse, Answers,     Warm,     0,   3000,    0),
     configuration("baseline-sparse", "baseline, sparse: 600 ms apart",                                            Baseline,      Answers,     Sparse,   600, 3000,    0),
     configuration("sparse",          "(b) sparse: 600 ms apart, collector 20 ms",                                 AfterResponse, Answers,     Sparse,   600, 3000,    0),
@@ -155,6 +155,9 @@ const CONFIGURATIONS: [Configuration; 12] = [
 /// The longest any one wait may take: for the function process to start, for the emulator to go idle,
 /// for the function's final report.
 const WAIT: Duration = Duration::from_secs(10);
+/// Invocations at the start of each run left out of the comparison with plain `lambda_runtime::run`
+/// (the sandbox's first, connection set-up).
+const WARM_UP: usize = 10;
 /// What the function's final flush may take when the collector answers.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
@@ -355,6 +358,9 @@ struct Measured {
     billed: Vec<Duration>,
     /// Caller p50 of each round (to show the spread between processes).
     caller_p50_per_round: Vec<Duration>,
+    /// Per round, the caller and billed p50 without the run's first [`WARM_UP`] invocations: what the
+    /// comparison with plain `lambda_runtime::run` takes, round by round.
+    warm_p50s: Vec<(Duration, Duration)>,
     /// `answered_at` → arrival at the collector of the first POST carrying the invocation's event.
     lag: Vec<Duration>,
     /// Every request the collector received (config fetches included).
@@ -379,6 +385,7 @@ impl Measured {
         self.caller.extend(round.caller);
         self.billed.extend(round.billed);
         self.caller_p50_per_round.extend(round.caller_p50_per_round);
+        self.warm_p50s.extend(round.warm_p50s);
         self.lag.extend(round.lag);
         self.requests += round.requests;
         self.posts += round.posts;
@@ -448,14 +455,32 @@ async fn measure(configuration: &Configuration, count: usize, round: usize) -> R
     let report = function.finish(budget).await?;
     drop(function);
 
-    let mut caller: Vec<Duration> = runs.iter().map(|r| r.answered_at - r.handed_out_at).collect();
-    caller.sort();
+    let caller_of = |runs: &[Run]| {
+        let mut caller: Vec<Duration> = runs.iter().map(|r| r.answered_at - r.handed_out_at).collect();
+        caller.sort();
+        caller
+    };
+    let billed_of = |runs: &[Run]| {
+        let mut billed: Vec<Duration> = runs
+            .iter()
+            .filter_map(|r| {
+                Some(
+                    api.invocation_finished_at(&r.request_id)?
+                        .saturating_duration_since(r.handed_out_at),
+                )
+            })
+            .collect();
+        billed.sort();
+        billed
+    };
+    let caller = caller_of(&runs);
+    let billed = billed_of(&runs);
+    let warm_runs = runs.get(WARM_UP.min(runs.len())..).unwrap_or_default();
+    let warm_p50s = vec![(
+        percentile(&caller_of(warm_runs), 0.5),
+        percentile(&billed_of(warm_runs), 0.5),
+    )];
     let finished: Vec<Option<Instant>> = runs.iter().map(|r| api.invocation_finished_at(&r.request_id)).collect();
-    let billed: Vec<Duration> = runs
-        .iter()
-        .zip(&finished)
-        .filter_map(|(run, finished)| Some(finished.as_ref()?.saturating_duration_since(run.handed_out_at)))
-        .collect();
 
     let requests = collector.requests();
     let posts: Vec<_> = requests
@@ -516,6 +541,7 @@ async fn measure(configuration: &Configuration, count: usize, round: usize) -> R
         failures,
         unfinished: finished.iter().filter(|f| f.is_none()).count(),
         caller_p50_per_round: vec![percentile(&caller, 0.5)],
+        warm_p50s,
         caller,
         billed,
         lag,
@@ -655,6 +681,59 @@ impl Counts {
     }
 }
 
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Against plain `lambda_runtime::run` (the `plain` configuration), round by round: the difference of
+/// the p50s (the first [`WARM_UP`] invocations of each run left out), and the median over the rounds.
+fn print_versus_plain(selected: &[&Configuration], measured: &[Result<Measured, String>]) {
+    let Some(plain) = selected
+        .iter()
+        .zip(measured)
+        .find_map(|(c, m)| (c.function == Plain).then_some(m.as_ref().ok()).flatten())
+    else {
+        return;
+    };
+    println!("\nAgainst plain `lambda_runtime::run`, per round the difference of the p50s (first {WARM_UP} of each run left out), median over rounds:\n");
+    println!("| configuration | caller p50 − plain | billed p50 − plain | per round (caller / billed, µs) |");
+    println!("| --- | --- | --- | --- |");
+    for (configuration, measured) in selected.iter().zip(measured) {
+        let Ok(measured) = measured else { continue };
+        if configuration.function == Plain || configuration.count != Warm {
+            continue;
+        }
+        let differences: Vec<(f64, f64)> = measured
+            .warm_p50s
+            .iter()
+            .zip(&plain.warm_p50s)
+            .map(|((caller, billed), (plain_caller, plain_billed))| {
+                let us = |d: &Duration| d.as_secs_f64() * 1e6;
+                (us(caller) - us(plain_caller), us(billed) - us(plain_billed))
+            })
+            .collect();
+        let mut callers: Vec<f64> = differences.iter().map(|d| d.0).collect();
+        let mut billeds: Vec<f64> = differences.iter().map(|d| d.1).collect();
+        let rounds = differences
+            .iter()
+            .map(|(c, b)| format!("{c:+.0}/{b:+.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "| {} | {:+.0} µs | {:+.0} µs | {rounds} |",
+            configuration.description,
+            median(&mut callers),
+            median(&mut billeds)
+        );
+    }
+}
+
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--function") {
@@ -717,6 +796,7 @@ fn main() -> Result<(), Error> {
             Err(why) => println!("| {} | failed: {why} | | | | | | |", configuration.description),
         }
     }
+    print_versus_plain(&selected, &measured);
     // The emulators' and collectors' tasks (a hanging collector's connections) are not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())

@@ -2,8 +2,8 @@
 //! request context says), so the same capture rules and hooks apply; a `Response<B>` into the Lambda
 //! response JSON.
 
-use crate::capture::CapturedEvent;
 use crate::capture::headers::header_map_json;
+use crate::capture::CapturedEvent;
 use crate::capture::{Answer, CapturedJson, RawEvent};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
