@@ -190,6 +190,7 @@ handler_module!(
         .redact_default_query_params(false)
         .redact_default_body_fields(false)
         .redact_cookies(false)
+        .redact_by_value(false)
         .redact(&["user"])
 );
 
@@ -337,7 +338,8 @@ async fn no_credential_reaches_the_collector_from_any_shape_or_place() {
         .is_some_and(|uri| uri.contains("access_token=%5BREDACTED%5D") || uri.contains("access_token=[REDACTED]")));
     assert_eq!(v1["request"]["body"]["password"], "[REDACTED]");
     assert_eq!(v1["request"]["body"]["user"], "ada", "other fields are kept");
-    assert_eq!(v1["response"]["headers"]["Set-Cookie"], "[REDACTED]");
+    assert_eq!(v1["request"]["headers"]["Cookie"], "sid=[REDACTED]; theme=[REDACTED]");
+    assert_eq!(v1["response"]["headers"]["Set-Cookie"], "sid=[REDACTED]");
     assert_eq!(v1["response"]["body"]["access_token"], "[REDACTED]");
     let v2 = by_id("http-api-v2-plain");
     assert_eq!(
@@ -346,6 +348,11 @@ async fn no_credential_reaches_the_collector_from_any_shape_or_place() {
     );
     assert_eq!(v2["request"]["body"], Value::Null, "a GET without a body logs no body");
     assert_eq!(v2["request"]["transfer_encoding"], "json");
+    assert_eq!(
+        by_id("rest-v1-redirect")["response"]["headers"]["Set-Cookie"],
+        "sid=[REDACTED]; HttpOnly",
+        "each cookie keeps its name and attributes"
+    );
     let redirect = by_id("http-api-v2-redirect");
     assert_eq!(redirect["response"]["status"], 302);
     assert_eq!(

@@ -114,6 +114,7 @@ handler_module!(
     custom_privacy,
     Options::new()
         .redact_default_headers(false)
+        .keep(&["authorization"])
         .redact(&["cookie", "x-internal-token", "password"])
         .trusted_source_ip_only(true)
         .mask_event_model(|mut event| {
@@ -360,7 +361,7 @@ async fn credentials_are_redacted_by_default() {
     let event = collector.events().pop().expect("an event");
     let headers = &event["request"]["headers"];
     assert_eq!(headers["Authorization"], "[REDACTED]");
-    assert_eq!(headers["Cookie"], "[REDACTED]");
+    assert_eq!(headers["Cookie"], "session=[REDACTED]", "each cookie keeps its name");
     assert_eq!(headers["Host"], "api.example");
     assert_eq!(
         event["request"]["ip_address"], "6.6.6.6",

@@ -108,6 +108,8 @@ pub struct Options {
     pub(crate) base_uri: Option<Cow<'static, str>>,
     pub(crate) max_body_bytes: usize,
     pub(crate) redact_names: &'static [&'static str],
+    pub(crate) keep_names: &'static [&'static str],
+    pub(crate) redact_by_value: bool,
     pub(crate) redact_default_headers: bool,
     pub(crate) redact_default_query_params: bool,
     pub(crate) redact_default_body_fields: bool,
@@ -156,6 +158,8 @@ impl Options {
             base_uri: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             redact_names: &[],
+            keep_names: &[],
+            redact_by_value: true,
             redact_default_headers: true,
             redact_default_query_params: true,
             redact_default_body_fields: true,
@@ -454,36 +458,68 @@ impl Options {
     }
 
     /// Extra names whose values are replaced by `"[REDACTED]"`, matched without regard to case as header
-    /// names, query parameter names and JSON body field names (at any depth), on top of the defaults.
+    /// names, query parameter names and JSON body field names (at any depth), on top of the defaults
+    /// (the credential-name pattern and the default lists). A name listed here is redacted even if it is
+    /// also kept ([`Options::keep`]).
     ///
     /// ```
-    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-token", "ssn"]);
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-id", "ssn"]);
     /// ```
     pub const fn redact(mut self, names: &'static [&'static str]) -> Self {
         self.redact_names = names;
         self
     }
 
-    /// Turn the default redaction of credential headers ([`crate::redact::DEFAULT_REDACTED_HEADERS`]:
-    /// `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Api-Key`,
-    /// `X-Amz-Security-Token`) on or off (default on). It covers request and response headers, and header
-    /// maps inside JSON bodies. To keep only `Authorization` (so Moesif can identify users from a JWT
-    /// server-side), turn it off and list the others with [`Options::redact`].
+    /// Names (matched without regard to case) whose values are sent as they are: exempt from the
+    /// credential-name pattern, the default lists and redaction by value. They are header, query
+    /// parameter, form and JSON body field names, and cookie names. An object under a kept JSON field
+    /// is still searched: its own fields are judged by their own names.
+    ///
+    /// Keep `Authorization` so that Moesif can identify users from the JWT server-side:
     ///
     /// ```
-    /// const O: moesif_lambda::Options = moesif_lambda::Options::new()
-    ///     .redact_default_headers(false)
-    ///     .redact(&["cookie", "set-cookie", "x-api-key", "x-amz-security-token", "proxy-authorization"]);
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().keep(&["authorization"]);
+    /// ```
+    pub const fn keep(mut self, names: &'static [&'static str]) -> Self {
+        self.keep_names = names;
+        self
+    }
+
+    /// Redaction by value (default on): whatever the name, in every string of the request and the
+    /// response (headers, URI, cookies, JSON bodies at any depth, text and form bodies, of incoming and
+    /// outgoing calls), secrets recognised by their shape are replaced by `[REDACTED]`, the text around
+    /// them kept: JWTs, `Bearer <token>` and `Basic <user:password>` credentials, AWS access key ids
+    /// (`AKIA…`/`ASIA…`), `-----BEGIN … PRIVATE KEY-----` blocks, GitHub (`ghp_…`, `github_pat_…`),
+    /// Stripe (`sk_live_…`, `rk_live_…`) and Slack (`xoxb-…`, `xoxp-…`) tokens, and the values of
+    /// credential-named pairs of query, form or JSON text inside a value (`page=2&access_token=…`).
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_by_value(false);
+    /// ```
+    pub const fn redact_by_value(mut self, on: bool) -> Self {
+        self.redact_by_value = on;
+        self
+    }
+
+    /// Turn the default redaction of credential headers on or off (default on): header names that are
+    /// credential names by pattern ([`crate::redact::is_credential_name`]: `Authorization`,
+    /// `X-Auth-Token`, `X-CSRF-Token`, `x-session-id`, …) and those of
+    /// [`crate::redact::DEFAULT_REDACTED_HEADERS`]. It covers request and response headers, and header
+    /// maps inside JSON bodies. To send one of them (`Authorization`, so Moesif can identify users from
+    /// a JWT server-side), [`Options::keep`] it instead.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_headers(false);
     /// ```
     pub const fn redact_default_headers(mut self, on: bool) -> Self {
         self.redact_default_headers = on;
         self
     }
 
-    /// Turn the default redaction of credential query parameters
-    /// ([`crate::redact::DEFAULT_REDACTED_QUERY_PARAMS`]: `access_token`, `token`, `api_key`,
-    /// `X-Amz-Signature`, …) in the logged URI and in form bodies on or off (default on). The name stays,
-    /// the value becomes `[REDACTED]`.
+    /// Turn the default redaction of credential query parameters on or off (default on): names that
+    /// are credential names by pattern and those of [`crate::redact::DEFAULT_REDACTED_QUERY_PARAMS`]
+    /// (`access_token`, `token`, `api_key`, `X-Amz-Signature`, …), in the logged URI and in form bodies.
+    /// The name stays, the value becomes `[REDACTED]`.
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_query_params(false);
@@ -493,10 +529,9 @@ impl Options {
         self
     }
 
-    /// Turn the default redaction of credential JSON body fields
-    /// ([`crate::redact::DEFAULT_REDACTED_BODY_FIELDS`]: `password`, `secret`, `token`, `access_token`,
-    /// `api_key`, `private_key`, `authorization`, …) at any depth of request and response bodies on or
-    /// off (default on).
+    /// Turn the default redaction of credential JSON body fields on or off (default on): field names
+    /// that are credential names by pattern (`accessToken`, `client_secret`, `password`, …) and those of
+    /// [`crate::redact::DEFAULT_REDACTED_BODY_FIELDS`], at any depth of request and response bodies.
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_body_fields(false);
@@ -506,8 +541,11 @@ impl Options {
         self
     }
 
-    /// Turn the redaction of `cookies` arrays (API Gateway v2 and Function URL requests and answers)
-    /// inside JSON bodies on or off (default on): each cookie keeps its name, `sid=[REDACTED]`.
+    /// Turn the redaction of cookies on or off (default on): `Cookie` and `Set-Cookie` headers and
+    /// `cookies` arrays (API Gateway v2 and Function URL) inside JSON bodies keep each cookie's name
+    /// and `Set-Cookie` attributes, each value redacted: `sid=[REDACTED]; theme=[REDACTED]`,
+    /// `a=[REDACTED]; Path=/; HttpOnly`. Off, `Cookie` and `Set-Cookie` headers are still credential
+    /// headers (redacted whole unless [`Options::redact_default_headers`] is off too).
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_cookies(false);
@@ -664,6 +702,8 @@ impl std::fmt::Debug for Options {
             .field("mask_event_model", &hook(self.mask_event_model.is_some()))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("redact", &self.redact_names)
+            .field("keep", &self.keep_names)
+            .field("redact_by_value", &self.redact_by_value)
             .field("redact_default_headers", &self.redact_default_headers)
             .field("redact_default_query_params", &self.redact_default_query_params)
             .field("redact_default_body_fields", &self.redact_default_body_fields)
