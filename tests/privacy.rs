@@ -350,8 +350,13 @@ async fn no_credential_reaches_the_collector_from_any_shape_or_place() {
     assert_eq!(v2["request"]["transfer_encoding"], "json");
     assert_eq!(
         by_id("rest-v1-redirect")["response"]["headers"]["Set-Cookie"],
-        "sid=[REDACTED]; HttpOnly",
-        "each cookie keeps its name and attributes"
+        "a=[REDACTED], b=[REDACTED]",
+        "API Gateway REST merges multiValueHeaders over headers of the same name; each cookie keeps its name"
+    );
+    assert_eq!(
+        by_id("http-api-v2-redirect")["response"]["headers"]["Set-Cookie"],
+        "sid=[REDACTED]; HttpOnly, c=[REDACTED]",
+        "HTTP API v2: the header and the cookies array, each cookie with its name and attributes"
     );
     let redirect = by_id("http-api-v2-redirect");
     assert_eq!(redirect["response"]["status"], 302);
