@@ -555,6 +555,10 @@ async fn events_have_method_uri_status_headers_times_and_json_or_base64_bodies()
     assert_eq!(binary["request"]["uri"], format!("{}/echo?x=1", api.url));
     assert_eq!(binary["request"]["headers"]["x-trace"], "t-1");
     assert_eq!(binary["request"]["headers"]["content-type"], "application/octet-stream");
+    // Host as the upstream got it (from the URI); nothing ureq might add later is invented.
+    let host = api.url.trim_start_matches("http://");
+    assert_eq!(binary["request"]["headers"]["host"], host);
+    assert!(binary["request"]["headers"].get("user-agent").is_none());
     assert_eq!(binary["request"]["body"], "AJ+Slv8BAgM=");
     assert_eq!(binary["request"]["transfer_encoding"], "base64");
     assert_eq!(binary["response"]["status"], 200);
