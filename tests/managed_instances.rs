@@ -85,6 +85,14 @@ async fn concurrent_invocations_are_each_logged_with_their_own_outgoing_calls() 
         2 * INVOCATIONS,
         "every incoming and outgoing event arrived"
     );
+    // The cheap count (what examples/throughput.rs polls) agrees with the events themselves.
+    assert_eq!(collector.event_count(), events.len());
+    assert_eq!(
+        collector
+            .wait_for_event_count(2 * INVOCATIONS, Duration::from_secs(1))
+            .await,
+        events.len()
+    );
     let expected: BTreeSet<String> = (0..INVOCATIONS).map(|n| format!("mi-{n}")).collect();
     let incoming: BTreeSet<String> = events
         .iter()

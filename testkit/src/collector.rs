@@ -137,6 +137,19 @@ impl Collector {
         self.requests()
     }
 
+    /// How many Moesif events were accepted so far, as [`events`](Self::events) counts them, without
+    /// copying them (for runs with many thousands).
+    pub fn event_count(&self) -> usize {
+        count_events(&self.shared.lock().requests)
+    }
+
+    /// [`wait_for_events`](Self::wait_for_events) that returns only how many there are: cheap however
+    /// many events arrived.
+    pub async fn wait_for_event_count(&self, n: usize, timeout: Duration) -> usize {
+        self.wait(timeout, |state| count_events(&state.requests) >= n).await;
+        self.event_count()
+    }
+
     async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
         self.shared.wait_for(timeout, |state| done(state).then_some(())).await;
     }
@@ -175,6 +188,19 @@ impl Collector {
     pub fn set_required_app_id(&self, application_id: Option<&str>) {
         self.shared.lock().required_app_id = application_id.map(str::to_owned);
     }
+}
+
+/// The number of events [`events_of`] would return.
+fn count_events(requests: &[Recorded]) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|r| match (r.path.as_str(), &r.json) {
+            ("/v1/events", Some(_)) => 1,
+            ("/v1/events/batch", Some(Value::Array(batch))) => batch.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn events_of(requests: &[Recorded]) -> Vec<Value> {
