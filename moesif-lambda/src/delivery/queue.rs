@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Signalled when a queue holds a full batch: what the background sender of `run_concurrent` waits
+/// for besides its tick. A one-time, process-wide signal (a permit is kept when nobody waits).
+pub(crate) static BATCH_READY: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// What waits in the queue.
 #[derive(Debug)]
 pub(crate) enum Item {
@@ -139,6 +143,11 @@ impl Queue {
         }
         inner.bytes += entry.size;
         inner.entries.push_back(entry);
+        if inner.entries.len() >= policy.batch_events || inner.bytes >= policy.batch_bytes {
+            // A background sender (`run_concurrent`) is woken at once rather than on its next tick: at a
+            // high rate the queue would otherwise fill up between two ticks and drop events.
+            BATCH_READY.notify_one();
+        }
         true
     }
 

@@ -2,6 +2,7 @@
 //! ([`MoesifRuntimeLayer`]), and [`flush`].
 
 use super::pipeline::{any_due_in_background, flush_blocking, Breaker, FlushReport};
+use super::queue::BATCH_READY;
 use super::runtime_layer::{register_for_shutdown, MoesifRuntimeLayer};
 use super::{shutdown, worker};
 use crate::delivery;
@@ -104,7 +105,10 @@ where
         let mut tick = tokio::time::interval(BACKGROUND_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = BATCH_READY.notified() => {}
+            }
             if any_due_in_background() {
                 let end = Instant::now() + delivery::flush_budget();
                 worker::run(move || flush_blocking(end, Breaker::Respect)).await;
