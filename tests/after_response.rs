@@ -56,6 +56,7 @@ handler_module!(conformance, 2000, each_event);
 handler_module!(slow_collector, 2000, each_event);
 handler_module!(warm, 2000);
 handler_module!(sparse, 2000);
+handler_module!(first_send, 2000);
 handler_module!(own_runtime, 2000, each_event);
 handler_module!(max_delay, 2000, |options: Options| options
     .max_batch_delay(Duration::from_millis(150))
@@ -258,6 +259,38 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
         );
     }
     runtime.abort();
+}
+
+/// The sandbox's first invocation sends right after its response, over one connection: the server
+/// config (its sampling applies to that first batch already), then the events. A later send reuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
+    let (api, collector, _env, runtime) = start!(first_send);
+    invoke(&api, http_event("/first"), "first-1").await;
+    // The shutdown extension asked for its next event (on Lambda, init is not over until it has).
+    let started = std::time::Instant::now();
+    while api.extensions_waiting().is_empty() && started.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(api.extensions_waiting(), ["moesif-lambda-flush"]);
+    assert!(api.wait_until_idle(WAIT).await);
+    let requests: Vec<(String, String)> = collector.requests().into_iter().map(|r| (r.method, r.path)).collect();
+    let expected = [("GET", "/v1/config"), ("POST", "/v1/events/batch")].map(|(m, p)| (m.to_owned(), p.to_owned()));
+    assert_eq!(requests, expected, "before the next invocation");
+    assert_eq!(collector.event_request_ids(), ["first-1"]);
+    assert_eq!(
+        collector.connections(),
+        1,
+        "the config and the events share one connection"
+    );
+    // Sparse traffic: sent after the response again, on the same (kept-alive) connection.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    invoke(&api, http_event("/first"), "first-2").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    assert_eq!(collector.event_request_ids(), ["first-1", "first-2"]);
+    assert_eq!(collector.requests().len(), 3, "no second config fetch");
+    assert_eq!(collector.connections(), 1);
 }
 
 /// A function that builds its own `Runtime` (its own layers) adds `MoesifRuntimeLayer` and gets what

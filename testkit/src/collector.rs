@@ -115,6 +115,12 @@ impl Collector {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// How many TCP connections were opened to the collector so far (keep-alive reuse shows as fewer
+    /// connections than requests).
+    pub fn connections(&self) -> usize {
+        self.server.connections_accepted()
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()

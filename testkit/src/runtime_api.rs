@@ -375,6 +375,18 @@ impl RuntimeApi {
             .collect()
     }
 
+    /// Names of the registered extensions waiting in `GET …/extension/event/next` now. On Lambda, init
+    /// is over only once every registered extension asked for its next event.
+    pub fn extensions_waiting(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .extensions
+            .iter()
+            .filter(|e| e.waiting)
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
     /// How many invocations were handed to the runtime.
     pub fn invocations_handed_out(&self) -> usize {
         self.shared.lock().handed_out

@@ -10,6 +10,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -47,6 +48,8 @@ pub(crate) enum Reply {
 pub(crate) struct Server {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    /// TCP connections accepted so far.
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Drop for Server {
@@ -59,6 +62,11 @@ impl Server {
     /// A receiver that turns `true` when the server is dropped (for handlers that hang until then).
     pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// How many TCP connections it accepted so far.
+    pub(crate) fn connections_accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 }
 
@@ -73,6 +81,8 @@ where
     let (shutdown, mut stop) = watch::channel(false);
     let handler = Arc::new(handler);
     let connections = shutdown.subscribe();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counted = accepted.clone();
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -80,6 +90,7 @@ where
                 _ = stop.changed() => return,
             };
             let Ok((stream, _)) = accepted else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
             let mut stop_connection = connections.clone();
             tokio::spawn(async move {
@@ -103,7 +114,11 @@ where
             });
         }
     });
-    Ok(Server { addr, shutdown })
+    Ok(Server {
+        addr,
+        shutdown,
+        accepted,
+    })
 }
 
 async fn read(request: Request<Incoming>) -> Received {

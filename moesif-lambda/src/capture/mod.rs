@@ -348,7 +348,23 @@ pub fn preview_event(
 pub(crate) fn transaction_id() -> String {
     let mut bytes = [0u8; 16];
     fastrand::fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    uuid_v4(bytes)
+}
+
+/// `bytes` as a version 4 (random), RFC 4122 variant UUID: lowercase, hyphenated.
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut text = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
 /// The response half of an answer the handler gave (`None`: one it could not read); a status the
@@ -400,6 +416,17 @@ mod tests {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
         let raw = RawEvent::of_serializable(&event).unwrap_or_else(|| unreachable!("a Value serialises"));
         Invocation::start(options, raw, Context::default()).answered(answer)
+    }
+
+    #[test]
+    fn transaction_ids_are_version_4_uuids() {
+        assert_eq!(uuid_v4([0; 16]), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(uuid_v4([0xff; 16]), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i as u8) * 0x11);
+        assert_eq!(uuid_v4(bytes), "00112233-4455-4677-8899-aabbccddeeff");
+        let (a, b) = (transaction_id(), transaction_id());
+        assert_ne!(a, b);
+        assert!(a.len() == 36 && a.as_bytes()[14] == b'4' && matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
     }
 
     #[test]

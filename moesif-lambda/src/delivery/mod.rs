@@ -2,10 +2,10 @@
 //! bounded [`queue`] of its collector connection ([`Transport::shared`]); what differs is when queues
 //! are sent:
 //!
-//! - **after the response** (under [`run`], which registered the internal extension): the call is
-//!   queued in a few microseconds; once the response has been posted, the extension sends the queue
-//!   if a send is due (a full batch, an old event, sparse traffic), else lets the sandbox go at once
-//!   ([`extension`]);
+//! - **after the response** (under [`run`]): the call is queued in a few microseconds; once the
+//!   response has been posted, the runtime layer sends the queue if a send is due (a full batch, an old
+//!   event, sparse traffic), else lets the sandbox go at once ([`runtime_layer`]); what is queued at
+//!   `SIGTERM` is sent then ([`shutdown`]; Lambda sends the signal because [`extension`] registered);
 //! - **synchronous** (plain `lambda_runtime::run`): the queue is sent before the invocation ends, never
 //!   past its deadline, so nothing waits in a frozen sandbox ([`synchronous`]).
 //!
@@ -14,6 +14,7 @@
 
 mod breaker;
 pub(crate) mod config;
+mod extension;
 mod pipeline;
 pub(crate) mod queue;
 mod run;

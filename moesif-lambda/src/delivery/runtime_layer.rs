@@ -10,7 +10,7 @@
 
 use super::pipeline::{any_due, flush_blocking, Breaker};
 use super::synchronous::invocation_deadline;
-use super::{shutdown, worker};
+use super::{extension, shutdown, worker};
 use crate::delivery;
 use crate::hooks::warn_once;
 use lambda_runtime::{LambdaInvocation, Service};
@@ -75,20 +75,8 @@ pub(crate) async fn register_for_shutdown() {
     if under_cargo_lambda_watch() {
         return;
     }
-    let registered = lambda_extension::Extension::new()
-        .with_events(&[])
-        .with_extension_name(EXTENSION_NAME)
-        .register()
-        .await;
-    match registered {
-        Ok(extension) => {
-            tokio::spawn(async move {
-                if let Err(error) = extension.run().await {
-                    tracing::debug!(%error, "moesif: the shutdown extension stopped");
-                }
-            });
-            shutdown::listen_for_sigterm();
-        }
+    match extension::register(EXTENSION_NAME).await {
+        Ok(()) => shutdown::listen_for_sigterm(),
         Err(error) => warn_once("extension-register", || {
             tracing::warn!(
                 %error,

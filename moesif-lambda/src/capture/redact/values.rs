@@ -14,7 +14,7 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use regex::{Captures, Regex};
+use regex_lite::{Captures, Regex};
 use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
