@@ -111,20 +111,20 @@ mod tests {
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(bytes).expect("in memory");
-        encoder.finish().expect("in memory")
+        let _ = encoder.write_all(bytes);
+        encoder.finish().unwrap_or_default()
     }
 
     fn zlib(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(bytes).expect("in memory");
-        encoder.finish().expect("in memory")
+        let _ = encoder.write_all(bytes);
+        encoder.finish().unwrap_or_default()
     }
 
     fn raw_deflate(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-        encoder.write_all(bytes).expect("in memory");
-        encoder.finish().expect("in memory")
+        let _ = encoder.write_all(bytes);
+        encoder.finish().unwrap_or_default()
     }
 
     #[cfg_attr(not(feature = "brotli"), allow(dead_code))]
@@ -132,7 +132,7 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut encoder = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
-            encoder.write_all(bytes).expect("in memory");
+            let _ = encoder.write_all(bytes);
         }
         out
     }
@@ -231,9 +231,9 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         let zeros = vec![0u8; 1024 * 1024];
         for _ in 0..50 {
-            encoder.write_all(&zeros).expect("in memory");
+            let _ = encoder.write_all(&zeros);
         }
-        let bomb = encoder.finish().expect("in memory");
+        let bomb = encoder.finish().unwrap_or_default();
         assert!(bomb.len() < 100 * 1024, "{}", bomb.len());
         let max = 1024 * 1024;
         assert_eq!(decode(&bomb, &codings("gzip"), max), Err(Failure::TooLarge));
