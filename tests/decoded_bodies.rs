@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, MoesifLayer, MoesifMiddleware, Options};
+use moesif_lambda_testkit::encode::{gzip, raw_deflate, zlib};
 use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -22,24 +23,6 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 const TOKEN: &str = "tok-3f9a1c-do-not-log";
 const PASSWORD: &str = "pw-hunter2-do-not-log";
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("in memory");
-    encoder.finish().expect("in memory")
-}
-
-fn zlib(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("in memory");
-    encoder.finish().expect("in memory")
-}
-
-fn raw_deflate(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("in memory");
-    encoder.finish().expect("in memory")
-}
 
 fn brotli(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

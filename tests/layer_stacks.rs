@@ -18,10 +18,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use moesif_lambda::{moesif_logger, MoesifLayer, Options};
+use moesif_lambda_testkit::encode::gzip;
 use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -53,12 +53,6 @@ fn case(id: &str, method: &str, path: &str, failure: Failure) -> Case {
         event: http_api_event(method, path, None),
         failure,
     }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("gzip in memory");
-    encoder.finish().expect("gzip in memory")
 }
 
 /// A POST whose body the client gzipped: API Gateway hands it over base64, `isBase64Encoded`.

@@ -6,6 +6,7 @@
 
 mod collector;
 pub mod conformance;
+pub mod encode;
 mod env;
 mod runtime_api;
 mod serve;
