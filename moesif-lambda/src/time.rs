@@ -23,15 +23,28 @@ pub(crate) fn format_millis(millis: i64) -> String {
     if !(-9999..=9999).contains(&year) {
         return format_millis(0);
     }
-    let sign = if year < 0 { "-" } else { "" };
     let (seconds, millis) = (in_day / 1000, in_day % 1000);
-    format!(
-        "{sign}{:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}",
-        year.unsigned_abs(),
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    // Written digit by digit: `format!` costs several times more, and this runs twice per event.
+    let mut text = String::with_capacity(24);
+    if year < 0 {
+        text.push('-');
+    }
+    let fields = [
+        ("", year.unsigned_abs(), 4),
+        ("-", month.unsigned_abs(), 2),
+        ("-", day.unsigned_abs(), 2),
+        ("T", (seconds / 3600).unsigned_abs(), 2),
+        (":", (seconds / 60 % 60).unsigned_abs(), 2),
+        (":", (seconds % 60).unsigned_abs(), 2),
+        (".", millis.unsigned_abs(), 3),
+    ];
+    for (separator, number, digits) in fields {
+        text.push_str(separator);
+        for place in (0..digits).rev() {
+            text.push(char::from(b'0' + (number / 10u64.pow(place) % 10) as u8));
+        }
+    }
+    text
 }
 
 /// Year, month (1–12) and day (1–31) of the day `days` after 1970-01-01 (Howard Hinnant's algorithm).

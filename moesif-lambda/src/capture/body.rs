@@ -14,6 +14,7 @@
 //! then read by the rules above; one that cannot be decoded is the marker with the reason.
 
 use super::decode;
+use super::shape::{at, field};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -41,7 +42,7 @@ pub(crate) fn capture_encoded(
         return (None, JSON);
     }
     let body = match wrapper {
-        Value::Object(object) => match object.get("body") {
+        Value::Object(object) => match field(object, "body") {
             None => return capped_json(wrapper, max_bytes),
             Some(body) => body,
         },
@@ -52,7 +53,7 @@ pub(crate) fn capture_encoded(
     if !is_truthy(body) {
         return (None, JSON);
     }
-    let base64_flagged = wrapper.get("isBase64Encoded").is_some_and(is_truthy);
+    let base64_flagged = at(wrapper, &["isBase64Encoded"]).is_some_and(is_truthy);
     let codings = content_encoding.map(decode::codings).unwrap_or_default();
     match body {
         Value::String(text) if !codings.is_empty() => {
@@ -176,7 +177,7 @@ pub(crate) fn shrink_oversized(
     whole_is_body: bool,
     serialized_size: Option<usize>,
 ) -> bool {
-    if let Some(body) = wrapper.get("body") {
+    if let Some(body) = at(wrapper, &["body"]) {
         let Value::String(text) = body else { return false };
         if text.len() <= max_bytes {
             return false;
@@ -188,7 +189,7 @@ pub(crate) fn shrink_oversized(
         }
         return true;
     }
-    let is_body = whole_is_body && wrapper.get("statusCode").is_none() && !wrapper.is_null();
+    let is_body = whole_is_body && at(wrapper, &["statusCode"]).is_none() && !wrapper.is_null();
     match (is_body, serialized_size) {
         (true, Some(size)) if size > max_bytes => {
             let size = match wrapper {
@@ -205,7 +206,7 @@ pub(crate) fn shrink_oversized(
 /// The marker for `text`, the `body` of `wrapper`, when it is over the cap: its size in bytes (decoded,
 /// for a well-formed body flagged `isBase64Encoded`).
 pub(crate) fn omitted_text(wrapper: &Value, text: &str) -> Value {
-    let base64_flagged = wrapper.get("isBase64Encoded").is_some_and(is_truthy) && is_base64(text);
+    let base64_flagged = at(wrapper, &["isBase64Encoded"]).is_some_and(is_truthy) && is_base64(text);
     omitted(if base64_flagged { text.len() / 4 * 3 } else { text.len() })
 }
 

@@ -3,37 +3,41 @@
 //! case. Several values of one header are joined by `", "` (as Moesif's other SDKs send them), except
 //! the request's cookies, joined by `"; "` into one `cookie` header as a browser (and lambda_http) does.
 
-use super::shape::EventShape;
+use super::shape::{field, EventShape};
 use serde_json::{Map, Value};
 
 /// The request headers: `headers` if it is a non-empty object, else `multiValueHeaders` with each
-/// header's values joined by `", "`, else `{}` (the reference raised `KeyError` here).
-pub(crate) fn request_headers(event: &Value) -> Value {
-    let multi = event
-        .get("multiValueHeaders")
+/// header's values joined by `", "`, else `{}` (the reference raised `KeyError` here). `take`: moved out
+/// of the event rather than copied, when nothing reads them there afterwards.
+pub(crate) fn request_headers(event: &mut Value, take: bool) -> Value {
+    let Some(event) = event.as_object_mut() else {
+        return Value::Object(Map::new());
+    };
+    let has_multi = field(event, "multiValueHeaders")
         .and_then(Value::as_object)
-        .filter(|m| !m.is_empty());
+        .is_some_and(|m| !m.is_empty());
     // Typed events serialise an absent `headers` as `{}`: then the multi-value ones are the headers.
-    let single = event
-        .get("headers")
-        .and_then(Value::as_object)
-        .filter(|h| !h.is_empty() || multi.is_none());
+    let single = match event.get_mut("headers") {
+        Some(Value::Object(headers)) if !headers.is_empty() || !has_multi => Some(headers),
+        _ => None,
+    };
     if let Some(headers) = single {
-        if headers.values().all(Value::is_string) {
-            return Value::Object(headers.clone());
-        }
-        return Value::Object(join_multi_values(headers));
+        return Value::Object(match headers.values().all(Value::is_string) {
+            true if take => std::mem::take(headers),
+            true => headers.clone(),
+            false => join_multi_values(headers),
+        });
     }
-    match multi {
-        Some(multi) => Value::Object(join_multi_values(multi)),
-        None => Value::Object(Map::new()),
+    match field(event, "multiValueHeaders").and_then(Value::as_object) {
+        Some(multi) if has_multi => Value::Object(join_multi_values(multi)),
+        _ => Value::Object(Map::new()),
     }
 }
 
-/// The request headers with a v2 / Function URL `cookies` array (API Gateway moves the `Cookie` header
-/// there) logged as the `cookie` header, joined by `"; "`.
-pub(crate) fn request_headers_with_cookies(event: &Value, shape: EventShape) -> Value {
-    let mut headers = request_headers(event);
+/// The request headers ([`request_headers`]) with a v2 / Function URL `cookies` array (API Gateway
+/// moves the `Cookie` header there) logged as the `cookie` header, joined by `"; "`.
+pub(crate) fn request_headers_with_cookies(event: &mut Value, shape: EventShape, take: bool) -> Value {
+    let mut headers = request_headers(event, take);
     if matches!(shape, EventShape::ApiGatewayV2 | EventShape::FunctionUrl) {
         if let (Some(cookies), Some(map)) = (
             event.as_object().and_then(|e| joined_cookies(e, "; ")),
@@ -52,10 +56,10 @@ pub(crate) fn request_headers_with_cookies(event: &Value, shape: EventShape) -> 
 /// where the front end reads them (API Gateway REST and WebSocket merge both, the values of
 /// `multiValueHeaders` winning; ALB reads them only with multi-value headers on, `alb_multi_value`), and
 /// for HTTP API v2 and Function URLs the answer's `cookies` as `set-cookie` (which those read instead
-/// of `multiValueHeaders`).
-pub(crate) fn answer_headers(answer: &Map<String, Value>, shape: EventShape, alb_multi_value: bool) -> Value {
-    let mut headers = match answer.get("headers") {
-        Some(Value::Object(headers)) if headers.values().all(Value::is_string) => headers.clone(),
+/// of `multiValueHeaders`). The answer's `headers` are moved out of it.
+pub(crate) fn answer_headers(answer: &mut Map<String, Value>, shape: EventShape, alb_multi_value: bool) -> Value {
+    let mut headers = match answer.get_mut("headers") {
+        Some(Value::Object(headers)) if headers.values().all(Value::is_string) => std::mem::take(headers),
         Some(Value::Object(headers)) => join_multi_values(headers),
         Some(Value::Null) | None => Map::from_iter([("content-type".to_owned(), Value::from("application/json"))]),
         // Not an object: logged as it is (the collector shows what the handler returned).
@@ -66,7 +70,7 @@ pub(crate) fn answer_headers(answer: &Map<String, Value>, shape: EventShape, alb
         EventShape::Alb => alb_multi_value,
         _ => !v2,
     };
-    if let Some(Value::Object(multi)) = answer.get("multiValueHeaders").filter(|_| reads_multi_value) {
+    if let Some(Value::Object(multi)) = field(answer, "multiValueHeaders").filter(|_| reads_multi_value) {
         for (name, values) in join_multi_values(multi) {
             if values.as_str().is_some_and(|v| !v.is_empty()) {
                 insert_replacing(&mut headers, name, values);
@@ -91,8 +95,7 @@ fn insert_replacing(headers: &mut Map<String, Value>, name: String, value: Value
 
 /// The strings of a non-empty `cookies` array, joined by `separator`.
 fn joined_cookies(wrapper: &Map<String, Value>, separator: &str) -> Option<String> {
-    let cookies: Vec<&str> = wrapper
-        .get("cookies")?
+    let cookies: Vec<&str> = field(wrapper, "cookies")?
         .as_array()?
         .iter()
         .filter_map(Value::as_str)
@@ -139,8 +142,7 @@ pub(crate) fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
 /// `headers`), else its `headers` value (a list joined too).
 pub(crate) fn wrapper_header(wrapper: &Value, name: &str) -> Option<String> {
     let find = |key: &str| {
-        wrapper
-            .get(key)?
+        field(wrapper.as_object()?, key)?
             .as_object()?
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -174,25 +176,28 @@ mod tests {
 
     #[test]
     fn multi_value_headers_are_joined() {
-        let event = json!({"multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}});
-        assert_eq!(request_headers(&event), json!({"a": "1, 2", "host": "h"}));
+        let mut event = json!({"multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}});
+        assert_eq!(request_headers(&mut event, false), json!({"a": "1, 2", "host": "h"}));
+        let mut both = json!({"headers": {"a": "2"}, "multiValueHeaders": {"a": ["1", "2"]}});
+        assert_eq!(request_headers(&mut both, true), json!({"a": "2"}));
+        assert_eq!(both["headers"], json!({}), "taken");
     }
 
     #[test]
     fn v2_request_cookies_are_the_cookie_header() {
-        let event = json!({"headers": {"host": "h"}, "cookies": ["a=1", "b=2"]});
-        let headers = request_headers_with_cookies(&event, EventShape::ApiGatewayV2);
+        let mut event = json!({"headers": {"host": "h"}, "cookies": ["a=1", "b=2"]});
+        let headers = request_headers_with_cookies(&mut event, EventShape::ApiGatewayV2, false);
         assert_eq!(headers, json!({"host": "h", "cookie": "a=1; b=2"}));
-        let furl = request_headers_with_cookies(&event, EventShape::FunctionUrl);
+        let furl = request_headers_with_cookies(&mut event, EventShape::FunctionUrl, true);
         assert_eq!(furl["cookie"], "a=1; b=2");
-        let kept = json!({"headers": {"Cookie": "c=3"}, "cookies": ["a=1"]});
+        let mut kept = json!({"headers": {"Cookie": "c=3"}, "cookies": ["a=1"]});
         assert_eq!(
-            request_headers_with_cookies(&kept, EventShape::ApiGatewayV2),
+            request_headers_with_cookies(&mut kept, EventShape::ApiGatewayV2, false),
             json!({"Cookie": "c=3"})
         );
-        let empty = json!({"headers": {"host": "h"}, "cookies": []});
+        let mut empty = json!({"headers": {"host": "h"}, "cookies": []});
         assert_eq!(
-            request_headers_with_cookies(&empty, EventShape::ApiGatewayV2),
+            request_headers_with_cookies(&mut empty, EventShape::ApiGatewayV2, false),
             json!({"host": "h"})
         );
     }
@@ -206,14 +211,17 @@ mod tests {
         });
         let answer = answer.as_object().cloned().unwrap_or_default();
         let rest = json!({"Location": "/next", "set-cookie": "a=1, b=2", "X-Many": "1, 2"});
-        assert_eq!(answer_headers(&answer, EventShape::ApiGatewayV1, false), rest);
-        assert_eq!(answer_headers(&answer, EventShape::WebSocket, false), rest);
-        assert_eq!(answer_headers(&answer, EventShape::Alb, true), rest);
+        assert_eq!(
+            answer_headers(&mut answer.clone(), EventShape::ApiGatewayV1, false),
+            rest
+        );
+        assert_eq!(answer_headers(&mut answer.clone(), EventShape::WebSocket, false), rest);
+        assert_eq!(answer_headers(&mut answer.clone(), EventShape::Alb, true), rest);
         let single = json!({"Location": "/next", "set-cookie": "s=0"});
-        assert_eq!(answer_headers(&answer, EventShape::Alb, false), single);
+        assert_eq!(answer_headers(&mut answer.clone(), EventShape::Alb, false), single);
         let v2 = json!({"Location": "/next", "set-cookie": "s=0, c=3, d=4"});
-        assert_eq!(answer_headers(&answer, EventShape::ApiGatewayV2, false), v2);
-        assert_eq!(answer_headers(&answer, EventShape::FunctionUrl, false), v2);
+        assert_eq!(answer_headers(&mut answer.clone(), EventShape::ApiGatewayV2, false), v2);
+        assert_eq!(answer_headers(&mut answer.clone(), EventShape::FunctionUrl, false), v2);
     }
 
     #[test]
@@ -221,7 +229,7 @@ mod tests {
         let answer = json!({"statusCode": 200, "cookies": ["c=3"]});
         let answer = answer.as_object().cloned().unwrap_or_default();
         assert_eq!(
-            answer_headers(&answer, EventShape::ApiGatewayV2, false),
+            answer_headers(&mut answer.clone(), EventShape::ApiGatewayV2, false),
             json!({"content-type": "application/json", "set-cookie": "c=3"})
         );
     }

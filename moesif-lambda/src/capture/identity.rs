@@ -37,11 +37,11 @@ pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> I
     };
     Identity {
         user_id: run("identify_user", &options.identify_user, |event, _| {
-            non_empty_str_at(event, "/requestContext/identity/cognitoIdentityId")
+            non_empty_str_at(event, &["requestContext", "identity", "cognitoIdentityId"])
         }),
         company_id: run("identify_company", &options.identify_company, |_, _| None),
         session_token: run("session_token", &options.session_token, |event, _| {
-            non_empty_str_at(event, "/requestContext/identity/apiKey")
+            non_empty_str_at(event, &["requestContext", "identity", "apiKey"])
         }),
         api_version,
     }
@@ -56,8 +56,14 @@ pub(crate) fn metadata(mut event: Value, context: &Context, options: &Options) -
     }
 }
 
+/// Whether the default metadata is built for invocations with `context` (it needs a request id and a
+/// function name, as the reference's does).
+pub(crate) fn builds_default_metadata(context: &Context) -> bool {
+    !context.request_id.is_empty() && !context.env_config.function_name.is_empty()
+}
+
 fn default_metadata(event: &mut Value, context: &Context) -> Option<Value> {
-    if context.request_id.is_empty() || context.env_config.function_name.is_empty() {
+    if !builds_default_metadata(context) {
         return None;
     }
     let request_context = event.as_object_mut()?.remove("requestContext")?;

@@ -15,6 +15,7 @@ pub mod redact;
 mod request;
 mod response;
 pub(crate) mod shape;
+mod trim;
 mod view;
 
 pub use view::RequestView;
@@ -28,6 +29,7 @@ use response::{capture_response, FrontEnd};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use shape::EventShape;
+use trim::Keep;
 
 /// JSON as captured on the hot path: already a value, or serialised (a compact copy is several times
 /// cheaper than a deep clone of a `Value`) and parsed only at delivery, after the response.
@@ -124,32 +126,34 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
-    /// A JSON event: `None` when it is not an HTTP event (nothing more is spent on it). Serialised (a
-    /// compact copy is several times cheaper than a deep clone), except that a body over the collector's
-    /// event limit (never sent whole, whatever the options) is not copied at all.
-    pub(crate) fn of_value(event: &Value) -> Option<RawEvent> {
+    /// A JSON event: `None` when it is not an HTTP event (nothing more is spent on it). Only what
+    /// `keep` says is copied, except that a body over the collector's event limit (never sent whole,
+    /// whatever the options) is not copied at all.
+    fn of_value(event: &Value, keep: Keep) -> Option<RawEvent> {
         let shape = EventShape::detect(event);
         if !shape.is_http() {
             return None;
         }
-        let oversized = event
-            .get("body")
+        let oversized = shape::at(event, &["body"])
             .and_then(Value::as_str)
             .filter(|body| body.len() > crate::model::MAX_EVENT_BYTES);
         let json = match (event.as_object(), oversized) {
             (Some(object), Some(body)) => {
-                let mut copy: Map<String, Value> = object
+                let rest: Map<String, Value> = object
                     .iter()
                     .filter(|(key, _)| !matches!(key.as_str(), "body" | "isBase64Encoded"))
                     .map(|(key, value)| (key.clone(), value.clone()))
                     .collect();
-                copy.insert("body".to_owned(), body::omitted_text(event, body));
-                CapturedJson::Value(Value::Object(copy))
+                let mut copy = keep.copy(&Value::Object(rest));
+                if let Some(copy) = copy.as_object_mut() {
+                    copy.insert("body".to_owned(), body::omitted_text(event, body));
+                }
+                copy
             }
-            _ => CapturedJson::Bytes(serde_json::to_vec(event).ok()?),
+            _ => keep.copy(event),
         };
         Some(RawEvent {
-            json,
+            json: CapturedJson::Value(json),
             shape: Some(shape),
         })
     }
@@ -174,9 +178,13 @@ impl RawEvent {
         })
     }
 
-    /// Reads the event: its shape and JSON, or `None` when it is not an HTTP event.
-    fn read(self) -> Option<(EventShape, Value)> {
-        let json = self.json.into_value();
+    /// Reads the event (what `keep` says of it): its shape and JSON, or `None` when it is not an HTTP
+    /// event.
+    fn read(self, keep: Keep) -> Option<(EventShape, Value)> {
+        let json = match self.json {
+            CapturedJson::Value(value) => value,
+            CapturedJson::Bytes(bytes) => keep.parse(&bytes).unwrap_or(Value::Null),
+        };
         let shape = self.shape.unwrap_or_else(|| EventShape::detect(&json));
         shape.is_http().then_some((shape, json))
     }
@@ -189,12 +197,20 @@ impl RawEvent {
 
 /// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.
 #[derive(Debug)]
-pub struct CapturedEvent {
-    pub(crate) event: Option<RawEvent>,
+pub struct CapturedEvent<'a> {
+    pub(crate) event: Option<EventSource<'a>>,
     pub(crate) context: Context,
     /// A `lambda_http::Request` handed to an annotated handler: its answer is whatever the handler
     /// returns as `impl IntoResponse`, read as lambda_http reads it.
     pub(crate) lambda_http: bool,
+}
+
+/// An event as a probe saw it: the handler's JSON event, copied once the options say what is needed of
+/// it, or an event already captured.
+#[derive(Debug)]
+pub(crate) enum EventSource<'a> {
+    Json(&'a Value),
+    Captured(RawEvent),
 }
 
 /// An invocation as started on the hot path: what the answer will be logged with.
@@ -202,24 +218,33 @@ pub struct CapturedEvent {
 pub(crate) struct Invocation {
     pub options: Options,
     pub event: RawEvent,
+    /// What of the event is read.
+    keep: Keep,
     pub context: Context,
     pub received_millis: i64,
 }
 
 impl Invocation {
-    /// Starts an invocation of `event`, a body over the options' cap replaced by its marker before it is
-    /// kept (a large request never occupies the queue).
-    pub(crate) fn start(options: Options, event: RawEvent, context: Context) -> Invocation {
+    /// Starts an invocation of `event` (`None`: not an HTTP event), keeping only what the options need
+    /// of it ([`Keep`]), a body over the options' cap replaced by its marker before it is kept (a large
+    /// request never occupies the queue).
+    pub(crate) fn start(options: Options, event: EventSource<'_>, context: Context) -> Option<Invocation> {
+        let keep = Keep::of(&options, identity::builds_default_metadata(&context));
+        let event = match event {
+            EventSource::Json(json) => RawEvent::of_value(json, keep)?,
+            EventSource::Captured(event) => event,
+        };
         let event = RawEvent {
             json: event.json.shrink_body(options.max_body_bytes, false),
             shape: event.shape,
         };
-        Invocation {
+        Some(Invocation {
             options,
             event,
+            keep,
             context,
             received_millis: crate::time::now_millis(),
-        }
+        })
     }
 
     /// The invocation with the handler's answer (a body over the cap replaced by its marker).
@@ -262,11 +287,12 @@ impl Call {
         let Invocation {
             options,
             event,
+            keep,
             context,
             received_millis,
         } = self.invocation;
         let options = &options;
-        let (shape, json) = event.read()?;
+        let (shape, mut json) = event.read(keep)?;
         if let Some(skip) = &options.skip {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
             if hooks::call("skip", || skip.get()(&json, &context)).unwrap_or(false) {
@@ -274,8 +300,9 @@ impl Call {
             }
         }
         let identity = identity::identify(&json, &context, options);
-        let mut request = capture_request(&json, shape, options, received_millis);
         let front_end = FrontEnd::of(shape, &json);
+        // Only a hook (the metadata one, next) reads the event after its request is captured.
+        let mut request = capture_request(&mut json, shape, options, received_millis, keep != Keep::Whole);
         request.api_version = identity.api_version;
         // The event's last reader: the default metadata takes its request context rather than a copy.
         let mut metadata = identity::metadata(json, &context, options);
@@ -338,7 +365,7 @@ pub fn preview_event(
     context: &Context,
     answer: Option<&Value>,
 ) -> Option<EventModel> {
-    let invocation = Invocation::start(options.clone(), RawEvent::of_value(event)?, context.clone());
+    let invocation = Invocation::start(options.clone(), EventSource::Json(event), context.clone())?;
     let answer = Answer::Response(answer.cloned().map(CapturedJson::Value));
     invocation.answered(answer).into_event()
 }
@@ -377,7 +404,7 @@ fn sent_response(
     metadata: &mut Option<Value>,
 ) -> EventResponse {
     let answer = answer.map(CapturedJson::into_value);
-    let (response, invalid_status) = capture_response(answer.as_ref(), front_end, options, answered_millis);
+    let (response, invalid_status) = capture_response(answer, front_end, options, answered_millis);
     if let Some(original) = invalid_status {
         add_metadata(metadata, "original_status", original);
     }
@@ -415,7 +442,10 @@ mod tests {
     fn call(options: Options, answer: Answer) -> Call {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
         let raw = RawEvent::of_serializable(&event).unwrap_or_else(|| unreachable!("a Value serialises"));
-        Invocation::start(options, raw, Context::default()).answered(answer)
+        let invocation = Invocation::start(options, EventSource::Captured(raw), Context::default());
+        invocation
+            .unwrap_or_else(|| unreachable!("an HTTP event"))
+            .answered(answer)
     }
 
     #[test]
@@ -431,14 +461,15 @@ mod tests {
 
     #[test]
     fn http_is_decided_when_captured_or_when_read() {
+        let keep = Keep::Needed { request_context: false };
         assert!(
-            RawEvent::of_value(&json!({"Records": []})).is_none(),
+            RawEvent::of_value(&json!({"Records": []}), keep).is_none(),
             "not HTTP: nothing kept"
         );
         let typed = RawEvent::of_serializable(&json!({"Records": []}));
-        assert!(typed.and_then(RawEvent::read).is_none(), "not HTTP once read");
+        assert!(typed.and_then(|raw| raw.read(keep)).is_none(), "not HTTP once read");
         let big = json!({"httpMethod": "POST", "body": "x".repeat(crate::model::MAX_EVENT_BYTES + 1)});
-        let kept = RawEvent::of_value(&big).map(|raw| raw.estimated_size());
+        let kept = RawEvent::of_value(&big, keep).map(|raw| raw.estimated_size());
         assert!(
             kept.is_some_and(|size| size < 1024),
             "a body over the event limit is not copied"

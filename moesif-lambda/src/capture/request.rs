@@ -4,46 +4,54 @@
 use super::body;
 use super::client_ip::client_ip;
 use super::headers::{header, request_headers_with_cookies, wrapper_header};
-use super::shape::{str_at, EventShape};
+use super::shape::{at, str_at, EventShape};
 use crate::model::EventRequest;
 use crate::options::Options;
 use crate::time::format_millis;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What Python's `quote_plus` leaves alone: letters, digits and `_.-~` (space becomes `+`).
 const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
 
-/// Captures the request half of the event (all but `api_version`, which hooks decide).
+/// Captures the request half of the event (all but `api_version`, which hooks decide). `take_headers`:
+/// the headers are moved out of the event (nothing reads them there afterwards).
 pub(crate) fn capture_request(
-    event: &Value,
+    event: &mut Value,
     shape: EventShape,
     options: &Options,
     received_millis: i64,
+    take_headers: bool,
 ) -> EventRequest {
-    let headers = request_headers_with_cookies(event, shape);
+    let content_encoding = wrapper_header(event, "content-encoding");
+    let headers = request_headers_with_cookies(event, shape, take_headers);
+    let event = &*event;
     let parts = RequestParts::of(event, shape);
     let scheme = match shape {
         EventShape::WebSocket => "wss",
         _ => header(&headers, "x-forwarded-proto").unwrap_or("http"),
     };
     let host = header(&headers, "host")
-        .or_else(|| str_at(event, "/requestContext/domainName"))
+        .or_else(|| str_at(event, &["requestContext", "domainName"]))
         .unwrap_or("localhost");
-    let mut uri = format!("{scheme}://{host}{}", parts.path);
+    let mut uri = String::with_capacity(scheme.len() + 3 + host.len() + parts.path.len() + 1 + parts.query.len());
+    for piece in [scheme, "://", host, &parts.path] {
+        uri.push_str(piece);
+    }
     if !parts.query.is_empty() {
         uri.push('?');
         uri.push_str(&parts.query);
     }
     // A request without a `body` key (a GET through an HTTP API or a Function URL) has no body: the
     // reference logged the whole event here, credentials and all.
-    let (body, transfer_encoding) = match event.get("body") {
+    let (body, transfer_encoding) = match at(event, &["body"]) {
         None => (None, body::JSON),
         Some(_) => body::capture_encoded(
             &lattice_flag(event, shape),
             options.log_body,
             options.max_body_bytes,
-            wrapper_header(event, "content-encoding").as_deref(),
+            content_encoding.as_deref(),
         ),
     };
     EventRequest {
@@ -69,23 +77,18 @@ pub(super) struct RequestParts<'a> {
 
 impl<'a> RequestParts<'a> {
     pub(super) fn of(event: &'a Value, shape: EventShape) -> Self {
-        let text = |pointer: &str| str_at(event, pointer).unwrap_or_default().to_owned();
-        let path_or_root = |pointer: &str| {
-            str_at(event, pointer)
-                .filter(|p| !p.is_empty())
-                .unwrap_or("/")
-                .to_owned()
-        };
+        let text = |path: &[&str]| str_at(event, path).unwrap_or_default().to_owned();
+        let path_or_root = |path: &[&str]| str_at(event, path).filter(|p| !p.is_empty()).unwrap_or("/").to_owned();
         match shape {
             EventShape::ApiGatewayV2 | EventShape::FunctionUrl => RequestParts {
-                verb: text("/requestContext/http/method"),
-                path: path_or_root("/rawPath"),
-                query: text("/rawQueryString"),
-                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")),
-                source_ip: str_at(event, "/requestContext/http/sourceIp"),
+                verb: text(&["requestContext", "http", "method"]),
+                path: path_or_root(&["rawPath"]),
+                query: text(&["rawQueryString"]),
+                time_millis: epoch_millis(at(event, &["requestContext", "timeEpoch"])),
+                source_ip: str_at(event, &["requestContext", "http", "sourceIp"]),
             },
             EventShape::WebSocket => RequestParts {
-                verb: if str_at(event, "/requestContext/eventType") == Some("CONNECT") {
+                verb: if str_at(event, &["requestContext", "eventType"]) == Some("CONNECT") {
                     "GET"
                 } else {
                     "POST"
@@ -93,21 +96,21 @@ impl<'a> RequestParts<'a> {
                 .to_owned(),
                 path: format!(
                     "/{}/{}",
-                    text("/requestContext/stage"),
-                    text("/requestContext/routeKey")
+                    text(&["requestContext", "stage"]),
+                    text(&["requestContext", "routeKey"])
                 ),
                 query: encoded_query(event, false),
-                time_millis: epoch_millis(event.pointer("/requestContext/requestTimeEpoch")),
-                source_ip: str_at(event, "/requestContext/identity/sourceIp"),
+                time_millis: epoch_millis(at(event, &["requestContext", "requestTimeEpoch"])),
+                source_ip: str_at(event, &["requestContext", "identity", "sourceIp"]),
             },
             EventShape::VpcLatticeV1 => {
-                let raw = path_or_root("/raw_path");
+                let raw = path_or_root(&["raw_path"]);
                 let (path, query) = match raw.split_once('?') {
                     Some((path, query)) => (path.to_owned(), query.to_owned()),
-                    None => (raw, query_string(event.get("query_string_parameters"), true)),
+                    None => (raw, query_string(at(event, &["query_string_parameters"]), true)),
                 };
                 RequestParts {
-                    verb: text("/method"),
+                    verb: text(&["method"]),
                     path,
                     query,
                     time_millis: None,
@@ -115,19 +118,19 @@ impl<'a> RequestParts<'a> {
                 }
             }
             EventShape::VpcLatticeV2 => RequestParts {
-                verb: text("/method"),
-                path: path_or_root("/path"),
-                query: query_string(event.get("queryStringParameters"), true),
-                time_millis: epoch_millis(event.pointer("/requestContext/timeEpoch")),
+                verb: text(&["method"]),
+                path: path_or_root(&["path"]),
+                query: query_string(at(event, &["queryStringParameters"]), true),
+                time_millis: epoch_millis(at(event, &["requestContext", "timeEpoch"])),
                 source_ip: None,
             },
             EventShape::ApiGatewayV1 | EventShape::Alb | EventShape::Unknown => RequestParts {
-                verb: text("/httpMethod"),
-                path: path_or_root("/path"),
+                verb: text(&["httpMethod"]),
+                path: path_or_root(&["path"]),
                 // ALB hands over the query still URL-encoded: encoding it again would garble it.
                 query: encoded_query(event, shape != EventShape::Alb),
-                time_millis: epoch_millis(event.pointer("/requestContext/requestTimeEpoch")),
-                source_ip: str_at(event, "/requestContext/identity/sourceIp"),
+                time_millis: epoch_millis(at(event, &["requestContext", "requestTimeEpoch"])),
+                source_ip: str_at(event, &["requestContext", "identity", "sourceIp"]),
             },
         }
     }
@@ -135,11 +138,11 @@ impl<'a> RequestParts<'a> {
 
 /// The v1 query: multi-value parameters if any, else single-value ones.
 fn encoded_query(event: &Value, encode: bool) -> String {
-    let multi = event.get("multiValueQueryStringParameters");
+    let multi = at(event, &["multiValueQueryStringParameters"]);
     if multi.and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
         query_string(multi, encode)
     } else {
-        query_string(event.get("queryStringParameters"), encode)
+        query_string(at(event, &["queryStringParameters"]), encode)
     }
 }
 
@@ -148,44 +151,51 @@ fn query_string(parameters: Option<&Value>, encode: bool) -> String {
     let Some(parameters) = parameters.and_then(Value::as_object) else {
         return String::new();
     };
-    let escape = |text: &str| -> String {
-        if encode {
-            utf8_percent_encode(text, QUERY_ENCODE).to_string().replace("%20", "+")
-        } else {
-            text.to_owned()
-        }
-    };
-    let mut pairs = Vec::new();
-    for (key, value) in parameters {
-        let values: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            single => vec![single],
+    let mut query = String::new();
+    let mut push = |key: &str, value: &Value| {
+        let text = match value {
+            Value::String(text) => Cow::Borrowed(text.as_str()),
+            Value::Null => return,
+            other => Cow::Owned(other.to_string()),
         };
-        for value in values {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Null => continue,
-                other => other.to_string(),
-            };
-            pairs.push(format!("{}={}", escape(key), escape(&text)));
+        if !query.is_empty() {
+            query.push('&');
+        }
+        push_escaped(&mut query, key, encode);
+        query.push('=');
+        push_escaped(&mut query, &text, encode);
+    };
+    for (key, value) in parameters {
+        match value {
+            Value::Array(items) => items.iter().for_each(|item| push(key, item)),
+            single => push(key, single),
         }
     }
-    pairs.join("&")
+    query
+}
+
+/// Appends `text`, percent-encoded as `quote_plus` does when `encode` (a space becomes `+`).
+fn push_escaped(query: &mut String, text: &str, encode: bool) {
+    if !encode {
+        query.push_str(text);
+        return;
+    }
+    for piece in utf8_percent_encode(text, QUERY_ENCODE) {
+        query.push_str(if piece == "%20" { "+" } else { piece });
+    }
 }
 
 /// The event as the body rules read it: VPC Lattice v1 spells the base64 flag `is_base64_encoded`,
 /// given the usual key here (a shallow copy, only for that shape).
-fn lattice_flag(event: &Value, shape: EventShape) -> std::borrow::Cow<'_, Value> {
-    let flag = event
-        .get("is_base64_encoded")
-        .filter(|_| shape == EventShape::VpcLatticeV1);
+fn lattice_flag(event: &Value, shape: EventShape) -> Cow<'_, Value> {
+    let flag = at(event, &["is_base64_encoded"]).filter(|_| shape == EventShape::VpcLatticeV1);
     match (flag, event.as_object()) {
         (Some(flag), Some(object)) => {
             let mut copy = object.clone();
             copy.insert("isBase64Encoded".to_owned(), flag.clone());
-            std::borrow::Cow::Owned(Value::Object(copy))
+            Cow::Owned(Value::Object(copy))
         }
-        _ => std::borrow::Cow::Borrowed(event),
+        _ => Cow::Borrowed(event),
     }
 }
 
@@ -209,9 +219,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn capture(event: Value) -> EventRequest {
+    fn capture(mut event: Value) -> EventRequest {
         let shape = EventShape::detect(&event);
-        capture_request(&event, shape, &Options::new(), 0)
+        capture_request(&mut event, shape, &Options::new(), 0, true)
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::body::{self, CapturedBody};
 use super::headers::{answer_headers, wrapper_header};
-use super::shape::EventShape;
+use super::shape::{at, field, EventShape};
 use crate::model::EventResponse;
 use crate::options::Options;
 use crate::time::format_millis;
@@ -19,8 +19,7 @@ pub(crate) struct FrontEnd {
 
 impl FrontEnd {
     pub(crate) fn of(shape: EventShape, event: &Value) -> FrontEnd {
-        let alb_multi_value = event
-            .get("multiValueHeaders")
+        let alb_multi_value = at(event, &["multiValueHeaders"])
             .and_then(Value::as_object)
             .is_some_and(|headers| !headers.is_empty());
         FrontEnd { shape, alb_multi_value }
@@ -32,36 +31,35 @@ impl FrontEnd {
 /// the headers the front end also reads (multi-value headers, v2 cookies: [`answer_headers`]). Also
 /// returns the original `statusCode` when it was not a status the collector takes.
 pub(crate) fn capture_response(
-    answer: Option<&Value>,
+    answer: Option<Value>,
     front_end: FrontEnd,
     options: &Options,
     answered_millis: i64,
 ) -> (EventResponse, Option<Value>) {
     let answer_seen = answer.is_some();
-    let answer = answer.unwrap_or(&Value::Null);
-    let object = answer.as_object();
-    let status_field = object.and_then(|o| o.get("statusCode"));
+    let mut answer = answer.unwrap_or(Value::Null);
+    let status_field = answer.as_object().and_then(|o| field(o, "statusCode"));
     let status = match status_field {
         None => Status::Valid(200),
         Some(code) => status_code(code).map_or_else(|| Status::Invalid(code.clone()), Status::Valid),
     };
-    let headers = match (answer_seen, object) {
+    // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
+    // shorthand) is its own body.
+    let (body, transfer_encoding): CapturedBody = match answer.as_object() {
+        Some(o) if status_field.is_some() && field(o, "body").is_none() => (None, body::JSON),
+        // Decoded first when the answer's headers say it is compressed (the logged headers stay as they are).
+        _ => body::capture_encoded(
+            &answer,
+            options.log_body,
+            options.max_body_bytes,
+            wrapper_header(&answer, "content-encoding").as_deref(),
+        ),
+    };
+    let headers = match (answer_seen, answer.as_object_mut()) {
         (_, Some(object)) => answer_headers(object, front_end.shape, front_end.alb_multi_value),
         // The reference's rule for a JSON answer without headers; an answer not seen gets none.
         (true, None) => json!({ "content-type": "application/json" }),
         (false, None) => json!({}),
-    };
-    // An answer with a `statusCode` and no `body` has no body; one without `statusCode` (the HTTP API
-    // shorthand) is its own body.
-    let (body, transfer_encoding): CapturedBody = match object {
-        Some(o) if status_field.is_some() && !o.contains_key("body") => (None, body::JSON),
-        // Decoded first when the answer's headers say it is compressed (the logged headers stay as they are).
-        _ => body::capture_encoded(
-            answer,
-            options.log_body,
-            options.max_body_bytes,
-            wrapper_header(answer, "content-encoding").as_deref(),
-        ),
     };
     let response = EventResponse {
         time: format_millis(answered_millis),
@@ -111,7 +109,7 @@ mod tests {
     #[test]
     fn response_defaults_follow_the_reference() {
         let (response, invalid) = capture_response(
-            Some(&json!({"statusCode": 201, "body": "{\"id\": 7}"})),
+            Some(json!({"statusCode": 201, "body": "{\"id\": 7}"})),
             REST,
             &Options::new(),
             0,
@@ -126,14 +124,14 @@ mod tests {
     #[test]
     fn answer_with_status_and_no_body_has_no_body_but_shorthand_is_its_own_body() {
         let (redirect, _) = capture_response(
-            Some(&json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
+            Some(json!({"statusCode": 302, "headers": {"Location": "/next"}, "cookies": ["c=3"]})),
             REST,
             &Options::new(),
             0,
         );
         assert_eq!((redirect.status, redirect.body), (302, None));
         assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
-        let (shorthand, _) = capture_response(Some(&json!({"ok": true})), REST, &Options::new(), 0);
+        let (shorthand, _) = capture_response(Some(json!({"ok": true})), REST, &Options::new(), 0);
         assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
     }
 
@@ -141,10 +139,10 @@ mod tests {
     fn status_outside_100_to_599_is_logged_as_502_with_the_original() {
         for original in [json!(1000), json!(42), json!("abc"), json!(-1), json!(null)] {
             let (response, invalid) =
-                capture_response(Some(&json!({"statusCode": original})), REST, &Options::new(), 0);
+                capture_response(Some(json!({"statusCode": original.clone()})), REST, &Options::new(), 0);
             assert_eq!((response.status, invalid), (502, Some(original)));
         }
-        let (text, invalid) = capture_response(Some(&json!({"statusCode": " 404 "})), REST, &Options::new(), 0);
+        let (text, invalid) = capture_response(Some(json!({"statusCode": " 404 "})), REST, &Options::new(), 0);
         assert_eq!((text.status, invalid), (404, None));
     }
 
@@ -168,7 +166,7 @@ mod tests {
             ),
         ];
         for (answer, headers) in cases {
-            let (response, _) = capture_response(Some(&answer), REST, &Options::new(), 0);
+            let (response, _) = capture_response(Some(answer.clone()), REST, &Options::new(), 0);
             assert_eq!(response.body, Some(json!({"id": 7})), "{answer}");
             assert_eq!(response.transfer_encoding.as_deref(), Some("json"));
             assert_eq!(response.headers, headers);

@@ -39,18 +39,18 @@ impl EventShape {
         let Some(object) = event.as_object() else {
             return EventShape::Unknown;
         };
-        let context = object.get("requestContext");
-        let version = object.get("version").and_then(Value::as_str).unwrap_or("1.0");
-        let has_str = |key: &str| object.get(key).is_some_and(Value::is_string);
+        let context = field(object, "requestContext");
+        let version = field(object, "version").and_then(Value::as_str).unwrap_or("1.0");
+        let has_str = |key: &str| field(object, key).is_some_and(Value::is_string);
         if version == "1.0" {
             if has_str("httpMethod") {
-                if context.and_then(|c| c.get("elb")).is_some() {
+                if context.and_then(|c| at(c, &["elb"])).is_some() {
                     EventShape::Alb
                 } else {
                     EventShape::ApiGatewayV1
                 }
-            } else if str_at(event, "/requestContext/connectionId").is_some()
-                && str_at(event, "/requestContext/eventType").is_some()
+            } else if str_at(event, &["requestContext", "connectionId"]).is_some()
+                && str_at(event, &["requestContext", "eventType"]).is_some()
             {
                 EventShape::WebSocket
             } else if has_str("raw_path") && has_str("method") {
@@ -58,8 +58,8 @@ impl EventShape {
             } else {
                 EventShape::Unknown
             }
-        } else if str_at(event, "/requestContext/http/method").is_some() {
-            if str_at(event, "/requestContext/domainName").is_some_and(|d| d.contains(".lambda-url.")) {
+        } else if str_at(event, &["requestContext", "http", "method"]).is_some() {
+            if str_at(event, &["requestContext", "domainName"]).is_some_and(|d| d.contains(".lambda-url.")) {
                 EventShape::FunctionUrl
             } else {
                 EventShape::ApiGatewayV2
@@ -77,14 +77,28 @@ impl EventShape {
     }
 }
 
-/// The string at a JSON pointer, if there is one.
-pub(crate) fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value.pointer(pointer).and_then(Value::as_str)
+/// The value at a path of object keys (`&["requestContext", "http", "method"]`), if there is one.
+/// Unlike [`Value::pointer`], it allocates nothing: these lookups run for every event.
+pub(crate) fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, key| field(value.as_object()?, key))
 }
 
-/// A non-empty string at a JSON pointer (the reference treats `""` like a missing value).
-pub(crate) fn non_empty_str_at(value: &Value, pointer: &str) -> Option<String> {
-    str_at(value, pointer).filter(|s| !s.is_empty()).map(str::to_owned)
+/// `object[key]`: a scan of a small object (most of an event's are) costs less than hashing the key.
+pub(crate) fn field<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    match object.len() {
+        0..=16 => object.iter().find(|(name, _)| *name == key).map(|(_, value)| value),
+        _ => object.get(key),
+    }
+}
+
+/// The string at a path of object keys ([`at`]), if there is one.
+pub(crate) fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(value, path).and_then(Value::as_str)
+}
+
+/// A non-empty string at a path of object keys (the reference treats `""` like a missing value).
+pub(crate) fn non_empty_str_at(value: &Value, path: &[&str]) -> Option<String> {
+    str_at(value, path).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -3,8 +3,7 @@
 //! response JSON.
 
 use crate::capture::headers::header_map_json;
-use crate::capture::CapturedEvent;
-use crate::capture::{Answer, CapturedJson, RawEvent};
+use crate::capture::{Answer, CapturedEvent, CapturedJson, EventSource, RawEvent};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use lambda_http::request::RequestContext;
@@ -40,7 +39,7 @@ where
 }
 
 /// The event and context of a `lambda_http` request.
-pub(crate) fn captured_event(request: &Request) -> CapturedEvent {
+pub(crate) fn captured_event(request: &Request) -> CapturedEvent<'static> {
     let (parts, body) = (RequestHead::of(request), body_json(request.body()));
     captured_event_of(&parts, request, body)
 }
@@ -69,7 +68,7 @@ pub(crate) fn captured_event_of(
     head: &RequestHead<'_>,
     lambda: &impl RequestExt,
     (body, is_base64): (Value, bool),
-) -> CapturedEvent {
+) -> CapturedEvent<'static> {
     let request = lambda;
     let context = request.lambda_context_ref().cloned().unwrap_or_default();
     let headers = header_map_json(head.headers);
@@ -109,7 +108,7 @@ pub(crate) fn captured_event_of(
         }
     };
     CapturedEvent {
-        event: RawEvent::of_json(json),
+        event: RawEvent::of_json(json).map(EventSource::Captured),
         context,
         lambda_http: true,
     }

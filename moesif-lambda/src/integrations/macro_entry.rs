@@ -10,7 +10,7 @@
 //! resume(output)
 //! ```
 
-use crate::capture::{Answer, Invocation, RawEvent};
+use crate::capture::{Answer, EventSource, Invocation};
 use crate::delivery::{self, Transport};
 use crate::hooks::{self, panic_message};
 use crate::options::{Options, OptionsSource};
@@ -48,7 +48,7 @@ impl State {
 
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
     /// event. Never panics; anything that fails means this invocation is not logged.
-    pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent>) -> Pending {
+    pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent<'_>>) -> Pending {
         let Some(CapturedEvent {
             event,
             context,
@@ -70,7 +70,7 @@ impl State {
     fn start<S: OptionsSource + ?Sized>(
         &self,
         source: &S,
-        event: Option<RawEvent>,
+        event: Option<EventSource<'_>>,
         context: Context,
     ) -> Option<(Arc<Transport>, Invocation)> {
         let event = event?;
@@ -82,7 +82,7 @@ impl State {
             .transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
             .clone()?;
-        Some((transport, Invocation::start(options, event, context)))
+        Some((transport, Invocation::start(options, event, context)?))
     }
 }
 

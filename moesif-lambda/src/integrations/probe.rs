@@ -5,8 +5,7 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
-use crate::capture::CapturedEvent;
-use crate::capture::{CapturedJson, RawEvent};
+use crate::capture::{CapturedEvent, CapturedJson, EventSource, RawEvent};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -18,25 +17,25 @@ pub struct Probe<'a, T: ?Sized>(pub &'a T);
 /// `lambda_http::Request`: rebuilt as the Lambda event it came from.
 pub trait ViaHttpRequest {
     /// The event and context.
-    fn __moesif_event(&self) -> Option<CapturedEvent>;
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
 }
 #[cfg(feature = "http")]
 impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
-    fn __moesif_event(&self) -> Option<CapturedEvent> {
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(super::http::captured_event(self.0))
     }
 }
 
-/// `LambdaEvent<Value>`: its shape seen here, so a non-HTTP event costs only that; serialised (cheaper
-/// than a deep clone), a body over the collector's limit left out.
+/// `LambdaEvent<Value>`: lent, so only what the options need of it is copied (and a non-HTTP event
+/// costs only seeing its shape).
 pub trait ViaLambdaEventValue {
     /// The event and context.
-    fn __moesif_event(&self) -> Option<CapturedEvent>;
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
 }
 impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
-    fn __moesif_event(&self) -> Option<CapturedEvent> {
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(CapturedEvent {
-            event: RawEvent::of_value(&self.0.payload),
+            event: Some(EventSource::Json(&self.0.payload)),
             context: self.0.context.clone(),
             lambda_http: false,
         })
@@ -47,12 +46,12 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
 /// the response.
 pub trait ViaLambdaEvent {
     /// The event and context.
-    fn __moesif_event(&self) -> Option<CapturedEvent>;
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
 }
 impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
-    fn __moesif_event(&self) -> Option<CapturedEvent> {
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(CapturedEvent {
-            event: Some(RawEvent::of_serializable(&self.0.payload)?),
+            event: Some(EventSource::Captured(RawEvent::of_serializable(&self.0.payload)?)),
             context: self.0.context.clone(),
             lambda_http: false,
         })
@@ -62,10 +61,10 @@ impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
 /// Anything else: not logged.
 pub trait ViaUnknownEvent {
     /// Nothing.
-    fn __moesif_event(&self) -> Option<CapturedEvent>;
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
 }
 impl<T: ?Sized> ViaUnknownEvent for Probe<'_, T> {
-    fn __moesif_event(&self) -> Option<CapturedEvent> {
+    fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         crate::hooks::warn_once("unknown-event-type", || {
             tracing::warn!(
                 event_type = std::any::type_name::<T>(),

@@ -26,7 +26,6 @@ use base64::Engine as _;
 use cookies::Style;
 use names::PatternMatch;
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
@@ -398,28 +397,34 @@ fn redact_uri(uri: &str, rules: &Rules<'_>) -> Option<String> {
 /// lose the value; the values of the others are scanned for secrets; everything else stays byte for
 /// byte. `None` when nothing changed.
 fn redact_query_string(query: &str, rule: NameRule<'_>, rules: &Rules<'_>) -> Option<String> {
-    let mut changed = false;
-    let pairs: Vec<Cow<'_, str>> = query
-        .split('&')
-        .map(|pair| {
-            let redacted = match pair.split_once('=') {
-                Some((name, value)) if !value.is_empty() => match rules.judge(&values::decode_name(name), rule) {
-                    Verdict::Keep => None,
-                    verdict if verdict.redacts_text() => Some(format!("{name}={REDACTED}")),
-                    _ => rules.scan(value).map(|value| format!("{name}={value}")),
-                },
-                _ => rules.scan(pair),
-            };
-            match redacted {
-                Some(redacted) => {
-                    changed = true;
-                    Cow::Owned(redacted)
-                }
-                None => Cow::Borrowed(pair),
+    // Nothing is allocated until a pair changes; then the pairs before it are copied as they are.
+    let mut redacted_query: Option<String> = None;
+    let mut offset = 0;
+    for pair in query.split('&') {
+        let redacted = match pair.split_once('=') {
+            Some((name, value)) if !value.is_empty() => match rules.judge(&values::decode_name(name), rule) {
+                Verdict::Keep => None,
+                verdict if verdict.redacts_text() => Some(format!("{name}={REDACTED}")),
+                _ => rules.scan(value).map(|value| format!("{name}={value}")),
+            },
+            _ => rules.scan(pair),
+        };
+        match (&mut redacted_query, redacted) {
+            (Some(out), redacted) => {
+                out.push('&');
+                out.push_str(redacted.as_deref().unwrap_or(pair));
             }
-        })
-        .collect();
-    changed.then(|| pairs.join("&"))
+            (None, Some(redacted)) => {
+                let mut out = String::with_capacity(query.len() + REDACTED.len());
+                out.push_str(&query[..offset]);
+                out.push_str(&redacted);
+                redacted_query = Some(out);
+            }
+            (None, None) => {}
+        }
+        offset += pair.len() + 1;
+    }
+    redacted_query
 }
 
 /// Redacts, inside a JSON body: credential fields, header maps, cookies, query parameter maps,
