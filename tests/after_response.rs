@@ -596,3 +596,42 @@ async fn a_six_megabyte_request_and_answer_are_logged_with_the_body_marker() {
     }
     assert!(collector.requests().iter().all(|r| r.body.len() < 64 * 1024));
 }
+
+mod narrow {
+    use super::*;
+    pub static URL: OnceLock<&'static str> = OnceLock::new();
+    /// All the handler reads of its event: the method.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    pub struct MethodOnly {
+        #[serde(rename = "httpMethod")]
+        pub http_method: String,
+    }
+    fn options() -> Options {
+        each_event(
+            Options::new()
+                .application_id("after-response-app")
+                .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9")),
+        )
+    }
+    #[moesif_logger(options = options)]
+    pub async fn handler(event: LambdaEvent<MethodOnly>) -> Result<Value, Error> {
+        Ok(json!({"statusCode": 200, "body": event.payload.http_method}))
+    }
+}
+
+/// Under `run` the event is captured as Lambda sent it (the raw invocation body the runtime layer
+/// holds), not as the handler's type re-serialises it: fields the type leaves out are still logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_is_logged_as_lambda_sent_it_not_as_the_handler_type_keeps_it() {
+    let (api, collector, _env, runtime) = start!(narrow);
+    let event = json!({"httpMethod": "PUT", "path": "/narrow", "headers": {"Host": "api.example", "X-Trace": "t-1"},
+        "queryStringParameters": {"q": "1"}, "requestContext": {"requestTimeEpoch": 1583349317135_i64}});
+    invoke(&api, event, "narrow-1").await;
+    let events = collector.wait_for_events(1, WAIT).await;
+    runtime.abort();
+    let request = &events[0]["request"];
+    assert_eq!(request["uri"], "http://api.example/narrow?q=1");
+    assert_eq!(request["verb"], "PUT");
+    assert_eq!(request["headers"]["X-Trace"], "t-1");
+    assert_eq!(request["time"], "2020-03-04T19:15:17.135");
+}

@@ -84,12 +84,12 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
     };
     let (run_body, finish) = if function.sig.asyncness.is_some() {
         (
-            quote!(#private::catch_unwind(async move { #body }).await),
+            quote!(#private::catch_unwind(&__moesif_pending, async move { #body }).await),
             quote!(__moesif_pending.finish(__moesif_answer).await;),
         )
     } else {
         (
-            quote!(#private::catch_unwind_blocking(move || { #body })),
+            quote!(#private::catch_unwind_blocking(&__moesif_pending, move || { #body })),
             quote!(__moesif_pending.finish_blocking(__moesif_answer);),
         )
     };

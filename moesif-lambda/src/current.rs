@@ -2,79 +2,128 @@
 //! (outgoing-call capture ties its events to the invocation through the request id).
 //!
 //! Per invocation, not per process: Lambda Managed Instances run many invocations at once in one
-//! process. While the handler's body is being polled (or run, for a sync handler) its request id is
-//! the current one on that thread, so a call made from the body finds its own invocation. A call made
-//! on another thread (`spawn_blocking`, rayon …) finds the invocation in flight when there is only one,
-//! as on classic Lambda, and none when several run at once.
+//! process. The handler's future runs inside a `tokio::task_local!` scope holding its invocation
+//! (set by [`crate::MoesifRuntimeLayer`] around the whole invocation, with the raw event, and by the
+//! attribute around the body), so any code awaited in it finds its own invocation. Work moved off
+//! the task (`tokio::spawn`, `spawn_blocking`, a thread) finds the invocation in flight when there is
+//! only one, as on classic Lambda; with several, carry it there with [`InvocationHandle`].
 
-use std::cell::RefCell;
-use std::sync::Mutex;
+use bytes::Bytes;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-/// Request ids of the invocations started and not yet finished.
-static IN_FLIGHT: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-thread_local! {
-    /// The invocation whose body is running on this thread.
-    static RUNNING: RefCell<Option<String>> = const { RefCell::new(None) };
-    /// The invocation [`enter`]ed last on this thread, until its body starts ([`take_entered`]).
-    static ENTERED: RefCell<Option<String>> = const { RefCell::new(None) };
+tokio::task_local! {
+    /// The invocation whose handler this task runs.
+    static RUNNING: RunningInvocation;
 }
 
-fn in_flight() -> std::sync::MutexGuard<'static, Vec<String>> {
+/// Request ids of the invocations started and not yet finished, for work off their tasks. One of the
+/// crate's few statics: what an outgoing call made from a spawned thread is tied to.
+static IN_FLIGHT: Mutex<Vec<Arc<str>>> = Mutex::new(Vec::new());
+
+fn in_flight() -> std::sync::MutexGuard<'static, Vec<Arc<str>>> {
     IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The request id of the invocation [`enter`]ed last, to tell an invocation nothing logged.
-static LAST_ENTERED: Mutex<String> = Mutex::new(String::new());
-
-/// Whether the invocation `request_id` was [`enter`]ed: something (the attribute, the layer) captured it.
-pub(crate) fn seen(request_id: &str) -> bool {
-    let last = LAST_ENTERED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    *last == request_id || in_flight().iter().any(|id| id == request_id)
+/// What a task knows of the invocation it runs.
+#[derive(Clone, Debug)]
+pub(crate) struct RunningInvocation {
+    request_id: Arc<str>,
+    /// The event as Lambda sent it (set by the runtime layer), so a capture need not copy the
+    /// deserialised one.
+    raw_event: Option<Bytes>,
+    /// Set when something (the attribute, the layer) captured the invocation.
+    captured: Arc<AtomicBool>,
 }
 
-/// Marks the start of an invocation (on the thread that will start its body).
-pub(crate) fn enter(request_id: &str) {
-    request_id.clone_into(&mut LAST_ENTERED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-    in_flight().push(request_id.to_owned());
-    ENTERED.with(|entered| *entered.borrow_mut() = Some(request_id.to_owned()));
+/// The scope [`crate::MoesifRuntimeLayer`] puts around an invocation: its id and raw event, and the
+/// flag that tells, once the response is posted, whether anything logged it.
+pub(crate) fn scope_invocation<F: Future>(
+    request_id: &str,
+    raw_event: Bytes,
+    captured: Arc<AtomicBool>,
+    future: F,
+) -> tokio::task::futures::TaskLocalFuture<RunningInvocation, F> {
+    let running = RunningInvocation {
+        request_id: Arc::from(request_id),
+        raw_event: Some(raw_event),
+        captured,
+    };
+    RUNNING.scope(running, future)
 }
 
-/// Marks its end.
-pub(crate) fn leave(request_id: &str) {
-    let mut in_flight = in_flight();
-    if let Some(index) = in_flight.iter().position(|id| id == request_id) {
-        in_flight.swap_remove(index);
+/// An invocation started by the attribute or the layer: in flight until dropped.
+#[derive(Debug)]
+pub(crate) struct Started {
+    request_id: Arc<str>,
+}
+
+/// Marks the start of the invocation `request_id` (a capture began): in flight until the returned
+/// value is dropped.
+pub(crate) fn start(request_id: &str) -> Started {
+    let request_id = RUNNING
+        .try_with(|running| {
+            running.captured.store(true, Ordering::Relaxed);
+            (*running.request_id == *request_id).then(|| running.request_id.clone())
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Arc::from(request_id));
+    in_flight().push(request_id.clone());
+    Started { request_id }
+}
+
+impl Started {
+    /// The raw event of this invocation, if the runtime layer gave it.
+    pub(crate) fn raw_event(&self) -> Option<Bytes> {
+        RUNNING
+            .try_with(|running| {
+                (running.request_id == self.request_id)
+                    .then(|| running.raw_event.clone())
+                    .flatten()
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Runs `future` (the handler's body) with this invocation current.
+    pub(crate) fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
+        let running = self.running();
+        RUNNING.scope(running, future)
+    }
+
+    /// Runs `body` (a sync handler's body) with this invocation current.
+    pub(crate) fn sync_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        RUNNING.sync_scope(self.running(), body)
+    }
+
+    fn running(&self) -> RunningInvocation {
+        RUNNING
+            .try_with(|running| running.clone())
+            .ok()
+            .filter(|running| running.request_id == self.request_id)
+            .unwrap_or_else(|| RunningInvocation {
+                request_id: self.request_id.clone(),
+                raw_event: None,
+                captured: Arc::default(),
+            })
     }
 }
 
-/// The invocation just [`enter`]ed on this thread, whose body starts now.
-pub(crate) fn take_entered() -> Option<String> {
-    ENTERED.with(|entered| entered.borrow_mut().take())
-}
-
-/// Runs `body` (a poll of the handler's body, or all of a sync body) with `request_id` current on this
-/// thread, restoring what was current before.
-pub(crate) fn running<R>(request_id: Option<&str>, body: impl FnOnce() -> R) -> R {
-    let Some(request_id) = request_id else {
-        return body();
-    };
-    let previous = RUNNING.with(|running| running.borrow_mut().replace(request_id.to_owned()));
-    struct Restore(Option<String>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            RUNNING.with(|running| *running.borrow_mut() = previous);
+impl Drop for Started {
+    fn drop(&mut self) {
+        let mut in_flight = in_flight();
+        if let Some(index) = in_flight.iter().position(|id| Arc::ptr_eq(id, &self.request_id)) {
+            in_flight.swap_remove(index);
         }
     }
-    let _restore = Restore(previous);
-    body()
 }
 
 /// The request id of the invocation this code runs for, if it can be known.
-pub(crate) fn request_id() -> Option<String> {
-    if let Some(running) = RUNNING.with(|running| running.borrow().clone()) {
-        return Some(running);
+pub(crate) fn request_id() -> Option<Arc<str>> {
+    if let Ok(id) = RUNNING.try_with(|running| running.request_id.clone()) {
+        return Some(id);
     }
     match in_flight().as_slice() {
         [only] => Some(only.clone()),
@@ -82,26 +131,100 @@ pub(crate) fn request_id() -> Option<String> {
     }
 }
 
+/// The invocation some work belongs to: take it where the handler runs, and carry it into a spawned
+/// task or thread, so the outgoing calls made there are logged as that invocation's (needed only when
+/// several invocations run at once, under Lambda Managed Instances; with one in flight, work off the
+/// handler's task finds it anyway).
+///
+/// ```no_run
+/// use moesif_lambda::InvocationHandle;
+///
+/// # async fn example() {
+/// // Inside a handler:
+/// let invocation = InvocationHandle::current();
+/// let work = tokio::task::spawn_blocking(move || {
+///     InvocationHandle::run_in(invocation, || {
+///         // outgoing calls made here are tied to the handler's invocation
+///     })
+/// });
+/// # let _ = work.await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct InvocationHandle {
+    request_id: Arc<str>,
+}
+
+impl InvocationHandle {
+    /// The invocation this code runs for: the one whose handler runs in this task, else the only one in
+    /// flight; `None` outside any (or with several in flight and none here).
+    pub fn current() -> Option<InvocationHandle> {
+        request_id().map(|request_id| InvocationHandle { request_id })
+    }
+
+    /// Its Lambda request id.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// `future` run with this invocation current (for `tokio::spawn`).
+    pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        RUNNING.scope(self.running(), future)
+    }
+
+    /// `body` run with `invocation` current when there is one (for `spawn_blocking` and threads).
+    pub fn run_in<R>(invocation: Option<InvocationHandle>, body: impl FnOnce() -> R) -> R {
+        match invocation {
+            Some(invocation) => RUNNING.sync_scope(invocation.running(), body),
+            None => body(),
+        }
+    }
+
+    fn running(self) -> RunningInvocation {
+        RunningInvocation {
+            request_id: self.request_id,
+            raw_event: None,
+            captured: Arc::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_running_invocation_wins_then_the_only_one_in_flight() {
-        enter("current-test-a");
-        assert_eq!(take_entered().as_deref(), Some("current-test-a"));
-        assert_eq!(take_entered(), None);
-        enter("current-test-b");
-        let seen = running(Some("current-test-a"), request_id);
+    #[tokio::test]
+    async fn the_running_invocation_wins_then_the_only_one_in_flight() {
+        let a = start("current-test-a");
+        let seen = a.sync_scope(request_id);
         assert_eq!(seen.as_deref(), Some("current-test-a"));
-        let nested = running(Some("current-test-a"), || running(Some("current-test-b"), request_id));
+        let b = start("current-test-b");
+        let nested = a.sync_scope(|| b.sync_scope(request_id));
         assert_eq!(nested.as_deref(), Some("current-test-b"));
-        assert_eq!(
-            running(Some("current-test-a"), request_id).as_deref(),
-            Some("current-test-a")
-        );
-        leave("current-test-a");
-        leave("current-test-b");
+        let scoped = a.scope(async { request_id() }).await;
+        assert_eq!(scoped.as_deref(), Some("current-test-a"));
+        let carried = InvocationHandle::current();
+        let handle = a.sync_scope(InvocationHandle::current);
+        let off_task = std::thread::spawn(move || InvocationHandle::run_in(handle, request_id)).join();
+        assert_eq!(off_task.ok().flatten().as_deref(), Some("current-test-a"));
+        drop((a, b, carried));
         assert!(in_flight().iter().all(|id| !id.starts_with("current-test")));
+    }
+
+    #[tokio::test]
+    async fn the_runtime_layer_scope_gives_the_raw_event_and_learns_it_was_captured() {
+        let captured = Arc::new(AtomicBool::new(false));
+        let raw = Bytes::from_static(br#"{"httpMethod":"GET"}"#);
+        let flag = captured.clone();
+        let seen = scope_invocation("current-test-raw", raw.clone(), flag, async {
+            let started = start("current-test-raw");
+            let other = Started {
+                request_id: Arc::from("current-test-other"),
+            };
+            (started.raw_event(), other.raw_event())
+        })
+        .await;
+        assert_eq!(seen, (Some(raw), None));
+        assert!(captured.load(Ordering::Relaxed));
     }
 }

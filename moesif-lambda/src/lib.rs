@@ -26,6 +26,7 @@ pub use integrations::macro_entry as __private;
 
 pub use capture::redact;
 pub use capture::{preview_event, RequestView};
+pub use current::InvocationHandle;
 pub use delivery::{flush, run, run_concurrent, FlushReport, MoesifRuntimeLayer};
 pub use error::Error;
 #[cfg(feature = "http")]

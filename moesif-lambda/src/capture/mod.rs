@@ -37,8 +37,8 @@ use trim::Keep;
 pub enum CapturedJson {
     /// A JSON value.
     Value(Value),
-    /// Serialised JSON.
-    Bytes(Vec<u8>),
+    /// Serialised JSON (the event as Lambda sent it, or a value serialised on the hot path).
+    Bytes(bytes::Bytes),
 }
 
 impl CapturedJson {
@@ -173,7 +173,7 @@ impl RawEvent {
     /// after the response.
     pub(crate) fn of_serializable<T: Serialize + ?Sized>(event: &T) -> Option<RawEvent> {
         Some(RawEvent {
-            json: CapturedJson::Bytes(serde_json::to_vec(event).ok()?),
+            json: CapturedJson::Bytes(serde_json::to_vec(event).ok()?.into()),
             shape: None,
         })
     }
@@ -205,12 +205,33 @@ pub struct CapturedEvent<'a> {
     pub(crate) lambda_http: bool,
 }
 
-/// An event as a probe saw it: the handler's JSON event, copied once the options say what is needed of
-/// it, or an event already captured.
-#[derive(Debug)]
+/// An event as a probe saw it, lent until the options say what is needed of it: the handler's JSON
+/// event, a typed one, or an event already captured.
 pub(crate) enum EventSource<'a> {
     Json(&'a Value),
+    Typed(&'a dyn SerializeEvent),
     Captured(RawEvent),
+}
+
+impl std::fmt::Debug for EventSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventSource::Json(json) => f.debug_tuple("Json").field(json).finish(),
+            EventSource::Typed(_) => f.write_str("Typed"),
+            EventSource::Captured(event) => f.debug_tuple("Captured").field(event).finish(),
+        }
+    }
+}
+
+/// A typed event (`aws_lambda_events` types, any `T: Serialize`), serialised only if it must be.
+pub(crate) trait SerializeEvent {
+    fn serialize_event(&self) -> Option<RawEvent>;
+}
+
+impl<T: Serialize> SerializeEvent for T {
+    fn serialize_event(&self) -> Option<RawEvent> {
+        RawEvent::of_serializable(self)
+    }
 }
 
 /// An invocation as started on the hot path: what the answer will be logged with.
@@ -227,11 +248,29 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// Starts an invocation of `event` (`None`: not an HTTP event), keeping only what the options need
     /// of it ([`Keep`]), a body over the options' cap replaced by its marker before it is kept (a large
-    /// request never occupies the queue).
-    pub(crate) fn start(options: Options, event: EventSource<'_>, context: Context) -> Option<Invocation> {
+    /// request never occupies the queue). `raw_event`: the event as Lambda sent it, when the runtime
+    /// layer has it: then nothing is copied now (it is parsed, only what is needed, after the response).
+    pub(crate) fn start(
+        options: Options,
+        event: EventSource<'_>,
+        raw_event: Option<bytes::Bytes>,
+        context: Context,
+    ) -> Option<Invocation> {
         let keep = Keep::of(&options, identity::builds_default_metadata(&context));
+        let raw = |shape| RawEvent {
+            json: CapturedJson::Bytes(raw_event.clone().unwrap_or_default()),
+            shape,
+        };
         let event = match event {
-            EventSource::Json(json) => RawEvent::of_value(json, keep)?,
+            EventSource::Json(json) => match raw_event {
+                // A non-HTTP event is seen cheaply here, and nothing is kept of it.
+                Some(_) => Some(EventShape::detect(json))
+                    .filter(|shape| shape.is_http())
+                    .map(|shape| raw(Some(shape)))?,
+                None => RawEvent::of_value(json, keep)?,
+            },
+            EventSource::Typed(_) if raw_event.is_some() => raw(None),
+            EventSource::Typed(typed) => typed.serialize_event()?,
             EventSource::Captured(event) => event,
         };
         let event = RawEvent {
@@ -365,7 +404,7 @@ pub fn preview_event(
     context: &Context,
     answer: Option<&Value>,
 ) -> Option<EventModel> {
-    let invocation = Invocation::start(options.clone(), EventSource::Json(event), context.clone())?;
+    let invocation = Invocation::start(options.clone(), EventSource::Json(event), None, context.clone())?;
     let answer = Answer::Response(answer.cloned().map(CapturedJson::Value));
     invocation.answered(answer).into_event()
 }
@@ -442,7 +481,7 @@ mod tests {
     fn call(options: Options, answer: Answer) -> Call {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
         let raw = RawEvent::of_serializable(&event).unwrap_or_else(|| unreachable!("a Value serialises"));
-        let invocation = Invocation::start(options, EventSource::Captured(raw), Context::default());
+        let invocation = Invocation::start(options, EventSource::Captured(raw), None, Context::default());
         invocation
             .unwrap_or_else(|| unreachable!("an HTTP event"))
             .answered(answer)

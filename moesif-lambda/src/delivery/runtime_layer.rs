@@ -11,11 +11,13 @@
 use super::pipeline::{any_due, flush_blocking, Breaker};
 use super::synchronous::invocation_deadline;
 use super::{extension, shutdown, worker};
+use crate::current;
 use crate::delivery;
 use crate::hooks::warn_once;
 use lambda_runtime::{LambdaInvocation, Service};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
@@ -135,12 +137,15 @@ where
     }
 
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
-        let request_id = invocation.context.request_id.clone();
         let deadline_ms = invocation.context.deadline;
+        let captured = Arc::new(AtomicBool::new(false));
+        // The invocation's id and raw event, for what the handler's capture needs of them.
+        let (request_id, raw_event) = (invocation.context.request_id.clone(), invocation.body.clone());
+        let posting = current::scope_invocation(&request_id, raw_event, captured.clone(), self.inner.call(invocation));
         SendWhenDue {
-            stage: Stage::Posting(Box::pin(self.inner.call(invocation))),
+            stage: Stage::Posting(Box::pin(posting)),
             last_posted: self.last_posted.clone(),
-            request_id,
+            captured,
             deadline_ms,
         }
     }
@@ -151,20 +156,19 @@ where
 pub struct SendWhenDue<F> {
     stage: Stage<F>,
     last_posted: Arc<Mutex<Option<Instant>>>,
-    request_id: String,
+    /// Whether anything captured the invocation.
+    captured: Arc<AtomicBool>,
     deadline_ms: u64,
 }
 
 impl<F> std::fmt::Debug for SendWhenDue<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SendWhenDue")
-            .field("request_id", &self.request_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SendWhenDue").finish_non_exhaustive()
     }
 }
 
 enum Stage<F> {
-    Posting(Pin<Box<F>>),
+    Posting(Pin<Box<tokio::task::futures::TaskLocalFuture<current::RunningInvocation, F>>>),
     Sending(Pin<Box<dyn Future<Output = ()> + Send>>, Option<lambda_runtime::Error>),
     Done,
 }
@@ -211,7 +215,7 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenD
 
 impl<F> SendWhenDue<F> {
     fn warn_if_nothing_logged(&self) {
-        if !crate::current::seen(&self.request_id) {
+        if !self.captured.load(Ordering::Relaxed) {
             warn_once("nothing-logs", || {
                 tracing::warn!(
                     "moesif: an invocation was served but nothing logged it: wrap the service in \

@@ -175,7 +175,7 @@ where
             let request = http::Request::from_parts(parts, body);
             // The service's `call` and its future, with the invocation current; a panic in either is
             // logged, then goes on.
-            let output = catch_unwind(async move { inner.call(request).await }).await;
+            let output = catch_unwind(&pending, async move { inner.call(request).await }).await;
             match output {
                 Ok(Ok(response)) => {
                     let (parts, body) = response.into_parts();

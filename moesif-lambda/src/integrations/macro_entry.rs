@@ -5,7 +5,7 @@
 //! ```ignore
 //! static __MOESIF_STATE: State = State::new();
 //! let pending = __MOESIF_STATE.begin(&OPTIONS, probe-of(&event));
-//! let output = catch_unwind(async move { BODY }).await;
+//! let output = catch_unwind(&pending, async move { BODY }).await;
 //! pending.finish(answer-of(&output)).await;
 //! resume(output)
 //! ```
@@ -57,11 +57,12 @@ impl State {
         else {
             return Pending::default();
         };
-        crate::current::enter(&context.request_id);
+        let started = crate::current::start(&context.request_id);
+        let raw_event = started.raw_event();
         Pending {
-            request_id: Some(context.request_id.clone()),
+            inner: self.start(source, event, raw_event, context),
+            started: Some(started),
             lambda_http,
-            inner: self.start(source, event, context),
         }
     }
 
@@ -71,6 +72,7 @@ impl State {
         &self,
         source: &S,
         event: Option<EventSource<'_>>,
+        raw_event: Option<bytes::Bytes>,
         context: Context,
     ) -> Option<(Arc<Transport>, Invocation)> {
         let event = event?;
@@ -82,26 +84,18 @@ impl State {
             .transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
             .clone()?;
-        Some((transport, Invocation::start(options, event, context)?))
+        Some((transport, Invocation::start(options, event, raw_event, context)?))
     }
 }
 
 /// An invocation in progress; `finish` it with the handler's answer.
 #[derive(Default)]
 pub struct Pending {
-    request_id: Option<String>,
+    /// In flight until finished (or dropped: a cancelled body's invocation is over all the same).
+    started: Option<crate::current::Started>,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     lambda_http: bool,
     inner: Option<(Arc<Transport>, Invocation)>,
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        // Never finished (the body was cancelled): the invocation is over all the same.
-        if let Some(request_id) = self.request_id.take() {
-            crate::current::leave(&request_id);
-        }
-    }
 }
 
 impl Pending {
@@ -111,9 +105,7 @@ impl Pending {
         answer: Answer,
         deliver: impl FnOnce(Arc<Transport>, crate::capture::Call) -> R,
     ) -> Option<R> {
-        if let Some(request_id) = self.request_id.take() {
-            crate::current::leave(&request_id);
-        }
+        drop(self.started.take());
         let (transport, invocation) = self.inner.take()?;
         #[cfg(feature = "http")]
         let answer = match self.lambda_http {
@@ -168,28 +160,31 @@ impl ReadableEvent for lambda_http::Request {}
 #[inline(always)]
 pub fn assert_readable_event<E: ReadableEvent>(_event: &E) {}
 
-/// Polls `future` (the handler's body, right after [`State::begin`]) with its invocation current on the
-/// polling thread, turning a panic into `Err(payload)` so the call can be logged before it goes on.
-pub async fn catch_unwind<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
-    let request_id = crate::current::take_entered();
+/// Polls `future` (the handler's body, right after [`State::begin`]) with its invocation current,
+/// turning a panic into `Err(payload)` so the call can be logged before it goes on.
+pub async fn catch_unwind<F: Future>(pending: &Pending, future: F) -> Result<F::Output, Box<dyn Any + Send>> {
     let mut future = pin!(future);
-    std::future::poll_fn(move |cx| {
-        let polled = crate::current::running(request_id.as_deref(), || {
-            catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx)))
-        });
-        match polled {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(payload)),
-        }
-    })
-    .await
+    let caught =
+        std::future::poll_fn(
+            move |cx| match catch_unwind_sync(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+                Ok(Poll::Pending) => Poll::Pending,
+                Err(payload) => Poll::Ready(Err(payload)),
+            },
+        );
+    match &pending.started {
+        Some(started) => started.scope(caught).await,
+        None => caught.await,
+    }
 }
 
 /// Runs a sync body with its invocation current, turning a panic into `Err(payload)`.
-pub fn catch_unwind_blocking<T>(body: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
-    let request_id = crate::current::take_entered();
-    crate::current::running(request_id.as_deref(), || catch_unwind_sync(AssertUnwindSafe(body)))
+pub fn catch_unwind_blocking<T>(pending: &Pending, body: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
+    let caught = || catch_unwind_sync(AssertUnwindSafe(body));
+    match &pending.started {
+        Some(started) => started.sync_scope(caught),
+        None => caught(),
+    }
 }
 
 /// The answer for a panicked handler.

@@ -5,7 +5,7 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
-use crate::capture::{CapturedEvent, CapturedJson, EventSource, RawEvent};
+use crate::capture::{CapturedEvent, CapturedJson, EventSource};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
@@ -42,8 +42,8 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
     }
 }
 
-/// `LambdaEvent<T>` with a serialisable payload (`aws_lambda_events` types): its shape is read after
-/// the response.
+/// `LambdaEvent<T>` with a serialisable payload (`aws_lambda_events` types): lent; its shape is read
+/// after the response.
 pub trait ViaLambdaEvent {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
@@ -51,7 +51,7 @@ pub trait ViaLambdaEvent {
 impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(CapturedEvent {
-            event: Some(EventSource::Captured(RawEvent::of_serializable(&self.0.payload)?)),
+            event: Some(EventSource::Typed(&self.0.payload)),
             context: self.0.context.clone(),
             lambda_http: false,
         })
@@ -109,7 +109,9 @@ pub trait ViaSerializeResponse {
 }
 impl<T: Serialize + ?Sized> ViaSerializeResponse for &Probe<'_, T> {
     fn __moesif_response(&self) -> Option<CapturedJson> {
-        serde_json::to_vec(self.0).ok().map(CapturedJson::Bytes)
+        serde_json::to_vec(self.0)
+            .ok()
+            .map(|bytes| CapturedJson::Bytes(bytes.into()))
     }
 }
 

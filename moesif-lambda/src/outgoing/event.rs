@@ -24,7 +24,7 @@ pub(super) struct Captured {
     pub(super) response_body: Seen,
     pub(super) finished: i64,
     /// The invocation the call was made in (known only on the caller's thread).
-    pub(super) request_id: Option<String>,
+    pub(super) request_id: Option<std::sync::Arc<str>>,
 }
 
 /// A body as the middleware saw it; read (decoded, parsed) only when the event is built.
@@ -126,7 +126,7 @@ impl Captured {
             None => Map::new(),
         };
         if let Some(id) = &request_id {
-            metadata.insert("request_id".to_owned(), json!(id));
+            metadata.insert("request_id".to_owned(), json!(&**id));
         }
         let (request_body, request_encoding) = self.request_body.read(options.max_body_bytes);
         let (response_body, response_encoding) = self.response_body.read(options.max_body_bytes);
