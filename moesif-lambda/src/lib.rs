@@ -33,6 +33,8 @@ pub use error::Error;
 pub use integrations::http::run_http;
 #[cfg(feature = "http")]
 pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService};
+#[cfg(feature = "http")]
+pub use integrations::streaming::{run_http_streaming, run_http_streaming_with};
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;
 pub use options::{

@@ -91,7 +91,7 @@ impl Collector {
         }));
         let handler_shared = shared.clone();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let server = serve(move |request| answer(handler_shared.clone(), request, stop_rx.clone()))
+        let server = serve(move |request, _| answer(handler_shared.clone(), request, stop_rx.clone()))
             .await
             .expect("bind a loopback port for the collector");
         let mut stop = server.shutdown_signal();

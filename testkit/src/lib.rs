@@ -14,7 +14,9 @@ mod watched;
 
 pub use collector::{Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;
-pub use runtime_api::{Invocation, InvokeOptions, Outcome, RuntimeApi, TestkitError};
+pub use runtime_api::{
+    Invocation, InvokeOptions, Outcome, RuntimeApi, StreamError, Streamed, TestkitError, HTTP_INTEGRATION_RESPONSE,
+};
 pub use serve::Received;
 
 /// A log sink for tests: clone it into a `tracing_subscriber` writer (`.with_writer(move || logs.clone())`)

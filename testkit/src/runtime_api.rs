@@ -9,8 +9,13 @@
 //! invocations are in flight at once, each `GET …/invocation/next` takes a different pending one, answers
 //! are matched by request id, and nothing waits for extensions (the sandbox is never frozen between
 //! invocations).
+//!
+//! A response the runtime streams (`Lambda-Runtime-Function-Response-Mode: streaming`, as
+//! `lambda_http::run_with_streaming_response` does for Function URLs in `RESPONSE_STREAM` mode) is read
+//! as Lambda's streaming protocol says ([`Streamed`]): the prelude, the body chunk by chunk, the error
+//! trailers.
 
-use crate::serve::{respond, serve, Received, Reply, Server};
+use crate::serve::{respond, serve, Framing, Received, Reply, Server};
 use crate::watched::Watched;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -18,10 +23,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
+mod streaming;
+pub use streaming::{StreamError, Streamed, HTTP_INTEGRATION_RESPONSE};
+
 /// How an invocation ended, as the runtime reported it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// `POST …/response` with this body.
+    /// `POST …/response` with this body (for a streamed response, every byte as posted: prelude,
+    /// delimiter and body; [`Invocation::streamed`] reads them as the caller gets them).
     Response(Vec<u8>),
     /// `POST …/error`.
     Error {
@@ -41,8 +50,12 @@ pub struct Invocation {
     pub outcome: Outcome,
     /// When the runtime got the event.
     pub handed_out_at: Instant,
-    /// When the runtime posted the answer: what the caller waited for.
+    /// When the runtime posted the answer: what the caller waited for (for a streamed response, when
+    /// the stream ended; [`Streamed::began_at`] is when it began).
     pub answered_at: Instant,
+    /// A streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`) as the caller got it:
+    /// status, headers, body, chunks, the failure reported part-way.
+    pub streamed: Option<Streamed>,
 }
 
 impl Invocation {
@@ -259,7 +272,7 @@ impl RuntimeApi {
             ..State::default()
         }));
         let handler_shared = shared.clone();
-        let server = serve(move |request| route(handler_shared.clone(), request))
+        let server = serve(move |request, framing| route(handler_shared.clone(), request, framing))
             .await
             .expect("bind a loopback port for the Runtime API");
         RuntimeApi { shared, server }
@@ -445,13 +458,13 @@ fn fresh_id() -> String {
     format!("req-{:08}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn route(shared: Arc<Watched<State>>, request: Received) -> Reply {
+async fn route(shared: Arc<Watched<State>>, request: Received, framing: Framing) -> Reply {
     let path = request.path.split('?').next().unwrap_or_default().to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (request.method.as_str(), segments.as_slice()) {
         ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => next_invocation(&shared).await,
         ("POST", ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")]) => {
-            answer(&shared, id, kind, &request)
+            answer(&shared, id, kind, &request, &framing)
         }
         ("POST", ["2018-06-01", "runtime", "init", "error"])
         | ("POST", ["2020-01-01", "extension", "init" | "exit", "error"]) => {
@@ -537,7 +550,7 @@ async fn next_invocation(shared: &Watched<State>) -> Reply {
     }
 }
 
-fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received) -> Reply {
+fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received, framing: &Framing) -> Reply {
     let mut state = shared.lock();
     let Some(position) = state.in_flight.iter().position(|in_flight| in_flight.request_id == id) else {
         let refusal = if state.concurrent() {
@@ -556,11 +569,13 @@ fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received) -> 
             body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
         }
     };
+    let streamed = (kind == "response" && streaming::is_streamed(request)).then(|| streaming::read(request, framing));
     let invocation = Invocation {
         request_id: current.request_id,
         outcome,
         handed_out_at: current.handed_out_at,
         answered_at: Instant::now(),
+        streamed,
     };
     let _ = current.answer.send(invocation);
     if state.concurrent() {

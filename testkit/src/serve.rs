@@ -38,6 +38,17 @@ impl Received {
     }
 }
 
+/// How a request's body came, beyond its bytes ([`Received`] keeps those): each data frame as it
+/// arrived (a chunk of a chunked body; one large chunk may come as several frames, never two chunks as
+/// one), and the trailers sent after the last chunk.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Framing {
+    /// The data frames, in order, with when each arrived.
+    pub frames: Vec<(std::time::Instant, Bytes)>,
+    /// The trailer fields, names lower-cased.
+    pub trailers: Vec<(String, String)>,
+}
+
 /// What a handler answers: a response, or "drop the connection without answering".
 pub(crate) enum Reply {
     Respond(Response<Full<Bytes>>),
@@ -73,7 +84,7 @@ impl Server {
 /// Starts serving `handler` on 127.0.0.1 (a free port).
 pub(crate) async fn serve<H, F>(handler: H) -> std::io::Result<Server>
 where
-    H: Fn(Received) -> F + Send + Sync + 'static,
+    H: Fn(Received, Framing) -> F + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -97,8 +108,8 @@ where
                 let service = service_fn(move |request: Request<Incoming>| {
                     let handler = handler.clone();
                     async move {
-                        let incoming = read(request).await;
-                        match handler(incoming).await {
+                        let (incoming, framing) = read(request).await;
+                        match handler(incoming, framing).await {
                             Reply::Respond(response) => Ok(response),
                             Reply::Close => Err("closing the connection without an answer"),
                         }
@@ -121,10 +132,30 @@ where
     })
 }
 
-async fn read(request: Request<Incoming>) -> Received {
-    let (parts, body) = request.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
-    Received {
+/// Reads a request to its end, frame by frame (a body that fails part-way keeps what came before).
+async fn read(request: Request<Incoming>) -> (Received, Framing) {
+    let (parts, mut incoming) = request.into_parts();
+    let mut body = Vec::new();
+    let mut framing = Framing::default();
+    while let Some(Ok(frame)) = incoming.frame().await {
+        match frame.into_data() {
+            Ok(data) => {
+                body.extend_from_slice(&data);
+                framing.frames.push((std::time::Instant::now(), data));
+            }
+            Err(frame) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    framing.trailers.extend(trailers.iter().map(|(name, value)| {
+                        (
+                            name.as_str().to_owned(),
+                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        )
+                    }));
+                }
+            }
+        }
+    }
+    let received = Received {
         method: parts.method.to_string(),
         path: parts
             .uri
@@ -141,7 +172,8 @@ async fn read(request: Request<Incoming>) -> Received {
             })
             .collect(),
         body,
-    }
+    };
+    (received, framing)
 }
 
 /// A response with a status, headers and body.

@@ -25,6 +25,8 @@ pub(crate) mod transport;
 mod worker;
 
 pub use pipeline::FlushReport;
+#[cfg(feature = "http")]
+pub(crate) use run::run_runtime;
 pub use run::{flush, run, run_concurrent};
 pub use runtime_layer::MoesifRuntimeLayer;
 pub(crate) use transport::Transport;

@@ -6,7 +6,9 @@ use super::queue::BATCH_READY;
 use super::runtime_layer::{register_for_shutdown, MoesifRuntimeLayer};
 use super::{shutdown, worker};
 use crate::delivery;
-use lambda_runtime::{layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, Runtime, Service};
+use lambda_runtime::{
+    layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::future::Future;
@@ -51,12 +53,17 @@ where
     D: Into<bytes::Bytes> + Send,
     E: Into<lambda_runtime::Error> + Send + Debug,
 {
+    run_runtime(Runtime::new(handler)).await
+}
+
+/// Runs `runtime` as [`run`] does: lambda_runtime's tracing, then [`MoesifRuntimeLayer`] (started
+/// first: it registers the shutdown extension before the runtime asks for its first event).
+pub(crate) async fn run_runtime<S>(runtime: Runtime<S>) -> Result<(), lambda_runtime::Error>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+{
     let after_response = MoesifRuntimeLayer::start().await;
-    Runtime::new(handler)
-        .layer(TracingLayer::new())
-        .layer(after_response)
-        .run()
-        .await
+    runtime.layer(TracingLayer::new()).layer(after_response).run().await
 }
 
 /// [`run`] for **Lambda Managed Instances**: a drop-in for `lambda_runtime::run_concurrent` (same

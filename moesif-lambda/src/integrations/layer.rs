@@ -67,15 +67,13 @@ struct Shared {
 
 /// How the runtime answers the caller, which decides what a response whose body fails is logged as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-// `Streaming` is for the streaming entry point to come (`run_http_streaming`); only tests build it yet.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum Runtime {
     /// lambda_http reads the whole body before it answers (`run_http`, `lambda_http::run`): when the
     /// body fails, the invocation fails and the caller gets the front end's 500/502; logged as 500.
     #[default]
     Buffered,
-    /// Status and headers reach the caller before the body streams: when the body fails, the event
-    /// keeps the status the caller got (and the headers), with `metadata.error`.
+    /// Status and headers reach the caller before the body streams (`run_http_streaming`): when the
+    /// body fails, the event keeps the status the caller got (and the headers), with `metadata.error`.
     Streaming,
 }
 
@@ -90,7 +88,6 @@ impl MoesifLayer {
     }
 
     /// A layer for a service run by `runtime`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn for_runtime(options: Options, runtime: Runtime) -> Self {
         MoesifLayer {
             shared: Arc::new(Shared {

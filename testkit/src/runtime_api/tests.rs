@@ -331,3 +331,135 @@ async fn an_invocation_ends_when_the_runtime_asks_again_and_no_event_extensions_
         .expect("no panic");
     assert!(results.iter().all(Result::is_ok));
 }
+
+/// `POST …/response` as a streaming runtime writes it: chunked, each of `chunks` its own chunk, then
+/// `trailers` (raw `Name: value` lines) after the last one; the status the emulator answered.
+async fn stream_to(api: &RuntimeApi, request_id: &str, chunks: &[&[u8]], trailers: &[&str]) -> u16 {
+    let addr = api.endpoint();
+    let mut request = format!(
+        "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+         lambda-runtime-function-response-mode: streaming\r\ntransfer-encoding: chunked\r\n\
+         content-type: {HTTP_INTEGRATION_RESPONSE}\r\n\
+         trailer: Lambda-Runtime-Function-Error-Type\r\ntrailer: Lambda-Runtime-Function-Error-Body\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in chunks {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n");
+    for trailer in trailers {
+        request.extend_from_slice(format!("{trailer}\r\n").as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    let exchange = async {
+        let mut stream = TcpStream::connect(&addr).await.expect("connect to the emulator");
+        for (n, chunk) in request.chunks(64).enumerate() {
+            stream.write_all(chunk).await.expect("send the request");
+            if n % 4 == 0 {
+                // Let the emulator read what came so far on its own.
+                tokio::task::yield_now().await;
+            }
+        }
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read the answer");
+        raw
+    };
+    let raw = tokio::time::timeout(BOUND, exchange).await.expect("answered in time");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One invocation handed out; its request id and the task waiting for its answer.
+async fn handed_out(api: &Arc<RuntimeApi>, id: &str) -> JoinHandle<Vec<Result<Invocation, TestkitError>>> {
+    let results = invoke_many(api, id, 1);
+    let handed = joined(next(api)).await;
+    assert_eq!(request_id(&handed), format!("{id}-0"));
+    results
+}
+
+async fn answered(results: JoinHandle<Vec<Result<Invocation, TestkitError>>>) -> Invocation {
+    let mut results = tokio::time::timeout(BOUND, results)
+        .await
+        .expect("in time")
+        .expect("no panic");
+    results.remove(0).expect("answered")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_response_is_read_as_the_caller_gets_it_prelude_then_chunks() {
+    let api = Arc::new(RuntimeApi::start().await);
+    let results = handed_out(&api, "s").await;
+    let prelude =
+        br#"{"statusCode":201,"headers":{"content-type":"text/plain","x-many":["a","b"]},"cookies":["id=1; Secure"]}"#;
+    let chunks: [&[u8]; 5] = [prelude, &[0; 8], b"hello ", b"streamed ", b"world"];
+    assert_eq!(stream_to(&api, "s-0", &chunks, &[]).await, 202);
+
+    let invocation = answered(results).await;
+    let streamed = invocation.streamed.clone().expect("read as a streamed response");
+    assert_eq!(streamed.status, 201);
+    assert_eq!(
+        streamed.headers,
+        [("content-type", "text/plain"), ("x-many", "a"), ("x-many", "b")].map(|(n, v)| (n.to_owned(), v.to_owned()))
+    );
+    assert_eq!(streamed.cookies, ["id=1; Secure"]);
+    assert_eq!(streamed.body, b"hello streamed world");
+    assert_eq!(
+        streamed.chunks.concat(),
+        b"hello streamed world",
+        "the chunks after the prelude"
+    );
+    assert!(streamed.chunks.len() >= 3, "chunk by chunk: {:?}", streamed.chunks);
+    assert_eq!(streamed.trailer_error, None);
+    assert_eq!(streamed.reported_error(), None);
+    assert_eq!(streamed.request_header("transfer-encoding"), Some("chunked"));
+    assert!(streamed.began_at <= invocation.answered_at);
+    assert!(
+        matches!(&invocation.outcome, Outcome::Response(raw) if raw.starts_with(prelude)),
+        "the outcome keeps every byte posted"
+    );
+    assert_eq!(invocation.response_json(), None, "not a buffered JSON answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_part_way_is_read_from_the_trailers_or_from_lambda_runtimes_inline_lines() {
+    let api = Arc::new(RuntimeApi::start().await);
+    let prelude = br#"{"statusCode":200,"headers":{},"cookies":[]}"#;
+    // "broke" in base64.
+    let trailers = [
+        "Lambda-Runtime-Function-Error-Type: Runtime.StreamError",
+        "Lambda-Runtime-Function-Error-Body: YnJva2U=",
+    ];
+
+    let results = handed_out(&api, "t").await;
+    let chunks: [&[u8]; 3] = [prelude, &[0; 8], b"part"];
+    assert_eq!(stream_to(&api, "t-0", &chunks, &trailers).await, 202);
+    let streamed = answered(results).await.streamed.expect("streamed");
+    assert_eq!(streamed.body, b"part");
+    let error = streamed.trailer_error.clone().expect("the trailers' error");
+    assert_eq!(error.error_type, "Runtime.StreamError");
+    assert_eq!(error.message().as_deref(), Some("broke"));
+    assert_eq!(streamed.reported_error(), Some(error));
+
+    // lambda_runtime 1.x writes the same lines as a chunk of the body instead.
+    let results = handed_out(&api, "u").await;
+    let inline = format!("{}\r\n{}\r\n", trailers[0], trailers[1]);
+    let chunks: [&[u8]; 4] = [prelude, &[0; 8], b"part", inline.as_bytes()];
+    assert_eq!(stream_to(&api, "u-0", &chunks, &[]).await, 202);
+    let streamed = answered(results).await.streamed.expect("streamed");
+    assert_eq!(streamed.trailer_error, None, "no HTTP trailers");
+    assert_eq!(
+        streamed.body,
+        [&b"part"[..], inline.as_bytes()].concat(),
+        "the caller gets those lines as body bytes"
+    );
+    let error = streamed.reported_error().expect("read from the body");
+    assert_eq!(
+        (error.error_type.as_str(), error.message().as_deref()),
+        ("Runtime.StreamError", Some("broke"))
+    );
+}
