@@ -1,5 +1,6 @@
-//! Every Rust example of README.md compiles in a new crate that has exactly the dependencies the
-//! README's install block lists (doctests build with the dev-dependencies, which hide a missing line).
+//! Every Rust example of README.md and of the guide (`moesif-lambda/docs/guide.md`, the crate docs)
+//! compiles in a new crate that has exactly the dependencies the README's install block lists (doctests
+//! build with the dev-dependencies, which hide a missing line), and the guide lists the same ones.
 //!
 //! The crate is written under `target/readme-check/` (the path to `moesif-lambda` pointed at this
 //! repository, the workspace's `Cargo.lock` copied so versions match) and built with its own target
@@ -71,17 +72,25 @@ fn example_source(text: &str) -> String {
 fn readme_examples_compile_with_the_install_block_alone() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(repo.join("README.md")).expect("README.md");
+    let guide = std::fs::read_to_string(repo.join("moesif-lambda/docs/guide.md")).expect("the guide");
     let blocks = fenced_blocks(&readme);
     let dependencies = install_dependencies(&blocks, &repo);
+    let guide_blocks = fenced_blocks(&guide);
+    assert_eq!(
+        install_dependencies(&guide_blocks, &repo),
+        dependencies,
+        "the guide's install block is the README's"
+    );
     let examples: Vec<String> = blocks
         .iter()
+        .chain(&guide_blocks)
         .filter(|(info, _)| {
             let mut parts = info.split(',').map(str::trim);
             parts.next() == Some("rust") && !parts.any(|p| p == "ignore" || p == "compile_fail")
         })
         .map(|(_, text)| example_source(text))
         .collect();
-    assert!(examples.len() >= 4, "the README's Rust examples were found");
+    assert!(examples.len() >= 10, "the README's and the guide's Rust examples were found");
 
     let scratch = repo.join("target/readme-check");
     let _ = std::fs::remove_dir_all(scratch.join("examples"));

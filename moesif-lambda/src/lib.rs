@@ -1,4 +1,4 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../docs/guide.md")]
 #![warn(missing_docs)]
 // The crate reads bottom-up; each layer imports only from those below it:
 //
