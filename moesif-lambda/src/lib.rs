@@ -31,7 +31,7 @@ pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;
 #[cfg(feature = "http")]
-pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService};
+pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService, ResponseFuture};
 pub use model::{Direction, EventModel, EventRequest, EventResponse};
 pub use moesif_lambda_macros::moesif_logger;
 pub use options::{

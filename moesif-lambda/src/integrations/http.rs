@@ -29,6 +29,11 @@ use std::fmt::Debug;
 ///     moesif_lambda::run_http(service_fn(handler)).await
 /// }
 /// ```
+///
+/// Each request carries a copy of its body in its extensions (private to this crate), for a
+/// [`MoesifLayer`](crate::MoesifLayer) that gets the request with another body type than lambda_http's
+/// (inside an axum `Router`, `Router::layer`, which hands its layers axum's `Body`): the layer logs the
+/// body from it. It costs one copy of each non-empty request body.
 pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
 where
     S: Service<lambda_http::Request, Response = R, Error = E>,
@@ -36,7 +41,37 @@ where
     R: lambda_http::IntoResponse,
     E: Debug + Into<Diagnostic>,
 {
-    crate::delivery::run(lambda_http::Adapter::from(handler)).await
+    crate::delivery::run(lambda_http::Adapter::from(WithBodyCopy(handler))).await
+}
+
+/// The bytes of a request's body as the Lambda event carried it (decoded from base64), in the request's
+/// extensions: what [`run_http`] gives a `MoesifLayer` that cannot read the body it gets by reference.
+#[derive(Clone)]
+pub(crate) struct RequestBodyCopy(pub(crate) Vec<u8>);
+
+/// The service [`run_http`] runs: the handler, each request given a [`RequestBodyCopy`] of its body.
+struct WithBodyCopy<S>(S);
+
+impl<S: Service<Request>> Service<Request> for WithBodyCopy<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> S::Future {
+        let copy = match request.body() {
+            Body::Text(text) => text.as_bytes().to_vec(),
+            Body::Binary(bytes) => bytes.clone(),
+            _ => Vec::new(),
+        };
+        if !copy.is_empty() {
+            request.extensions_mut().insert(RequestBodyCopy(copy));
+        }
+        self.0.call(request)
+    }
 }
 
 /// The event and context of a `lambda_http` request.
@@ -53,7 +88,7 @@ pub(crate) struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
-    fn of<B>(request: &'a http::Request<B>) -> Self {
+    pub(crate) fn of<B>(request: &'a http::Request<B>) -> Self {
         RequestHead {
             method: request.method(),
             uri: request.uri(),
@@ -165,6 +200,25 @@ pub(crate) fn bytes_json(bytes: &[u8]) -> (Value, bool) {
         _ if bytes.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
         Err(_) => (Value::String(STANDARD.encode(bytes)), true),
+    }
+}
+
+/// [`bytes_json`] of bytes owned: a text body is moved, not copied.
+pub(crate) fn bytes_into_json(bytes: Vec<u8>) -> (Value, bool) {
+    match String::from_utf8(bytes) {
+        Ok(text) if text.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text), false),
+        Err(binary) => (Value::String(STANDARD.encode(binary.as_bytes())), true),
+    }
+}
+
+/// lambda_http's `Body` read by reference as [`MoesifLayer`](crate::MoesifLayer) logs it: [`bytes_json`]
+/// of its bytes (a binary body that is valid UTF-8 is text).
+pub(crate) fn lambda_body_json(body: &Body) -> (Value, bool) {
+    match body {
+        Body::Text(text) => bytes_json(text.as_bytes()),
+        Body::Binary(bytes) => bytes_json(bytes),
+        _ => (Value::Null, false),
     }
 }
 
