@@ -32,7 +32,7 @@ pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;
 #[cfg(feature = "http")]
-pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService};
+pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService, ResponseFuture};
 #[cfg(feature = "http")]
 pub use integrations::streaming::{run_http_streaming, run_http_streaming_with};
 pub use model::{Direction, EventModel, EventRequest, EventResponse};

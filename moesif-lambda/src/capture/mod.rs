@@ -206,11 +206,12 @@ pub struct CapturedEvent<'a> {
 }
 
 /// An event as a probe saw it, lent until the options say what is needed of it: the handler's JSON
-/// event, a typed one, or an event already captured.
+/// event, a typed one, or a `lambda_http` request's.
 pub(crate) enum EventSource<'a> {
     Json(&'a Value),
     Typed(&'a dyn SerializeEvent),
-    Captured(RawEvent),
+    /// A `lambda_http` request: the event rebuilt from it (`None`: not an HTTP event).
+    Rebuilt(Box<dyn FnOnce() -> Option<RawEvent> + 'a>),
 }
 
 impl std::fmt::Debug for EventSource<'_> {
@@ -218,7 +219,7 @@ impl std::fmt::Debug for EventSource<'_> {
         match self {
             EventSource::Json(json) => f.debug_tuple("Json").field(json).finish(),
             EventSource::Typed(_) => f.write_str("Typed"),
-            EventSource::Captured(event) => f.debug_tuple("Captured").field(event).finish(),
+            EventSource::Rebuilt(_) => f.write_str("Rebuilt"),
         }
     }
 }
@@ -269,9 +270,9 @@ impl Invocation {
                     .map(|shape| raw(Some(shape)))?,
                 None => RawEvent::of_value(json, keep)?,
             },
-            EventSource::Typed(_) if raw_event.is_some() => raw(None),
+            EventSource::Typed(_) | EventSource::Rebuilt(_) if raw_event.is_some() => raw(None),
             EventSource::Typed(typed) => typed.serialize_event()?,
-            EventSource::Captured(event) => event,
+            EventSource::Rebuilt(rebuild) => rebuild()?,
         };
         let event = RawEvent {
             json: event.json.shrink_body(options.max_body_bytes, false),
@@ -480,8 +481,7 @@ mod tests {
 
     fn call(options: Options, answer: Answer) -> Call {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
-        let raw = RawEvent::of_serializable(&event).unwrap_or_else(|| unreachable!("a Value serialises"));
-        let invocation = Invocation::start(options, EventSource::Captured(raw), None, Context::default());
+        let invocation = Invocation::start(options, EventSource::Typed(&event), None, Context::default());
         invocation
             .unwrap_or_else(|| unreachable!("an HTTP event"))
             .answered(answer)

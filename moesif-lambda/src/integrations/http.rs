@@ -28,6 +28,11 @@ use std::fmt::Debug;
 ///     moesif_lambda::run_http(service_fn(handler)).await
 /// }
 /// ```
+///
+/// Each request carries a copy of its body in its extensions (private to this crate), for a
+/// [`MoesifLayer`](crate::MoesifLayer) that gets the request with another body type than lambda_http's
+/// (inside an axum `Router`, `Router::layer`, which hands its layers axum's `Body`): the layer logs the
+/// body from it. It costs one copy of each non-empty request body.
 pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), lambda_runtime::Error>
 where
     S: Service<lambda_http::Request, Response = R, Error = E>,
@@ -39,9 +44,8 @@ where
 }
 
 /// The event and context of a `lambda_http` request.
-pub(crate) fn captured_event(request: &Request) -> CapturedEvent<'static> {
-    let (parts, body) = (RequestHead::of(request), body_json(request.body()));
-    captured_event_of(&parts, request, body)
+pub(crate) fn captured_event(request: &Request) -> CapturedEvent<'_> {
+    captured_event_of(RequestHead::of(request), request, || body_json(request.body()))
 }
 
 /// What the event is rebuilt from besides the Lambda extensions: method, URI and headers.
@@ -52,7 +56,7 @@ pub(crate) struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
-    fn of<B>(request: &'a http::Request<B>) -> Self {
+    pub(crate) fn of<B>(request: &'a http::Request<B>) -> Self {
         RequestHead {
             method: request.method(),
             uri: request.uri(),
@@ -63,14 +67,24 @@ impl<'a> RequestHead<'a> {
 
 /// The event and context of a request of any body type (the layer reads its body itself): `lambda`
 /// gives the request context, Lambda context and query that lambda_http keeps in the extensions;
-/// `body` is the body as the event carries it, and whether it is base64.
-pub(crate) fn captured_event_of(
-    head: &RequestHead<'_>,
-    lambda: &impl RequestExt,
-    (body, is_base64): (Value, bool),
-) -> CapturedEvent<'static> {
-    let request = lambda;
-    let context = request.lambda_context_ref().cloned().unwrap_or_default();
+/// `body` reads the body as the event carries it, and whether it is base64. The event is rebuilt from
+/// these only when the runtime layer does not have the raw one (under plain `lambda_http::run`).
+pub(crate) fn captured_event_of<'a, R: RequestExt>(
+    head: RequestHead<'a>,
+    lambda: &'a R,
+    body: impl FnOnce() -> (Value, bool) + 'a,
+) -> CapturedEvent<'a> {
+    let context = lambda.lambda_context_ref().cloned().unwrap_or_default();
+    let rebuild = move || RawEvent::of_json(rebuilt_event(&head, lambda, body()));
+    CapturedEvent {
+        event: Some(EventSource::Rebuilt(Box::new(rebuild))),
+        context,
+        lambda_http: true,
+    }
+}
+
+/// The Lambda event a request came from, rebuilt from what lambda_http keeps of it.
+fn rebuilt_event(head: &RequestHead<'_>, request: &impl RequestExt, (body, is_base64): (Value, bool)) -> Value {
     let headers = header_map_json(head.headers);
     let path = Some(request.raw_http_path())
         .filter(|p| !p.is_empty())
@@ -80,7 +94,7 @@ pub(crate) fn captured_event_of(
     let context_json = request_context
         .and_then(request_context_json)
         .unwrap_or_else(|| json!({}));
-    let json = match request_context {
+    match request_context {
         Some(RequestContext::ApiGatewayV2(_)) => json!({
             "version": "2.0",
             "rawPath": path,
@@ -106,11 +120,6 @@ pub(crate) fn captured_event_of(
             }
             event
         }
-    };
-    CapturedEvent {
-        event: RawEvent::of_json(json).map(EventSource::Captured),
-        context,
-        lambda_http: true,
     }
 }
 
@@ -164,6 +173,17 @@ pub(crate) fn bytes_json(bytes: &[u8]) -> (Value, bool) {
         _ if bytes.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
         Err(_) => (Value::String(STANDARD.encode(bytes)), true),
+    }
+}
+
+
+/// lambda_http's `Body` read by reference as [`MoesifLayer`](crate::MoesifLayer) logs it: [`bytes_json`]
+/// of its bytes (a binary body that is valid UTF-8 is text).
+pub(crate) fn lambda_body_json(body: &Body) -> (Value, bool) {
+    match body {
+        Body::Text(text) => bytes_json(text.as_bytes()),
+        Body::Binary(bytes) => bytes_json(bytes),
+        _ => (Value::Null, false),
     }
 }
 

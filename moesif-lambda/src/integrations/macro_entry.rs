@@ -99,6 +99,14 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// Runs `body` (one poll of a service's future, say) with this invocation current.
+    pub(crate) fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        match &self.started {
+            Some(started) => started.sync_scope(body),
+            None => body(),
+        }
+    }
+
     /// Delivers the call in the current mode, through `deliver`.
     fn finish_with<R>(
         mut self,
