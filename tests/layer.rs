@@ -7,8 +7,9 @@
 //! a future that are not `Unpin`, with frames whose data is a chained `Buf` (logged whole); a body a
 //! layer outside drops after its first frame (logged as cut) and a `HEAD` request's body axum drops
 //! unread (not cut); request bodies read by reference (lambda_http's `Body`, empty or not) and ones
-//! that are not lambda_http's (`RequestDecompressionLayer`'s outside the layer, axum's under
-//! `lambda_http::run`), handed on untouched and logged without their body.
+//! that are not lambda_http's, handed on untouched: under `run_http` logged from the raw Lambda event
+//! (`RequestDecompressionLayer`'s outside the layer), under `lambda_http::run` without their body
+//! (axum's inside a `Router`).
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -482,8 +483,8 @@ async fn request_bodies_are_handed_on_untouched_and_logged_when_they_can_be_read
         events[1]
     );
 
-    // Not lambda_http's `Body`: decompressed by a layer outside (under `run_http`, whose copy of the
-    // gzip body no longer fits it), and axum's inside a `Router` under `lambda_http::run` (no copy).
+    // Not lambda_http's `Body`: decompressed by a layer outside (under `run_http`, logged from the raw
+    // event), and axum's inside a `Router` under `lambda_http::run` (rebuilt: no body).
     let requests = || vec![("other-gzip", gzip_post("/echo", &payload))];
     let decompressed = || {
         ServiceBuilder::new()
@@ -538,13 +539,20 @@ async fn request_bodies_are_handed_on_untouched_and_logged_when_they_can_be_read
         &["ref-json", "ref-empty", "other-gzip", "other-axum", "other-axum-empty"],
     )
     .await;
-    for event in &events[2..] {
+    // Under `run_http` the layer logs the Lambda event as it arrived: the gzip body the client sent
+    // (decoded for the log) and its `Content-Encoding`, whatever a layer outside did to the request.
+    assert_eq!(events[2]["request"]["body"], payload, "{}", events[2]);
+    assert_eq!(events[2]["request"]["headers"]["content-encoding"], "gzip");
+    assert_eq!(events[2]["response"]["status"], 200);
+    // Under plain `lambda_http::run` the event is rebuilt from the request, whose axum body is not read.
+    for event in &events[3..] {
         assert_eq!(event["request"]["verb"], "POST");
         assert!(
             event["request"].get("body").is_none_or(Value::is_null),
             "logged without the body: {event}"
         );
+    }
+    for event in &events[2..] {
         assert!(event.pointer("/metadata/error").is_none(), "{event}");
     }
-    assert_eq!(events[2]["response"]["status"], 200);
 }

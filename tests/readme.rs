@@ -90,7 +90,10 @@ fn readme_examples_compile_with_the_install_block_alone() {
         })
         .map(|(_, text)| example_source(text))
         .collect();
-    assert!(examples.len() >= 10, "the README's and the guide's Rust examples were found");
+    assert!(
+        examples.len() >= 10,
+        "the README's and the guide's Rust examples were found"
+    );
 
     let scratch = repo.join("target/readme-check");
     let _ = std::fs::remove_dir_all(scratch.join("examples"));

@@ -176,7 +176,6 @@ pub(crate) fn bytes_json(bytes: &[u8]) -> (Value, bool) {
     }
 }
 
-
 /// lambda_http's `Body` read by reference as [`MoesifLayer`](crate::MoesifLayer) logs it: [`bytes_json`]
 /// of its bytes (a binary body that is valid UTF-8 is text).
 pub(crate) fn lambda_body_json(body: &Body) -> (Value, bool) {
