@@ -5,11 +5,13 @@
 //   options, model, error, time, hooks, current   leaves
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
+//   client          the public handle on one collector connection
 //   integrations/   the macro's `__private` entry, lambda_http, the tower layer
 //   outgoing/       the ureq middleware
 //   profiles        user and company profiles
 
 mod capture;
+mod client;
 mod current;
 mod delivery;
 mod error;
@@ -26,6 +28,7 @@ pub use integrations::macro_entry as __private;
 
 pub use capture::redact;
 pub use capture::{preview_event, RequestView};
+pub use client::Client;
 pub use current::InvocationHandle;
 pub use delivery::{flush, run, run_concurrent, FlushReport, MoesifRuntimeLayer};
 pub use error::Error;

@@ -111,7 +111,7 @@ pub struct CompanyModel {
     pub metadata: Option<Value>,
 }
 
-trait Profile: Serialize {
+pub(crate) trait Profile: Serialize {
     const ID_FIELD: &'static str;
     const PATH: &'static str;
     fn id(&self) -> &str;
@@ -133,12 +133,17 @@ impl Profile for CompanyModel {
     }
 }
 
-/// Validates and posts one profile or a batch (`/batch`), blocking.
+/// Validates and posts one profile or a batch (`/batch`), blocking, through the connection every
+/// handler naming this collector shares (its agent, kept alive).
 fn post<P: Profile>(options: &Options, profiles: &[P], batch: bool) -> Result<(), Error> {
+    post_via(&*Transport::try_shared(options)?, profiles, batch)
+}
+
+/// [`post`] through `transport`.
+pub(crate) fn post_via<P: Profile>(transport: &Transport, profiles: &[P], batch: bool) -> Result<(), Error> {
     if profiles.iter().any(|p| p.id().trim().is_empty()) {
         return Err(Error::MissingField(P::ID_FIELD));
     }
-    let transport = Transport::try_from_options(options)?;
     let (path, body) = if batch {
         (format!("{}/batch", P::PATH), serde_json::to_vec(profiles))
     } else {

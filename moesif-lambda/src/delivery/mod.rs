@@ -34,7 +34,7 @@ pub(crate) use transport::Transport;
 use crate::capture::Call;
 use crate::options::Options;
 pub(crate) use queue::BuildLater;
-use queue::{Entry, Item, Policy};
+use queue::{Entry, Item};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -77,11 +77,10 @@ pub(crate) fn deliver_detached(transport: Arc<Transport>, call: Call) {
 /// Queues `call`; in synchronous mode, when the send that must follow has to be over.
 fn enqueue_call(transport: &Transport, call: Call) -> Option<std::time::Instant> {
     let deadline = (!after_response()).then(|| synchronous::deadline(&call));
-    let policy = Policy::of(&call.invocation.options);
     let size = call.estimated_size();
     transport
         .queue
-        .push(Entry::new(Item::Call(Box::new(call)), size), policy);
+        .push(Entry::new(Item::Call(Box::new(call)), size), transport.policy());
     deadline
 }
 
@@ -95,11 +94,19 @@ fn enqueue_call(transport: &Transport, call: Call) -> Option<std::time::Instant>
 pub(crate) fn submit_later(transport: &Arc<Transport>, later: Box<dyn BuildLater>, size: usize, options: &Options) {
     transport
         .queue
-        .push(Entry::new(Item::Later(later), size), Policy::of(options));
+        .push(Entry::new(Item::Later(later), size), transport.policy());
     if !after_response() && crate::current::request_id().is_none() {
         let deadline = std::time::Instant::now() + options.request_timeout;
         worker::spawn(move || synchronous::flush(deadline));
     }
+}
+
+/// Sends what `transport` has queued, within `budget`, on the delivery thread.
+pub(crate) async fn flush_transport(transport: Arc<Transport>, budget: std::time::Duration) -> FlushReport {
+    let deadline = std::time::Instant::now() + budget;
+    worker::run(move || pipeline::flush_transport(&transport, deadline))
+        .await
+        .unwrap_or_default()
 }
 
 /// Takes everything queued without sending it (benchmarks); how many entries there were.

@@ -59,6 +59,13 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
     report
 }
 
+/// Sends what one connection has queued, within `deadline` (a [`crate::Client`]'s flush).
+pub(crate) fn flush_transport(transport: &Transport, deadline: Instant) -> FlushReport {
+    let mut report = FlushReport::default();
+    flush_one(transport, deadline, Breaker::Ignore, &mut report);
+    report
+}
+
 /// Whether any collector's queue is due to be sent at the end of an invocation that came after `idle`
 /// (see [`Queue::is_due`]).
 ///

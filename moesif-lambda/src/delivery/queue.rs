@@ -58,8 +58,8 @@ impl Entry {
     }
 }
 
-/// The queue's bounds and when to send: from the options of the handler that last queued an event
-/// (the extension that flushes cannot see handlers' options).
+/// The queue's bounds and when to send: from the options its connection was made with (resolved once,
+/// see `Transport::shared`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Policy {
     pub max_events: usize,

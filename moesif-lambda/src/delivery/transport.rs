@@ -2,7 +2,7 @@
 
 use super::breaker::{Backoff, Breaker};
 use super::config::{AppConfig, ConfigCache};
-use super::queue::Queue;
+use super::queue::{Policy, Queue};
 use crate::error::Error;
 use crate::hooks::warn_once;
 use crate::options::Options;
@@ -53,6 +53,31 @@ pub(crate) struct Transport {
     pub(crate) breaker: Breaker,
     /// The events waiting for this collector.
     pub(crate) queue: Queue,
+    /// Whether handlers and middleware naming the same collector share it (else a client's own).
+    shared: bool,
+    /// The delivery settings, resolved once from the options that made this connection.
+    settings: Settings,
+}
+
+/// What a connection takes from its options, once: the queue's bounds and when to send, the timeouts
+/// and the breaker's backoff.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Settings {
+    policy: Policy,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    backoff: (Duration, Duration),
+}
+
+impl Settings {
+    fn of(options: &Options) -> Settings {
+        Settings {
+            policy: Policy::of(options),
+            connect_timeout: options.connect_timeout,
+            request_timeout: options.request_timeout,
+            backoff: (options.backoff_first, options.backoff_max),
+        }
+    }
 }
 
 impl std::fmt::Debug for Transport {
@@ -70,16 +95,53 @@ impl Transport {
     /// breaker), created on first use; `None`, said once, when it cannot be (see [`Self::from_options`]).
     pub(crate) fn shared(options: &Options) -> Option<Arc<Transport>> {
         let transport = Transport::from_options(options)?;
+        Some(Transport::share(transport))
+    }
+
+    /// [`Self::shared`], saying why it cannot be as an error (for calls that return one).
+    pub(crate) fn try_shared(options: &Options) -> Result<Arc<Transport>, Error> {
+        Transport::try_from_options(options).map(Transport::share)
+    }
+
+    /// The shared connection `transport` would be: an existing one to the same collector and
+    /// application (its settings, the first's, with one warning if these differ), else this one.
+    fn share(transport: Transport) -> Arc<Transport> {
         let mut all = registry();
         let existing = all
             .iter()
-            .find(|t| t.base_uri == transport.base_uri && t.application_id == transport.application_id);
+            .find(|t| t.shared && t.base_uri == transport.base_uri && t.application_id == transport.application_id);
         if let Some(existing) = existing {
-            return Some(existing.clone());
+            if existing.settings != transport.settings {
+                warn_once("shared-settings-differ", || {
+                    tracing::warn!(
+                        base_uri = %existing.base_uri,
+                        "moesif: two Options name the same collector and application with different delivery \
+                         settings (queue, batching, flush budget, timeouts or backoff); the first one's are used. \
+                         Give each its own moesif_lambda::Client to keep them apart"
+                    )
+                });
+            }
+            return existing.clone();
         }
-        let transport = Arc::new(transport);
+        let transport = Arc::new(Transport {
+            shared: true,
+            ..transport
+        });
         all.push(transport.clone());
-        Some(transport)
+        transport
+    }
+
+    /// A connection of its own (a [`crate::Client`]'s): not shared with other handlers, still flushed
+    /// with every other by the runtime loop and [`crate::flush`].
+    pub(crate) fn isolated(options: &Options) -> Result<Arc<Transport>, Error> {
+        let transport = Arc::new(Transport::try_from_options(options)?);
+        registry().push(transport.clone());
+        Ok(transport)
+    }
+
+    /// The queue's bounds and when to send, as this connection's options said.
+    pub(crate) fn policy(&self) -> Policy {
+        self.settings.policy
     }
 
     /// Every shared connection made in this process.
@@ -143,6 +205,8 @@ impl Transport {
                 max: options.backoff_max,
             }),
             queue: Queue::default(),
+            shared: false,
+            settings: Settings::of(options),
         })
     }
 

@@ -46,6 +46,14 @@ impl State {
         }
     }
 
+    /// A state whose invocations go to `client`'s connection.
+    pub(crate) fn with_client(client: &crate::Client) -> Self {
+        Self {
+            options: OnceLock::new(),
+            transport: OnceLock::from(Some(client.transport().clone())),
+        }
+    }
+
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
     /// event. Never panics; anything that fails means this invocation is not logged.
     pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent<'_>>) -> Pending {

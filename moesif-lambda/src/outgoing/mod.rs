@@ -73,6 +73,23 @@ impl MoesifMiddleware {
         }
     }
 
+    /// A middleware logging with `options` through `client`'s connection.
+    ///
+    /// ```
+    /// use moesif_lambda::{Client, MoesifMiddleware, Options};
+    ///
+    /// let options = Options::new().application_id("my-app-id");
+    /// let client = Client::new(&options)?;
+    /// let middleware = MoesifMiddleware::with_client(options, &client);
+    /// # Ok::<_, moesif_lambda::Error>(())
+    /// ```
+    pub fn with_client(options: Options, client: &crate::Client) -> Self {
+        Self {
+            options: Arc::new(options),
+            transport: OnceLock::from(Some(client.transport().clone())),
+        }
+    }
+
     fn transport(&self) -> Option<&Arc<Transport>> {
         self.transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&self.options)).flatten())

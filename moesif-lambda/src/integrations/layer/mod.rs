@@ -115,12 +115,31 @@ impl MoesifLayer {
         Self::for_runtime(options, Runtime::Buffered)
     }
 
+    /// A layer logging with `options` through `client`'s connection (its queue and delivery settings)
+    /// rather than the one shared by everything naming the same collector.
+    ///
+    /// ```
+    /// use moesif_lambda::{Client, MoesifLayer, Options};
+    ///
+    /// let options = Options::new().application_id("my-app-id");
+    /// let client = Client::new(&options)?;
+    /// let layer = MoesifLayer::with_client(options, client);
+    /// # Ok::<_, moesif_lambda::Error>(())
+    /// ```
+    pub fn with_client(options: Options, client: crate::Client) -> Self {
+        Self::built(options, State::with_client(&client), Runtime::Buffered)
+    }
+
     /// A layer for a service run by `runtime`.
     pub(crate) fn for_runtime(options: Options, runtime: Runtime) -> Self {
+        Self::built(options, State::new(), runtime)
+    }
+
+    fn built(options: Options, state: State, runtime: Runtime) -> Self {
         MoesifLayer {
             shared: Arc::new(Shared {
                 options,
-                state: State::new(),
+                state,
                 runtime,
             }),
         }

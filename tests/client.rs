@@ -1,0 +1,121 @@
+//! `moesif_lambda::Client`: a connection of one's own (agent, queue, breaker, settings), given to a
+//! `MoesifLayer` run through the real `lambda_runtime` loop (`run_http`, after-response delivery)
+//! against the loopback emulator and a stand-in collector; flushed on the test's terms; profile calls
+//! on its kept-alive connection.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use moesif_lambda::profiles::UserModel;
+use moesif_lambda::{Client, MoesifLayer, Options};
+use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use serde_json::json;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Options that never make a send due after a response once the sandbox's first event went: large
+/// batches, no age limit, traffic never seen as sparse.
+fn holding(url: &'static str) -> Options {
+    Options::new()
+        .application_id("client-app")
+        .base_uri(url)
+        .batch_size(1000, usize::MAX)
+        .max_batch_delay(Duration::from_secs(3600))
+        .idle_threshold(Duration::from_secs(3600))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_owns_its_queue_and_flushes_it_on_demand() {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    let url: &'static str = Box::leak(collector.base_url().into_boxed_str());
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    let client = Client::new(&holding(url)).expect("a client");
+    // Another connection to the same collector and application: a queue of its own.
+    let other = Client::new(&holding(url)).expect("another client");
+    let layer = MoesifLayer::with_client(holding(url), client.clone());
+    spawn_function(move || {
+        let app = Router::new()
+            .route("/orders", get(|| async { Json(json!({"orders": []})) }))
+            .layer(layer);
+        moesif_lambda::run_http(app)
+    });
+
+    for n in 0..3 {
+        let options = InvokeOptions {
+            request_id: Some(format!("client-{n}")),
+            ..InvokeOptions::default()
+        };
+        let answer = api
+            .invoke_with(http_api_event("GET", "/orders", None), options)
+            .await
+            .expect("the function answers");
+        assert_eq!(
+            answer.response_json().map(|r| r["statusCode"].clone()),
+            Some(json!(200))
+        );
+        assert!(api.wait_until_idle(WAIT).await);
+    }
+    // The sandbox's first event went at once; the other two wait in the client's queue.
+    assert_eq!(collector.event_request_ids(), ["client-0"]);
+    assert_eq!(client.queued(), 2);
+
+    let untouched = other.flush(Duration::from_secs(5)).await;
+    assert_eq!(
+        (untouched.sent, client.queued()),
+        (0, 2),
+        "another client's flush leaves this queue alone"
+    );
+    let report = client.flush(Duration::from_secs(5)).await;
+    assert_eq!((report.sent, report.requeued, client.queued()), (2, 0, 0));
+    let mut ids = collector.event_request_ids();
+    ids.sort();
+    assert_eq!(ids, ["client-0", "client-1", "client-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_calls_through_a_client_reuse_its_connection() {
+    let collector = Collector::start().await;
+    let url: &'static str = Box::leak(collector.base_url().into_boxed_str());
+    let client = Client::new(&holding(url)).expect("a client");
+    let calls = tokio::task::spawn_blocking(move || {
+        (0..3)
+            .map(|n| {
+                let user = UserModel {
+                    user_id: format!("u-{n}"),
+                    ..Default::default()
+                };
+                client.update_user(&user)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("the blocking calls ran");
+    assert!(calls.iter().all(Result::is_ok), "{calls:?}");
+    let posts: Vec<_> = collector
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/users")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    assert_eq!(
+        collector.connections(),
+        1,
+        "one kept-alive connection, one TLS set-up on Lambda"
+    );
+}
+
+#[test]
+fn a_client_needs_an_application_id_and_an_http_collector() {
+    if std::env::var("MOESIF_APPLICATION_ID").is_err() {
+        assert!(matches!(
+            Client::new(&Options::new()),
+            Err(moesif_lambda::Error::MissingApplicationId)
+        ));
+    }
+    let bad = Options::new().application_id("a").base_uri("ftp://collector");
+    assert!(matches!(
+        Client::new(&bad),
+        Err(moesif_lambda::Error::InvalidBaseUri(_))
+    ));
+}
