@@ -45,3 +45,8 @@ pub use options::{
     OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook, SkipHook,
 };
 pub use outgoing::MoesifMiddleware;
+
+/// The repository's README: its examples run as doctests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
