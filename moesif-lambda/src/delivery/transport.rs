@@ -117,14 +117,14 @@ impl Transport {
     pub(crate) fn try_from_options(options: &Options) -> Result<Transport, Error> {
         let application_id = options
             .application_id
-            .as_deref()
+            .get()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_APPLICATION_ID").ok())
             .filter(|id| !id.trim().is_empty())
             .ok_or(Error::MissingApplicationId)?;
         let base_uri = options
             .base_uri
-            .as_deref()
+            .get()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_BASE_URI").ok().filter(|b| !b.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URI.to_owned());
