@@ -3,7 +3,7 @@
 use super::breaker::{Backoff, Breaker};
 use super::config::{AppConfig, ConfigCache};
 use super::queue::Queue;
-use crate::error::Error;
+use crate::error::{Cause, Error};
 use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;
@@ -19,14 +19,14 @@ pub(crate) const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
 const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
 
 /// How a POST to the collector went.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Sent {
     /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
     Accepted { config_etag: Option<String> },
     /// The collector answered with this non-2xx status (and a `Retry-After`, if it gave one).
     Status { status: u16, retry_after: Option<Duration> },
-    /// No answer: connection refused, reset, or timed out (the text says which).
-    Failed { error: String, timed_out: bool },
+    /// No answer: connection refused, reset, or timed out (the error says which).
+    Failed { error: Cause, timed_out: bool },
 }
 
 impl Sent {
@@ -153,7 +153,7 @@ impl Transport {
             Ok(body) => body,
             Err(error) => {
                 return Sent::Failed {
-                    error: format!("gzip: {error}"),
+                    error: Arc::new(error),
                     timed_out: false,
                 }
             }
@@ -179,7 +179,7 @@ impl Transport {
             },
             Err(error) => Sent::Failed {
                 timed_out: matches!(error, ureq::Error::Timeout(_)),
-                error: error.to_string(),
+                error: Arc::new(error),
             },
         }
     }
@@ -325,7 +325,7 @@ mod tests {
         assert!(status(503).is_outage() && status(429).is_outage());
         assert!(!status(400).is_outage() && !status(401).is_outage());
         assert!(Sent::Failed {
-            error: String::new(),
+            error: Arc::new(std::io::Error::other("reset")),
             timed_out: true
         }
         .is_outage());
