@@ -206,8 +206,8 @@ impl Transport {
                 let etag = header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned);
                 // Read, then parsed from the bytes: one JSON deserializer in the binary, not one per reader.
                 let body = response.body_mut().read_to_vec().map_err(|error| error.to_string());
-                match body.and_then(|bytes| serde_json::from_slice(&bytes).map_err(|error| error.to_string())) {
-                    Ok(body) => Some((AppConfig::from_json(&body), etag)),
+                match body.and_then(|bytes| AppConfig::from_slice(&bytes).map_err(|error| error.to_string())) {
+                    Ok(config) => Some((config, etag)),
                     Err(error) => {
                         tracing::debug!(%error, "moesif: unreadable /v1/config; sampling at 100 %");
                         None
