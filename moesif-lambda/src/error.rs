@@ -3,9 +3,6 @@
 
 use std::sync::Arc;
 
-/// The error that caused an [`Error`]: shared, so that `Error` stays `Clone`.
-pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
-
 /// What went wrong in a call to the collector.
 ///
 /// When something else failed underneath ([`Error::Network`], [`Error::Encode`]), that error is kept

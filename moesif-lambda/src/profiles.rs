@@ -152,7 +152,7 @@ fn post<P: Profile>(options: &Options, profiles: &[P], batch: bool) -> Result<()
         Sent::Accepted { .. } => Ok(()),
         Sent::Status { status: 401, .. } => Err(Error::Unauthorized),
         Sent::Status { status, .. } => Err(Error::Status(status)),
-        Sent::Failed { error, .. } => Err(Error::Network(error)),
+        Sent::Failed { error, .. } => Err(Error::network(error)),
     }
 }
 

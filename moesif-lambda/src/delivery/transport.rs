@@ -3,7 +3,7 @@
 use super::breaker::{Backoff, Breaker};
 use super::config::{AppConfig, ConfigCache};
 use super::queue::Queue;
-use crate::error::{Cause, Error};
+use crate::error::Error;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;
@@ -19,14 +19,36 @@ pub(crate) const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
 const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
 
 /// How a POST to the collector went.
-#[derive(Debug, Clone)]
 pub(crate) enum Sent {
     /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
     Accepted { config_etag: Option<String> },
     /// The collector answered with this non-2xx status (and a `Retry-After`, if it gave one).
     Status { status: u16, retry_after: Option<Duration> },
-    /// No answer: connection refused, reset, or timed out (the error says which).
-    Failed { error: Cause, timed_out: bool },
+    /// No answer: connection refused, reset, or timed out (the error says which). Kept as the concrete
+    /// `ureq::Error`: only a profile call turns it into an [`Error::Network`] cause (a `dyn Error`, whose
+    /// vtable brings the error's `Debug` into the binary), so a function that logs events only pays
+    /// for its `Display`.
+    Failed { error: ureq::Error, timed_out: bool },
+}
+
+impl std::fmt::Debug for Sent {
+    /// The error of `Failed` by its message: the derived `Debug` of `ureq::Error` (and of everything it
+    /// may hold) would add kilobytes to the binary for one debug log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sent::Accepted { config_etag } => f.debug_struct("Accepted").field("config_etag", config_etag).finish(),
+            Sent::Status { status, retry_after } => f
+                .debug_struct("Status")
+                .field("status", status)
+                .field("retry_after", retry_after)
+                .finish(),
+            Sent::Failed { error, timed_out } => f
+                .debug_struct("Failed")
+                .field("error", &format_args!("{error}"))
+                .field("timed_out", timed_out)
+                .finish(),
+        }
+    }
 }
 
 impl Sent {
@@ -153,7 +175,7 @@ impl Transport {
             Ok(body) => body,
             Err(error) => {
                 return Sent::Failed {
-                    error: Arc::new(error),
+                    error: ureq::Error::Io(error),
                     timed_out: false,
                 }
             }
@@ -179,7 +201,7 @@ impl Transport {
             },
             Err(error) => Sent::Failed {
                 timed_out: matches!(error, ureq::Error::Timeout(_)),
-                error: Arc::new(error),
+                error,
             },
         }
     }
@@ -325,7 +347,7 @@ mod tests {
         assert!(status(503).is_outage() && status(429).is_outage());
         assert!(!status(400).is_outage() && !status(401).is_outage());
         assert!(Sent::Failed {
-            error: Arc::new(std::io::Error::other("reset")),
+            error: ureq::Error::ConnectionFailed,
             timed_out: true
         }
         .is_outage());
