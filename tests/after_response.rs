@@ -70,6 +70,7 @@ handler_module!(retry_after, 2000, each_event_quick_breaker);
 handler_module!(isolated, 2000, |options: Options| options.batch_size(5, usize::MAX));
 handler_module!(sampled_out, 2000, each_event);
 handler_module!(sampled_half, 2000, each_event);
+handler_module!(sampled_by_rule, 2000, each_event);
 handler_module!(etag, 2000, each_event);
 handler_module!(rejected, 2000, each_event);
 
@@ -513,6 +514,41 @@ async fn a_fifty_percent_sample_rate_sends_weight_two() {
     assert!(
         events.iter().all(|e| e["weight"] == 2),
         "sent events stand for two calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_rule_samples_its_calls_and_what_the_config_gets_wrong_is_ignored() {
+    let (api, collector, _env, runtime) = start!(sampled_by_rule);
+    collector.set_config(
+        json!({
+            "sample_rate": "not a number",
+            "user_sample_rate": {"someone": "fast"},
+            "regex_config": [
+                {"conditions": [{"path": "request.route", "value": "^/health"}], "sample_rate": 0},
+                {"conditions": [{"path": "request.verb", "value": "GET"}]},
+                "not a rule"
+            ],
+            "a_setting_from_the_future": {"on": true}
+        }),
+        "rules",
+    );
+    for n in 0..3 {
+        invoke(&api, http_event("/health"), &format!("rule-health-{n}")).await;
+        invoke(&api, http_event("/orders"), &format!("rule-orders-{n}")).await;
+    }
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    let mut ids = collector.event_request_ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["rule-orders-0", "rule-orders-1", "rule-orders-2"],
+        "the rule samples /health at 0 %"
+    );
+    assert!(
+        collector.events().iter().all(|e| e["weight"] == 1),
+        "the rest at 100 %: the malformed default rate is ignored"
     );
 }
 

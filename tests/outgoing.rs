@@ -174,6 +174,63 @@ async fn outgoing_options_apply() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outgoing_hooks_that_capture_values_go_on_options_after_outgoing() {
+    let servers = Servers::start().await;
+    let (skipped, user, tenant, session) = (
+        "skip-me".to_owned(),
+        "u-captured".to_owned(),
+        "tenant-captured".to_owned(),
+        "s-captured".to_owned(),
+    );
+    // Owned strings too: the application id and base URI read at run time.
+    let options = Options::new()
+        .application_id_owned(APP_ID.to_owned())
+        .base_uri_owned(servers.moesif.base_url())
+        .outgoing(
+            OutgoingOptions::new()
+                .identify_user(|_| Some("from-the-fn".into()))
+                .metadata(|_| Some(json!({"from": "fn"})))
+                .log_body(false),
+        )
+        .outgoing_skip_with(move |call| call.uri.contains(&skipped))
+        .outgoing_identify_user_with(move |_| Some(user.clone()))
+        .outgoing_identify_company_with(move |_| Some(tenant.clone()))
+        .outgoing_session_token_with(move |_| Some(session.clone()))
+        .outgoing_metadata_with(|call| Some(json!({"status_seen": call.status})));
+    // A later `outgoing(…)` replaces every outgoing setting, closures included.
+    let replaced = options
+        .clone()
+        .outgoing(OutgoingOptions::new().identify_user(|_| Some("replaced".into())));
+    let api = servers.api.base_url();
+    tokio::task::spawn_blocking(move || {
+        let with_closures = agent(&options);
+        let _ = with_closures.get(format!("{api}/v1/config?skip-me=1")).call();
+        let _ = with_closures.get(format!("{api}/v1/config?first=1")).call();
+        let _ = agent(&replaced).get(format!("{api}/v1/config?skip-me=2")).call();
+    })
+    .await
+    .expect("calls ran");
+    let events = sent_events(&servers).await;
+    assert_eq!(events.len(), 2, "one call skipped by the closure: {events:?}");
+    let first = events
+        .iter()
+        .find(|e| e["request"]["uri"].as_str().is_some_and(|u| u.contains("first=1")));
+    let first = first.expect("the call with closures was logged");
+    assert_eq!(first["user_id"], "u-captured", "the closure replaced the fn");
+    assert_eq!(first["company_id"], "tenant-captured");
+    assert_eq!(first["session_token"], "s-captured");
+    assert_eq!(first["metadata"]["status_seen"], 200);
+    assert!(first["response"].get("body").is_none(), "log_body(false) kept");
+    let second = events
+        .iter()
+        .find(|e| e["request"]["uri"].as_str().is_some_and(|u| u.contains("skip-me=2")));
+    let second = second.expect("the replaced options have no skip hook");
+    assert_eq!(second["user_id"], "replaced");
+    assert!(second.get("company_id").is_none() && second.get("session_token").is_none());
+    assert!(second["response"].get("body").is_some(), "log_body back to its default");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_outgoing_hook_costs_only_its_field() {
     let servers = Servers::start().await;
     let options = servers

@@ -124,6 +124,11 @@ async fn errors_say_what_failed() {
     let down = options(Collector::closed_port_url());
     let error = update_user_async(down, user("u")).await;
     assert!(matches!(error, Err(Error::Network(_))), "{error:?}");
+    let cause = error.as_ref().err().and_then(std::error::Error::source);
+    assert!(
+        cause.is_some_and(|cause| cause.downcast_ref::<ureq::Error>().is_some()),
+        "the ureq error that failed is the source: {cause:?}"
+    );
     let text = error.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         !text.contains("profiles-app"),

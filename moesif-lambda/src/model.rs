@@ -1,4 +1,9 @@
 //! The Moesif event JSON (`POST /v1/events`), as serde structs and nothing else.
+//!
+//! The middleware builds these; users read and change them (in the `mask_event_model` hook, or what
+//! [`crate::preview_event`] returns). They are `#[non_exhaustive]`, so that Moesif fields can be added
+//! without breaking anyone: outside this crate a value starts from `Default::default()` (or
+//! `preview_event`), and a pattern names the fields it needs and ends with `..`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,10 +14,12 @@ pub(crate) const MAX_EVENT_BYTES: usize = 1_000_000;
 /// The request half of a Moesif event.
 ///
 /// ```
-/// let request = moesif_lambda::EventRequest { verb: "GET".into(), ..Default::default() };
+/// let mut request = moesif_lambda::EventRequest::default();
+/// request.verb = "GET".into();
 /// assert_eq!(request.verb, "GET");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventRequest {
     /// When the request arrived: UTC, milliseconds, `YYYY-MM-DDTHH:MM:SS.mmm`.
     pub time: String,
@@ -40,10 +47,12 @@ pub struct EventRequest {
 /// The response half of a Moesif event.
 ///
 /// ```
-/// let response = moesif_lambda::EventResponse { status: 201, ..Default::default() };
+/// let mut response = moesif_lambda::EventResponse::default();
+/// response.status = 201;
 /// assert_eq!(response.status, 201);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventResponse {
     /// When the response was ready: UTC, milliseconds.
     pub time: String,
@@ -81,8 +90,17 @@ pub enum Direction {
 /// let event = moesif_lambda::EventModel::default();
 /// let json = serde_json::to_value(&event).unwrap();
 /// assert_eq!(json["direction"], "Incoming");
+///
+/// // In a `mask_event_model` hook: change what must not be sent, keep the rest.
+/// fn mask(mut event: moesif_lambda::EventModel) -> moesif_lambda::EventModel {
+///     let moesif_lambda::EventModel { request, .. } = &mut event;
+///     request.ip_address = None;
+///     event
+/// }
+/// assert_eq!(mask(event.clone()), event);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EventModel {
     /// The request.
     pub request: EventRequest,

@@ -152,20 +152,18 @@ pub(crate) fn post_via<P: Profile>(transport: &Transport, profiles: &[P], batch:
             profiles.first().map_or(Ok(Vec::new()), serde_json::to_vec),
         )
     };
-    let body = body.map_err(|e| Error::Encode(e.to_string()))?;
+    let body = body.map_err(Error::encode)?;
     match transport.post_json(&path, &body, None) {
         Sent::Accepted { .. } => Ok(()),
         Sent::Status { status: 401, .. } => Err(Error::Unauthorized),
         Sent::Status { status, .. } => Err(Error::Status(status)),
-        Sent::Failed { error, .. } => Err(Error::Network(error)),
+        Sent::Failed { error, .. } => Err(Error::network(error)),
     }
 }
 
 /// Runs a blocking profile call on tokio's blocking pool.
 async fn off_worker<T: Send + 'static>(call: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|e| Error::Network(format!("profile task failed: {e}")))?
+    tokio::task::spawn_blocking(call).await.map_err(Error::network)?
 }
 
 /// Creates or updates a user profile (`POST /v1/users`), blocking.

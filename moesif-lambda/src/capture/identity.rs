@@ -6,7 +6,7 @@
 
 use super::shape::non_empty_str_at;
 use crate::hooks;
-use crate::options::{Hook, IdentifyFn, IdentifyHook, Options};
+use crate::options::{IdentifyFn, IdentifyHook, Options, Slot};
 use lambda_runtime::Context;
 use serde_json::{json, Value};
 
@@ -21,17 +21,16 @@ pub(crate) struct Identity {
 
 /// Runs the hooks (each contained) or the defaults.
 pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> Identity {
-    let run = |name: &'static str,
-               hook: &Option<Hook<IdentifyHook, IdentifyFn>>,
-               default: fn(&Value, &Context) -> Option<String>| {
-        match hook {
-            Some(hook) => hooks::call(name, || hook.get()(event, context)).flatten(),
-            None => default(event, context),
-        }
-    };
-    let api_version = match (&options.api_version, options.api_version_str) {
-        (None, Some(fixed)) => Some(fixed.to_owned()),
-        (hook, _) => run("api_version", hook, |_, context| {
+    let run =
+        |name: &'static str, hook: &Slot<IdentifyHook, IdentifyFn>, default: fn(&Value, &Context) -> Option<String>| {
+            match hook.get() {
+                Some(hook) => hooks::call(name, || hook(event, context)).flatten(),
+                None => default(event, context),
+            }
+        };
+    let api_version = match (options.api_version.is_set(), options.api_version_str) {
+        (false, Some(fixed)) => Some(fixed.to_owned()),
+        _ => run("api_version", &options.api_version, |_, context| {
             Some(context.env_config.version.clone()).filter(|v| !v.is_empty())
         }),
     };
@@ -50,8 +49,8 @@ pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> I
 /// The metadata: the hook's, or the default. Takes the event: the default moves its `requestContext`
 /// into the metadata rather than copying its largest part, so this is the event's last reader.
 pub(crate) fn metadata(mut event: Value, context: &Context, options: &Options) -> Option<Value> {
-    match &options.metadata {
-        Some(hook) => hooks::call("metadata", || hook.get()(&event, context)).flatten(),
+    match options.metadata.get() {
+        Some(hook) => hooks::call("metadata", || hook(&event, context)).flatten(),
         None => default_metadata(&mut event, context),
     }
 }

@@ -333,9 +333,9 @@ impl Call {
         } = self.invocation;
         let options = &options;
         let (shape, mut json) = event.read(keep)?;
-        if let Some(skip) = &options.skip {
+        if let Some(skip) = options.skip.get() {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
-            if hooks::call("skip", || skip.get()(&json, &context)).unwrap_or(false) {
+            if hooks::call("skip", || skip(&json, &context)).unwrap_or(false) {
                 return None;
             }
         }
@@ -376,8 +376,8 @@ impl Call {
 /// `None` when the hook failed (an unmasked event could leak what the mask was meant to remove).
 pub(crate) fn finish(mut event: EventModel, options: &Options) -> Option<EventModel> {
     redact::apply(&mut event, options);
-    match &options.mask_event_model {
-        Some(mask) => hooks::call("mask_event_model", || mask.get()(event)),
+    match options.mask_event_model.get() {
+        Some(mask) => hooks::call("mask_event_model", || mask(event)),
         None => Some(event),
     }
 }

@@ -25,12 +25,12 @@ impl Keep {
     /// What invocations under `options` need of their events; `default_metadata`: whether the default
     /// metadata (which carries the request context) is built for them.
     pub(crate) fn of(options: &crate::options::Options, default_metadata: bool) -> Keep {
-        let hook_reads_event = options.skip.is_some()
-            || options.identify_user.is_some()
-            || options.identify_company.is_some()
-            || options.session_token.is_some()
-            || options.api_version.is_some()
-            || options.metadata.is_some();
+        let hook_reads_event = options.skip.is_set()
+            || options.identify_user.is_set()
+            || options.identify_company.is_set()
+            || options.session_token.is_set()
+            || options.api_version.is_set()
+            || options.metadata.is_set();
         match hook_reads_event {
             true => Keep::Whole,
             false => Keep::Needed {

@@ -9,6 +9,8 @@
 
 use crate::model::EventModel;
 use regex_lite::Regex;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,11 +21,41 @@ use std::time::{Duration, Instant};
 /// rules hold, at a fraction of `regex`'s size; a rule whose pattern does not compile is left out.
 #[derive(Debug)]
 struct Rule {
-    conditions: Vec<(String, Regex)>,
+    conditions: Vec<(Field, Regex)>,
     sample_rate: f64,
 }
 
+/// What a rule's condition looks at (its `path`). A rule on any other path could never match, so it
+/// is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// `request.verb`: the HTTP method.
+    Verb,
+    /// `request.route`: the path of the URI, `/` when it has none.
+    Route,
+    /// `request.ip_address`: the client IP.
+    IpAddress,
+    /// `response.status`: the response status, as text (`503`).
+    Status,
+}
+
+impl Field {
+    fn of(path: &str) -> Option<Field> {
+        match path {
+            "request.verb" => Some(Field::Verb),
+            "request.route" => Some(Field::Route),
+            "request.ip_address" => Some(Field::IpAddress),
+            "response.status" => Some(Field::Status),
+            _ => None,
+        }
+    }
+}
+
 /// A parsed `/v1/config` body.
+///
+/// Read leniently, as the SDKs do: a part of the wrong type (a rate that is not a number, a rule
+/// without conditions) is ignored, never an error; unknown fields are ignored; a body that is JSON
+/// but not an object is an empty config. Only a body that is not JSON fails to parse.
 #[derive(Debug, Default)]
 pub(crate) struct AppConfig {
     sample_rate: Option<f64>,
@@ -32,25 +64,85 @@ pub(crate) struct AppConfig {
     rules: Vec<Rule>,
 }
 
+/// The `/v1/config` body as sent; every field optional, and any of the wrong type ignored.
+#[derive(Deserialize)]
+struct ConfigBody {
+    #[serde(default)]
+    sample_rate: Lenient<f64>,
+    #[serde(default)]
+    user_sample_rate: Lenient<HashMap<String, Lenient<f64>>>,
+    #[serde(default)]
+    company_sample_rate: Lenient<HashMap<String, Lenient<f64>>>,
+    #[serde(default)]
+    regex_config: Lenient<Vec<Lenient<RuleBody>>>,
+}
+
+/// One `regex_config` entry as sent: a rule missing either field, or with a malformed condition,
+/// fails to deserialize and is ignored (as is one whose condition is on a path no event has).
+#[derive(Deserialize)]
+struct RuleBody {
+    sample_rate: f64,
+    conditions: Vec<ConditionBody>,
+}
+
+#[derive(Deserialize)]
+struct ConditionBody {
+    path: String,
+    /// A pattern; any other JSON value is matched as its JSON text (`200`).
+    value: Value,
+}
+
+/// A `T`, or `None` when the value is of another shape (ignored, not an error).
+///
+/// The body is parsed into a `Value` (the parser the crate has anyway) and every struct here is read
+/// from a `&Value`: one more deserializer for the whole config. Measured on `benches/size.sh`, this is
+/// the smallest derive-based reading found: serde's `untagged` for the leniency (its own buffer type)
+/// and a derive straight from the bytes with lenient visitors (serde_json's streaming
+/// `deserialize_any` once per visitor type, about 10 KB more) were both larger.
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(Lenient(T::deserialize(&value).ok()))
+    }
+}
+
+impl<T> Lenient<T> {
+    fn valid(self) -> Option<T> {
+        self.0
+    }
+}
+
 impl AppConfig {
-    /// Parses leniently: a malformed part is ignored, never an error.
-    pub(crate) fn from_json(body: &Value) -> AppConfig {
-        let rates = |key: &str| -> HashMap<String, f64> {
-            body.get(key)
-                .and_then(Value::as_object)
-                .map(|map| map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect())
+    /// Parses a `/v1/config` body (see [`AppConfig`] for what is ignored).
+    pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<AppConfig> {
+        let body: Value = serde_json::from_slice(body)?;
+        let body = ConfigBody::deserialize(&body).ok();
+        Ok(body.map(AppConfig::from_body).unwrap_or_default())
+    }
+
+    fn from_body(body: ConfigBody) -> AppConfig {
+        let rates = |rates: Lenient<HashMap<String, Lenient<f64>>>| -> HashMap<String, f64> {
+            rates
+                .valid()
                 .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(id, rate)| Some((id, rate.valid()?)))
+                .collect()
         };
-        let rules = body
-            .get("regex_config")
-            .and_then(Value::as_array)
-            .map(|rules| rules.iter().filter_map(parse_rule).collect())
-            .unwrap_or_default();
+        let rules = body.regex_config.valid().unwrap_or_default();
         AppConfig {
-            sample_rate: body.get("sample_rate").and_then(Value::as_f64),
-            user_sample_rate: rates("user_sample_rate"),
-            company_sample_rate: rates("company_sample_rate"),
-            rules,
+            sample_rate: body.sample_rate.valid(),
+            user_sample_rate: rates(body.user_sample_rate),
+            company_sample_rate: rates(body.company_sample_rate),
+            rules: rules.into_iter().filter_map(|rule| compile(rule.valid()?)).collect(),
         }
     }
 
@@ -73,35 +165,32 @@ impl AppConfig {
     }
 }
 
-fn parse_rule(rule: &Value) -> Option<Rule> {
-    let sample_rate = rule.get("sample_rate")?.as_f64()?;
+/// The rule, its patterns compiled; `None` when one does not compile.
+fn compile(rule: RuleBody) -> Option<Rule> {
     let conditions = rule
-        .get("conditions")?
-        .as_array()?
-        .iter()
+        .conditions
+        .into_iter()
         .map(|condition| {
-            let path = condition.get("path")?.as_str()?.to_owned();
-            let pattern = match condition.get("value")? {
-                Value::String(text) => text.clone(),
+            let pattern = match condition.value {
+                Value::String(text) => text,
                 other => other.to_string(),
             };
-            Some((path, Regex::new(&pattern).ok()?))
+            Some((Field::of(&condition.path)?, Regex::new(&pattern).ok()?))
         })
         .collect::<Option<Vec<_>>>()?;
     Some(Rule {
         conditions,
-        sample_rate,
+        sample_rate: rule.sample_rate,
     })
 }
 
-/// The values a rule's condition paths refer to.
-fn field(event: &EventModel, path: &str) -> Option<String> {
-    match path {
-        "request.verb" => Some(event.request.verb.clone()).filter(|v| !v.is_empty()),
-        "request.route" => Some(route(&event.request.uri)),
-        "request.ip_address" => event.request.ip_address.clone(),
-        "response.status" => Some(event.response.status.to_string()),
-        _ => None,
+/// The value a rule's condition looks at.
+fn field(event: &EventModel, field: Field) -> Option<String> {
+    match field {
+        Field::Verb => Some(event.request.verb.clone()).filter(|v| !v.is_empty()),
+        Field::Route => Some(route(&event.request.uri)),
+        Field::IpAddress => event.request.ip_address.clone(),
+        Field::Status => Some(event.response.status.to_string()),
     }
 }
 
@@ -122,7 +211,7 @@ fn rule_matches(rule: &Rule, event: &EventModel) -> bool {
         && rule
             .conditions
             .iter()
-            .all(|(path, regex)| field(event, path).is_some_and(|value| regex.is_match(&value)))
+            .all(|(path, regex)| field(event, *path).is_some_and(|value| regex.is_match(&value)))
 }
 
 /// Whether to send an event sampled at `rate` percent, and with which weight.
@@ -214,6 +303,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The config the collector would send as `body`, read as it is from the wire.
+    fn parse(body: Value) -> AppConfig {
+        AppConfig::from_slice(body.to_string().as_bytes()).unwrap_or_else(|error| panic!("{error}"))
+    }
+
     fn event(verb: &str, uri: &str, status: u16, user: Option<&str>) -> EventModel {
         let mut event = EventModel::default();
         event.request.verb = verb.into();
@@ -225,7 +319,7 @@ mod tests {
 
     #[test]
     fn precedence_is_regex_user_company_default() {
-        let config = AppConfig::from_json(&json!({
+        let config = parse(json!({
             "sample_rate": 40,
             "user_sample_rate": {"u1": 10},
             "company_sample_rate": {"c1": 20},
@@ -250,7 +344,7 @@ mod tests {
 
     #[test]
     fn status_rules_match_on_text() {
-        let config = AppConfig::from_json(&json!({"regex_config": [
+        let config = parse(json!({"regex_config": [
             {"conditions": [{"path": "response.status", "value": "5\\d\\d"}], "sample_rate": 100},
             {"conditions": [{"path": "request.route", "value": "("}], "sample_rate": 1}
         ], "sample_rate": 0}));
@@ -260,7 +354,7 @@ mod tests {
 
     #[test]
     fn patterns_are_regex_lite_a_rule_it_cannot_compile_is_ignored() {
-        let config = AppConfig::from_json(&json!({"regex_config": [
+        let config = parse(json!({"regex_config": [
             {"conditions": [{"path": "request.route", "value": "^/\\p{L}+$"}], "sample_rate": 1},
             {"conditions": [{"path": "request.route", "value": "^/(?i)ORDERS/\\d+$"}], "sample_rate": 30}
         ], "sample_rate": 90}));
@@ -275,6 +369,60 @@ mod tests {
         );
         assert_eq!(config.sample_rate(&event("GET", "https://h/orders/x", 200, None)), 90.0);
         assert_eq!(config.sample_rate(&event("GET", "https://h/abc", 200, None)), 90.0);
+    }
+
+    #[test]
+    fn malformed_parts_are_ignored_unknown_fields_tolerated() {
+        let config = parse(json!({
+            "sample_rate": "fifty",
+            "user_sample_rate": {"u1": 10, "u2": "x", "u3": null, "u4": 2.5},
+            "company_sample_rate": [1, 2],
+            "regex_config": [
+                {"conditions": [{"path": "request.verb", "value": "GET"}]},
+                {"conditions": [{"path": "request.verb"}], "sample_rate": 1},
+                {"conditions": [{"path": "request.host", "value": "."}], "sample_rate": 2},
+                {"conditions": "all", "sample_rate": 3},
+                "not a rule",
+                {"conditions": [{"path": "response.status", "value": 404}], "sample_rate": 7, "extra": true},
+                {"conditions": [{"path": "request.ip_address", "value": "^10\\."}], "sample_rate": 8}
+            ],
+            "unknown": {"anything": [1, 2]},
+            "ip_addresses_blocked_by_name": {}
+        }));
+        assert_eq!(config.sample_rate, None, "a rate that is not a number is ignored");
+        assert_eq!(
+            config.user_sample_rate.len(),
+            2,
+            "u1 and u4 are numbers: {:?}",
+            config.user_sample_rate
+        );
+        assert_eq!(config.user_sample_rate.get("u4"), Some(&2.5));
+        assert!(config.company_sample_rate.is_empty());
+        assert_eq!(
+            config.sample_rate(&event("GET", "https://h/", 200, None)),
+            100.0,
+            "malformed rules, and the one on a path no event has, never apply"
+        );
+        assert_eq!(
+            config.sample_rate(&event("GET", "https://h/", 404, None)),
+            7.0,
+            "a number value is matched as its JSON text"
+        );
+        let mut from_ten = event("GET", "https://h/", 200, None);
+        from_ten.request.ip_address = Some("10.0.0.1".into());
+        assert_eq!(config.sample_rate(&from_ten), 8.0);
+        assert_eq!(config.sample_rate(&event("GET", "https://h/", 200, Some("u2"))), 100.0);
+        assert_eq!(config.sample_rate(&event("GET", "https://h/", 200, Some("u1"))), 10.0);
+    }
+
+    #[test]
+    fn a_body_that_is_json_but_no_object_is_an_empty_config_one_that_is_not_json_an_error() {
+        for body in [json!([]), json!("config"), json!(null), json!(3), json!({})] {
+            let config = parse(body);
+            assert!(config.sample_rate.is_none() && config.rules.is_empty() && config.user_sample_rate.is_empty());
+        }
+        assert!(AppConfig::from_slice(b"{\"sample_rate\": 5").is_err());
+        assert!(AppConfig::from_slice(b"<html>").is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! bounded [`queue`] of its collector connection ([`Transport::shared`]); what differs is when queues
 //! are sent:
 //!
-//! - **after the response** (under [`run`]): the call is queued in a few microseconds; once the
+//! - **after the response** (under [`run()`]): the call is queued in a few microseconds; once the
 //!   response has been posted, the runtime layer sends the queue if a send is due (a full batch, an old
 //!   event, sparse traffic), else lets the sandbox go at once ([`runtime_layer`]); what is queued at
 //!   `SIGTERM` is sent then ([`shutdown`]; Lambda sends the signal because [`extension`] registered);
@@ -38,7 +38,7 @@ use queue::{Entry, Item};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Whether [`run`] registered its extension: the queue is then sent after responses.
+/// Whether [`run()`] registered its extension: the queue is then sent after responses.
 static AFTER_RESPONSE: AtomicBool = AtomicBool::new(false);
 
 /// Switches the process to after-response delivery (for good).

@@ -23,8 +23,10 @@ use std::time::{Duration, Instant};
 const MAX_BATCH_BYTES: usize = 1_000_000;
 const MAX_BATCH_EVENTS: usize = 500;
 
-/// What one flush did.
+/// What one flush did (the middleware makes these; more counts may come, so it is
+/// `#[non_exhaustive]`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Events the collector accepted.
     pub sent: usize,

@@ -19,14 +19,36 @@ pub(crate) const DEFAULT_BASE_URI: &str = "https://api.moesif.net";
 const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"));
 
 /// How a POST to the collector went.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Sent {
     /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
     Accepted { config_etag: Option<String> },
     /// The collector answered with this non-2xx status (and a `Retry-After`, if it gave one).
     Status { status: u16, retry_after: Option<Duration> },
-    /// No answer: connection refused, reset, or timed out (the text says which).
-    Failed { error: String, timed_out: bool },
+    /// No answer: connection refused, reset, or timed out (the error says which). Kept as the concrete
+    /// `ureq::Error`: only a profile call turns it into an [`Error::Network`] cause (a `dyn Error`, whose
+    /// vtable brings the error's `Debug` into the binary), so a function that logs events only pays
+    /// for its `Display`.
+    Failed { error: ureq::Error, timed_out: bool },
+}
+
+impl std::fmt::Debug for Sent {
+    /// The error of `Failed` by its message: the derived `Debug` of `ureq::Error` (and of everything it
+    /// may hold) would add kilobytes to the binary for one debug log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sent::Accepted { config_etag } => f.debug_struct("Accepted").field("config_etag", config_etag).finish(),
+            Sent::Status { status, retry_after } => f
+                .debug_struct("Status")
+                .field("status", status)
+                .field("retry_after", retry_after)
+                .finish(),
+            Sent::Failed { error, timed_out } => f
+                .debug_struct("Failed")
+                .field("error", &format_args!("{error}"))
+                .field("timed_out", timed_out)
+                .finish(),
+        }
+    }
 }
 
 impl Sent {
@@ -179,14 +201,14 @@ impl Transport {
     pub(crate) fn try_from_options(options: &Options) -> Result<Transport, Error> {
         let application_id = options
             .application_id
-            .as_deref()
+            .get()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_APPLICATION_ID").ok())
             .filter(|id| !id.trim().is_empty())
             .ok_or(Error::MissingApplicationId)?;
         let base_uri = options
             .base_uri
-            .as_deref()
+            .get()
             .map(str::to_owned)
             .or_else(|| std::env::var("MOESIF_BASE_URI").ok().filter(|b| !b.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URI.to_owned());
@@ -217,7 +239,7 @@ impl Transport {
             Ok(body) => body,
             Err(error) => {
                 return Sent::Failed {
-                    error: format!("gzip: {error}"),
+                    error: ureq::Error::Io(error),
                     timed_out: false,
                 }
             }
@@ -243,7 +265,7 @@ impl Transport {
             },
             Err(error) => Sent::Failed {
                 timed_out: matches!(error, ureq::Error::Timeout(_)),
-                error: error.to_string(),
+                error,
             },
         }
     }
@@ -270,8 +292,8 @@ impl Transport {
                 let etag = header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned);
                 // Read, then parsed from the bytes: one JSON deserializer in the binary, not one per reader.
                 let body = response.body_mut().read_to_vec().map_err(|error| error.to_string());
-                match body.and_then(|bytes| serde_json::from_slice(&bytes).map_err(|error| error.to_string())) {
-                    Ok(body) => Some((AppConfig::from_json(&body), etag)),
+                match body.and_then(|bytes| AppConfig::from_slice(&bytes).map_err(|error| error.to_string())) {
+                    Ok(config) => Some((config, etag)),
                     Err(error) => {
                         tracing::debug!(%error, "moesif: unreadable /v1/config; sampling at 100 %");
                         None
@@ -389,7 +411,7 @@ mod tests {
         assert!(status(503).is_outage() && status(429).is_outage());
         assert!(!status(400).is_outage() && !status(401).is_outage());
         assert!(Sent::Failed {
-            error: String::new(),
+            error: ureq::Error::ConnectionFailed,
             timed_out: true
         }
         .is_outage());

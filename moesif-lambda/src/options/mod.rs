@@ -5,18 +5,23 @@
 //! `Options` can be a `const`; options built at run time (a `fn() -> Options`, a layer's) may also take
 //! closures that capture values (the `*_with` builders). [`OptionsSource`] lets
 //! `#[moesif_logger(options = X)]` take either a const or a `fn() -> Options`.
+//!
+//! No `const fn` builder drops a value (a `const fn` cannot run a destructor): each hook and string is
+//! a [`Slot`], whose `const` half holds only `Copy` data (`fn` pointers, `&'static str`) and whose
+//! owned half (closures, owned strings) only the run-time builders write. [`OutgoingOptions`], which a
+//! `const` builder takes by value, holds only `fn`s for that reason; closures for the outgoing hooks
+//! go through `Options::outgoing_*_with`.
 
-mod hook;
 mod outgoing;
+mod slot;
 
-pub(crate) use hook::Hook;
+pub(crate) use slot::Slot;
 
-use hook::{as_dyn, AsDyn};
-use std::borrow::Cow;
+use slot::{as_dyn, AsDyn};
 use std::sync::Arc;
 
-pub(crate) use outgoing::OutgoingIdentifyFn;
 pub use outgoing::{OutgoingCall, OutgoingIdentifyHook, OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook};
+pub(crate) use outgoing::{OutgoingHooks, OutgoingIdentifyFn};
 
 use crate::model::EventModel;
 use lambda_runtime::Context;
@@ -94,18 +99,20 @@ pub(crate) const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
-    pub(crate) identify_user: Option<Hook<IdentifyHook, IdentifyFn>>,
-    pub(crate) identify_company: Option<Hook<IdentifyHook, IdentifyFn>>,
-    pub(crate) session_token: Option<Hook<IdentifyHook, IdentifyFn>>,
-    pub(crate) api_version: Option<Hook<IdentifyHook, IdentifyFn>>,
+    // Hooks and strings are `Slot`s: the `const` builders write only their `Copy` half, so that no
+    // `const fn` has a value to drop (see `slot.rs`).
+    pub(crate) identify_user: Slot<IdentifyHook, IdentifyFn>,
+    pub(crate) identify_company: Slot<IdentifyHook, IdentifyFn>,
+    pub(crate) session_token: Slot<IdentifyHook, IdentifyFn>,
+    pub(crate) api_version: Slot<IdentifyHook, IdentifyFn>,
     pub(crate) api_version_str: Option<&'static str>,
-    pub(crate) metadata: Option<Hook<MetadataHook, MetadataFn>>,
-    pub(crate) skip: Option<Hook<SkipHook, SkipFn>>,
-    pub(crate) mask_event_model: Option<Hook<MaskHook, MaskFn>>,
+    pub(crate) metadata: Slot<MetadataHook, MetadataFn>,
+    pub(crate) skip: Slot<SkipHook, SkipFn>,
+    pub(crate) mask_event_model: Slot<MaskHook, MaskFn>,
     pub(crate) log_body: bool,
     pub(crate) debug: bool,
-    pub(crate) application_id: Option<Cow<'static, str>>,
-    pub(crate) base_uri: Option<Cow<'static, str>>,
+    pub(crate) application_id: Slot<&'static str, str>,
+    pub(crate) base_uri: Slot<&'static str, str>,
     pub(crate) max_body_bytes: usize,
     pub(crate) redact_names: &'static [&'static str],
     pub(crate) keep_names: &'static [&'static str],
@@ -115,7 +122,7 @@ pub struct Options {
     pub(crate) redact_default_body_fields: bool,
     pub(crate) redact_cookies: bool,
     pub(crate) trusted_source_ip_only: bool,
-    pub(crate) outgoing: OutgoingOptions,
+    pub(crate) outgoing: OutgoingHooks,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) flush_budget: Duration,
@@ -142,20 +149,21 @@ impl Options {
     /// ```
     /// const OPTIONS: moesif_lambda::Options = moesif_lambda::Options::new();
     /// ```
+    #[must_use]
     pub const fn new() -> Self {
         Self {
-            identify_user: None,
-            identify_company: None,
-            session_token: None,
-            api_version: None,
+            identify_user: Slot::unset(),
+            identify_company: Slot::unset(),
+            session_token: Slot::unset(),
+            api_version: Slot::unset(),
             api_version_str: None,
-            metadata: None,
-            skip: None,
-            mask_event_model: None,
+            metadata: Slot::unset(),
+            skip: Slot::unset(),
+            mask_event_model: Slot::unset(),
             log_body: true,
             debug: false,
-            application_id: None,
-            base_uri: None,
+            application_id: Slot::unset(),
+            base_uri: Slot::unset(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             redact_names: &[],
             keep_names: &[],
@@ -165,7 +173,7 @@ impl Options {
             redact_default_body_fields: true,
             redact_cookies: true,
             trusted_source_ip_only: false,
-            outgoing: OutgoingOptions::new(),
+            outgoing: OutgoingHooks::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             flush_budget: DEFAULT_FLUSH_BUDGET,
@@ -187,8 +195,9 @@ impl Options {
     ///     .identify_user(|event, _| moesif_lambda::RequestView::of(event)?.header("x-user-id").map(String::from));
     /// ```
     #[doc(alias = "IDENTIFY_USER")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn identify_user(mut self, hook: IdentifyHook) -> Self {
-        std::mem::forget(self.identify_user.replace(Hook::Plain(hook)));
+        self.identify_user.set(hook);
         self
     }
 
@@ -199,8 +208,9 @@ impl Options {
     ///     .identify_company(|event, _| moesif_lambda::RequestView::of(event)?.header("x-org").map(String::from));
     /// ```
     #[doc(alias = "IDENTIFY_COMPANY")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn identify_company(mut self, hook: IdentifyHook) -> Self {
-        std::mem::forget(self.identify_company.replace(Hook::Plain(hook)));
+        self.identify_company.set(hook);
         self
     }
 
@@ -211,8 +221,9 @@ impl Options {
     ///     .session_token(|event, _| moesif_lambda::RequestView::of(event)?.header("x-session").map(String::from));
     /// ```
     #[doc(alias = "GET_SESSION_TOKEN")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn session_token(mut self, hook: IdentifyHook) -> Self {
-        std::mem::forget(self.session_token.replace(Hook::Plain(hook)));
+        self.session_token.set(hook);
         self
     }
 
@@ -223,8 +234,9 @@ impl Options {
     ///     .api_version(|event, _| moesif_lambda::RequestView::of(event)?.header("x-api-version").map(String::from));
     /// ```
     #[doc(alias = "GET_API_VERSION")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn api_version(mut self, hook: IdentifyHook) -> Self {
-        std::mem::forget(self.api_version.replace(Hook::Plain(hook)));
+        self.api_version.set(hook);
         self
     }
 
@@ -233,6 +245,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().api_version_str("2024-01-01");
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn api_version_str(mut self, version: &'static str) -> Self {
         self.api_version_str = Some(version);
         self
@@ -246,8 +259,9 @@ impl Options {
     ///     .metadata(|_, ctx| Some(serde_json::json!({ "request_id": ctx.request_id })));
     /// ```
     #[doc(alias = "GET_METADATA")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn metadata(mut self, hook: MetadataHook) -> Self {
-        std::mem::forget(self.metadata.replace(Hook::Plain(hook)));
+        self.metadata.set(hook);
         self
     }
 
@@ -258,8 +272,9 @@ impl Options {
     ///     .skip(|event, _| event["path"] == "/health");
     /// ```
     #[doc(alias = "SKIP")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn skip(mut self, hook: SkipHook) -> Self {
-        std::mem::forget(self.skip.replace(Hook::Plain(hook)));
+        self.skip.set(hook);
         self
     }
 
@@ -272,8 +287,9 @@ impl Options {
     /// });
     /// ```
     #[doc(alias = "MASK_EVENT_MODEL")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn mask_event_model(mut self, hook: MaskHook) -> Self {
-        std::mem::forget(self.mask_event_model.replace(Hook::Plain(hook)));
+        self.mask_event_model.set(hook);
         self
     }
 
@@ -285,11 +301,12 @@ impl Options {
     /// let options = Options::new()
     ///     .identify_user_with(move |event, _| RequestView::of(event)?.header(&header).map(String::from));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn identify_user_with(
         mut self,
         hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.identify_user = Some(Hook::Shared(Arc::new(hook)));
+        self.identify_user.set_owned(Arc::new(hook));
         self
     }
 
@@ -299,11 +316,12 @@ impl Options {
     /// let tenant = String::from("acme");
     /// let options = moesif_lambda::Options::new().identify_company_with(move |_, _| Some(tenant.clone()));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn identify_company_with(
         mut self,
         hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.identify_company = Some(Hook::Shared(Arc::new(hook)));
+        self.identify_company.set_owned(Arc::new(hook));
         self
     }
 
@@ -314,11 +332,12 @@ impl Options {
     /// let options = moesif_lambda::Options::new()
     ///     .session_token_with(move |event, _| moesif_lambda::RequestView::of(event)?.header(&header).map(String::from));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn session_token_with(
         mut self,
         hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.session_token = Some(Hook::Shared(Arc::new(hook)));
+        self.session_token.set_owned(Arc::new(hook));
         self
     }
 
@@ -328,11 +347,12 @@ impl Options {
     /// let version = std::env::var("API_VERSION").unwrap_or_else(|_| "v1".into());
     /// let options = moesif_lambda::Options::new().api_version_with(move |_, _| Some(version.clone()));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn api_version_with(
         mut self,
         hook: impl Fn(&Value, &Context) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.api_version = Some(Hook::Shared(Arc::new(hook)));
+        self.api_version.set_owned(Arc::new(hook));
         self
     }
 
@@ -343,8 +363,9 @@ impl Options {
     /// let options = moesif_lambda::Options::new()
     ///     .metadata_with(move |_, _| Some(serde_json::json!({ "region": region })));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn metadata_with(mut self, hook: impl Fn(&Value, &Context) -> Option<Value> + Send + Sync + 'static) -> Self {
-        self.metadata = Some(Hook::Shared(Arc::new(hook)));
+        self.metadata.set_owned(Arc::new(hook));
         self
     }
 
@@ -356,8 +377,9 @@ impl Options {
     ///     moesif_lambda::RequestView::of(event).is_some_and(|r| skipped.contains(&r.path()))
     /// });
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn skip_with(mut self, hook: impl Fn(&Value, &Context) -> bool + Send + Sync + 'static) -> Self {
-        self.skip = Some(Hook::Shared(Arc::new(hook)));
+        self.skip.set_owned(Arc::new(hook));
         self
     }
 
@@ -372,8 +394,9 @@ impl Options {
     ///     event
     /// });
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn mask_event_model_with(mut self, hook: impl Fn(EventModel) -> EventModel + Send + Sync + 'static) -> Self {
-        self.mask_event_model = Some(Hook::Shared(Arc::new(hook)));
+        self.mask_event_model.set_owned(Arc::new(hook));
         self
     }
 
@@ -384,6 +407,7 @@ impl Options {
     /// assert!(!O.log_body_enabled());
     /// ```
     #[doc(alias = "LOG_BODY")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn log_body(mut self, log_body: bool) -> Self {
         self.log_body = log_body;
         self
@@ -396,6 +420,7 @@ impl Options {
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().debug(true);
     /// ```
     #[doc(alias = "DEBUG")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn debug(mut self, debug: bool) -> Self {
         self.debug = debug;
         self
@@ -408,9 +433,9 @@ impl Options {
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().application_id("eyJhcHAi...");
     /// ```
     #[doc(alias = "APPLICATION_ID")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn application_id(mut self, application_id: &'static str) -> Self {
-        let id = Some(Cow::Borrowed(application_id));
-        std::mem::forget(std::mem::replace(&mut self.application_id, id));
+        self.application_id.set(application_id);
         self
     }
 
@@ -420,8 +445,9 @@ impl Options {
     /// let id = std::env::var("MY_MOESIF_ID").unwrap_or_default();
     /// let options = moesif_lambda::Options::new().application_id_owned(id);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn application_id_owned(mut self, application_id: impl Into<String>) -> Self {
-        self.application_id = Some(Cow::Owned(application_id.into()));
+        self.application_id.set_owned(Arc::from(application_id.into()));
         self
     }
 
@@ -431,8 +457,9 @@ impl Options {
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().base_uri("http://127.0.0.1:8080");
     /// ```
     #[doc(alias = "BASE_URI")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn base_uri(mut self, base_uri: &'static str) -> Self {
-        std::mem::forget(self.base_uri.replace(Cow::Borrowed(base_uri)));
+        self.base_uri.set(base_uri);
         self
     }
 
@@ -441,8 +468,9 @@ impl Options {
     /// ```
     /// let options = moesif_lambda::Options::new().base_uri_owned(format!("http://127.0.0.1:{}", 8080));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub fn base_uri_owned(mut self, base_uri: impl Into<String>) -> Self {
-        self.base_uri = Some(Cow::Owned(base_uri.into()));
+        self.base_uri.set_owned(Arc::from(base_uri.into()));
         self
     }
 
@@ -452,6 +480,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().max_body_bytes(100 * 1024);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn max_body_bytes(mut self, max: usize) -> Self {
         self.max_body_bytes = max;
         self
@@ -465,6 +494,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact(&["x-internal-id", "ssn"]);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact(mut self, names: &'static [&'static str]) -> Self {
         self.redact_names = names;
         self
@@ -480,6 +510,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().keep(&["authorization"]);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn keep(mut self, names: &'static [&'static str]) -> Self {
         self.keep_names = names;
         self
@@ -496,6 +527,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_by_value(false);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact_by_value(mut self, on: bool) -> Self {
         self.redact_by_value = on;
         self
@@ -511,6 +543,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_headers(false);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact_default_headers(mut self, on: bool) -> Self {
         self.redact_default_headers = on;
         self
@@ -524,6 +557,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_query_params(false);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact_default_query_params(mut self, on: bool) -> Self {
         self.redact_default_query_params = on;
         self
@@ -536,6 +570,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_default_body_fields(false);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact_default_body_fields(mut self, on: bool) -> Self {
         self.redact_default_body_fields = on;
         self
@@ -550,6 +585,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().redact_cookies(false);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn redact_cookies(mut self, on: bool) -> Self {
         self.redact_cookies = on;
         self
@@ -561,19 +597,101 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().trusted_source_ip_only(true);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn trusted_source_ip_only(mut self, on: bool) -> Self {
         self.trusted_source_ip_only = on;
         self
     }
 
-    /// Options for the outgoing calls the function makes (the Python `*_OUTGOING` keys).
+    /// Options for the outgoing calls the function makes (the Python `*_OUTGOING` keys). It replaces
+    /// every outgoing setting, hooks set by the `outgoing_*_with` builders before it included.
     ///
     /// ```
     /// use moesif_lambda::{Options, OutgoingOptions};
     /// const O: Options = Options::new().outgoing(OutgoingOptions::new());
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn outgoing(mut self, outgoing: OutgoingOptions) -> Self {
-        std::mem::forget(std::mem::replace(&mut self.outgoing, outgoing));
+        self.outgoing.replace_with(outgoing);
+        self
+    }
+
+    /// `SKIP_OUTGOING` with a closure that captures values: replaces the `skip` hook of the
+    /// [`OutgoingOptions`] given to [`Options::outgoing`] (call it after that).
+    ///
+    /// ```
+    /// let internal = String::from("internal.example");
+    /// let options = moesif_lambda::Options::new().outgoing_skip_with(move |call| call.uri.contains(&internal));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub fn outgoing_skip_with(mut self, hook: impl Fn(&OutgoingCall<'_>) -> bool + Send + Sync + 'static) -> Self {
+        self.outgoing.skip.set_owned(Arc::new(hook));
+        self
+    }
+
+    /// `IDENTIFY_USER_OUTGOING` with a closure that captures values (replaces
+    /// [`OutgoingOptions::identify_user`]; call it after [`Options::outgoing`]).
+    ///
+    /// ```
+    /// let header = String::from("x-user");
+    /// let options = moesif_lambda::Options::new()
+    ///     .outgoing_identify_user_with(move |call| call.request_headers[header.as_str()].as_str().map(String::from));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub fn outgoing_identify_user_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.outgoing.identify_user.set_owned(Arc::new(hook));
+        self
+    }
+
+    /// `IDENTIFY_COMPANY_OUTGOING` with a closure that captures values (replaces
+    /// [`OutgoingOptions::identify_company`]; call it after [`Options::outgoing`]).
+    ///
+    /// ```
+    /// let tenant = String::from("acme");
+    /// let options = moesif_lambda::Options::new().outgoing_identify_company_with(move |_| Some(tenant.clone()));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub fn outgoing_identify_company_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.outgoing.identify_company.set_owned(Arc::new(hook));
+        self
+    }
+
+    /// `GET_SESSION_TOKEN_OUTGOING` with a closure that captures values (replaces
+    /// [`OutgoingOptions::session_token`]; call it after [`Options::outgoing`]).
+    ///
+    /// ```
+    /// let token = String::from("session-1");
+    /// let options = moesif_lambda::Options::new().outgoing_session_token_with(move |_| Some(token.clone()));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub fn outgoing_session_token_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.outgoing.session_token.set_owned(Arc::new(hook));
+        self
+    }
+
+    /// `GET_METADATA_OUTGOING` with a closure that captures values (replaces
+    /// [`OutgoingOptions::metadata`]; call it after [`Options::outgoing`]).
+    ///
+    /// ```
+    /// let service = String::from("orders");
+    /// let options = moesif_lambda::Options::new()
+    ///     .outgoing_metadata_with(move |call| Some(serde_json::json!({ "service": service, "status": call.status })));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub fn outgoing_metadata_with(
+        mut self,
+        hook: impl Fn(&OutgoingCall<'_>) -> Option<Value> + Send + Sync + 'static,
+    ) -> Self {
+        self.outgoing.metadata.set_owned(Arc::new(hook));
         self
     }
 
@@ -582,6 +700,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().connect_timeout(std::time::Duration::from_millis(300));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -593,6 +712,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().request_timeout(std::time::Duration::from_secs(1));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -604,6 +724,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().flush_budget(std::time::Duration::from_millis(500));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn flush_budget(mut self, budget: Duration) -> Self {
         self.flush_budget = budget;
         self
@@ -615,6 +736,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().queue_capacity(200, 1024 * 1024);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn queue_capacity(mut self, events: usize, bytes: usize) -> Self {
         self.queue_capacity = events;
         self.queue_bytes = bytes;
@@ -628,6 +750,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().batch_size(20, 256 * 1024);
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn batch_size(mut self, events: usize, bytes: usize) -> Self {
         self.batch_events = events;
         self.batch_bytes = bytes;
@@ -640,6 +763,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().max_batch_delay(std::time::Duration::from_secs(2));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn max_batch_delay(mut self, delay: Duration) -> Self {
         self.max_batch_delay = delay;
         self
@@ -652,6 +776,7 @@ impl Options {
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().idle_threshold(std::time::Duration::from_secs(1));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn idle_threshold(mut self, idle: Duration) -> Self {
         self.idle_threshold = idle;
         self
@@ -667,6 +792,7 @@ impl Options {
     /// const O: moesif_lambda::Options =
     ///     moesif_lambda::Options::new().collector_backoff(Duration::from_millis(500), Duration::from_secs(60));
     /// ```
+    #[must_use = "a builder returns the changed options"]
     pub const fn collector_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.backoff_first = first;
         self.backoff_max = max;
@@ -688,18 +814,18 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hook = |set: bool| if set { "set" } else { "none" };
         f.debug_struct("Options")
-            .field("application_id", &self.application_id.as_ref().map(|_| "[set]"))
-            .field("base_uri", &self.base_uri)
+            .field("application_id", &self.application_id.is_set().then_some("[set]"))
+            .field("base_uri", &self.base_uri.get())
             .field("log_body", &self.log_body)
             .field("debug", &self.debug)
-            .field("identify_user", &hook(self.identify_user.is_some()))
-            .field("identify_company", &hook(self.identify_company.is_some()))
-            .field("session_token", &hook(self.session_token.is_some()))
-            .field("api_version", &hook(self.api_version.is_some()))
+            .field("identify_user", &hook(self.identify_user.is_set()))
+            .field("identify_company", &hook(self.identify_company.is_set()))
+            .field("session_token", &hook(self.session_token.is_set()))
+            .field("api_version", &hook(self.api_version.is_set()))
             .field("api_version_str", &self.api_version_str)
-            .field("metadata", &hook(self.metadata.is_some()))
-            .field("skip", &hook(self.skip.is_some()))
-            .field("mask_event_model", &hook(self.mask_event_model.is_some()))
+            .field("metadata", &hook(self.metadata.is_set()))
+            .field("skip", &hook(self.skip.is_set()))
+            .field("mask_event_model", &hook(self.mask_event_model.is_set()))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("redact", &self.redact_names)
             .field("keep", &self.keep_names)
@@ -754,5 +880,57 @@ impl OptionsSource for Options {
 impl<F: Fn() -> Options> OptionsSource for F {
     fn options(&self) -> Options {
         self()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the `identify_user` hook in force says.
+    fn user_of(options: &Options) -> Option<String> {
+        let hook = options.identify_user.get()?;
+        hook(&Value::Null, &Context::default())
+    }
+
+    #[test]
+    fn the_last_builder_wins_and_a_replaced_closure_is_dropped_with_the_options() {
+        let witness = Arc::new(());
+        let held = witness.clone();
+        let closure_then_fn = Options::new()
+            .identify_user_with(move |_, _| Some(format!("closure-{}", Arc::strong_count(&held))))
+            .identify_user(|_, _| Some("fn".into()));
+        assert_eq!(user_of(&closure_then_fn).as_deref(), Some("fn"));
+        assert_eq!(
+            Arc::strong_count(&witness),
+            2,
+            "the replaced closure is kept by the options"
+        );
+        let copy = closure_then_fn.clone();
+        drop(closure_then_fn);
+        drop(copy);
+        assert_eq!(Arc::strong_count(&witness), 1, "and dropped with them: nothing leaked");
+
+        let fn_then_closure = Options::new()
+            .identify_user(|_, _| Some("fn".into()))
+            .identify_user_with(|_, _| Some("closure".into()));
+        assert_eq!(user_of(&fn_then_closure).as_deref(), Some("closure"));
+    }
+
+    #[test]
+    fn owned_and_static_strings() {
+        const STATIC: Options = Options::new()
+            .application_id("static-id")
+            .base_uri("http://127.0.0.1:1");
+        assert_eq!(STATIC.application_id.get(), Some("static-id"));
+        let owned = STATIC.clone().application_id_owned(String::from("owned-id"));
+        assert_eq!(owned.application_id.get(), Some("owned-id"));
+        assert_eq!(
+            owned.clone().application_id("again").application_id.get(),
+            Some("again")
+        );
+        assert_eq!(owned.base_uri.get(), Some("http://127.0.0.1:1"));
+        let debug = format!("{owned:?}");
+        assert!(debug.contains("[set]") && !debug.contains("owned-id"), "{debug}");
     }
 }

@@ -1,9 +1,8 @@
 //! [`OutgoingOptions`]: what is captured of the HTTP calls the function makes (the Python `*_OUTGOING`
 //! keys), and [`OutgoingCall`], the view its hooks receive.
 
-use super::hook::{as_dyn, AsDyn, Hook};
+use super::slot::{as_dyn, AsDyn, Slot};
 use serde_json::Value;
-use std::sync::Arc;
 
 /// A read-only view of one outgoing call, for the outgoing hooks.
 #[derive(Debug)]
@@ -46,6 +45,10 @@ as_dyn!(
 /// Options for capturing the HTTP calls the function makes (see [`crate::Options::outgoing`]); the
 /// Python `*_OUTGOING` keys.
 ///
+/// Its hooks are `fn`s (closures that capture nothing coerce to them), so it can be a `const`. Hooks
+/// that capture values go on [`crate::Options`] itself, after `outgoing(…)`:
+/// [`crate::Options::outgoing_skip_with`], [`crate::Options::outgoing_identify_user_with`], …
+///
 /// ```
 /// use moesif_lambda::{Options, OutgoingOptions};
 /// const OPTIONS: Options = Options::new().outgoing(
@@ -54,15 +57,15 @@ as_dyn!(
 ///         .log_body(false),
 /// );
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 #[non_exhaustive]
 pub struct OutgoingOptions {
-    pub(crate) skip: Option<Hook<OutgoingSkipHook, OutgoingSkipFn>>,
-    pub(crate) identify_user: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
-    pub(crate) identify_company: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
-    pub(crate) session_token: Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>,
-    pub(crate) metadata: Option<Hook<OutgoingMetadataHook, OutgoingMetadataFn>>,
-    pub(crate) log_body: bool,
+    skip: Option<OutgoingSkipHook>,
+    identify_user: Option<OutgoingIdentifyHook>,
+    identify_company: Option<OutgoingIdentifyHook>,
+    session_token: Option<OutgoingIdentifyHook>,
+    metadata: Option<OutgoingMetadataHook>,
+    log_body: bool,
 }
 
 impl Default for OutgoingOptions {
@@ -77,6 +80,7 @@ impl OutgoingOptions {
     /// ```
     /// const OUT: moesif_lambda::OutgoingOptions = moesif_lambda::OutgoingOptions::new();
     /// ```
+    #[must_use]
     pub const fn new() -> Self {
         Self {
             skip: None,
@@ -94,8 +98,9 @@ impl OutgoingOptions {
     /// const OUT: moesif_lambda::OutgoingOptions = moesif_lambda::OutgoingOptions::new().skip(|call| call.method == "HEAD");
     /// ```
     #[doc(alias = "SKIP_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn skip(mut self, hook: OutgoingSkipHook) -> Self {
-        std::mem::forget(self.skip.replace(Hook::Plain(hook)));
+        self.skip = Some(hook);
         self
     }
 
@@ -106,8 +111,9 @@ impl OutgoingOptions {
     ///     moesif_lambda::OutgoingOptions::new().identify_user(|call| call.request_headers["x-user"].as_str().map(String::from));
     /// ```
     #[doc(alias = "IDENTIFY_USER_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn identify_user(mut self, hook: OutgoingIdentifyHook) -> Self {
-        std::mem::forget(self.identify_user.replace(Hook::Plain(hook)));
+        self.identify_user = Some(hook);
         self
     }
 
@@ -118,8 +124,9 @@ impl OutgoingOptions {
     ///     moesif_lambda::OutgoingOptions::new().identify_company(|_| Some("acme".into()));
     /// ```
     #[doc(alias = "IDENTIFY_COMPANY_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn identify_company(mut self, hook: OutgoingIdentifyHook) -> Self {
-        std::mem::forget(self.identify_company.replace(Hook::Plain(hook)));
+        self.identify_company = Some(hook);
         self
     }
 
@@ -130,8 +137,9 @@ impl OutgoingOptions {
     ///     moesif_lambda::OutgoingOptions::new().session_token(|call| call.request_headers["x-session"].as_str().map(String::from));
     /// ```
     #[doc(alias = "GET_SESSION_TOKEN_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn session_token(mut self, hook: OutgoingIdentifyHook) -> Self {
-        std::mem::forget(self.session_token.replace(Hook::Plain(hook)));
+        self.session_token = Some(hook);
         self
     }
 
@@ -142,74 +150,9 @@ impl OutgoingOptions {
     ///     moesif_lambda::OutgoingOptions::new().metadata(|call| Some(serde_json::json!({ "status": call.status })));
     /// ```
     #[doc(alias = "GET_METADATA_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn metadata(mut self, hook: OutgoingMetadataHook) -> Self {
-        std::mem::forget(self.metadata.replace(Hook::Plain(hook)));
-        self
-    }
-
-    /// [`OutgoingOptions::skip`] with a closure that captures values.
-    ///
-    /// ```
-    /// let internal = String::from("internal.example");
-    /// let out = moesif_lambda::OutgoingOptions::new().skip_with(move |call| call.uri.contains(&internal));
-    /// ```
-    pub fn skip_with(mut self, hook: impl Fn(&OutgoingCall<'_>) -> bool + Send + Sync + 'static) -> Self {
-        self.skip = Some(Hook::Shared(Arc::new(hook)));
-        self
-    }
-
-    /// [`OutgoingOptions::identify_user`] with a closure that captures values.
-    ///
-    /// ```
-    /// let header = String::from("x-user");
-    /// let out = moesif_lambda::OutgoingOptions::new()
-    ///     .identify_user_with(move |call| call.request_headers[header.as_str()].as_str().map(String::from));
-    /// ```
-    pub fn identify_user_with(
-        mut self,
-        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.identify_user = Some(Hook::Shared(Arc::new(hook)));
-        self
-    }
-
-    /// [`OutgoingOptions::identify_company`] with a closure that captures values.
-    ///
-    /// ```
-    /// let tenant = String::from("acme");
-    /// let out = moesif_lambda::OutgoingOptions::new().identify_company_with(move |_| Some(tenant.clone()));
-    /// ```
-    pub fn identify_company_with(
-        mut self,
-        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.identify_company = Some(Hook::Shared(Arc::new(hook)));
-        self
-    }
-
-    /// [`OutgoingOptions::session_token`] with a closure that captures values.
-    ///
-    /// ```
-    /// let token = String::from("session-1");
-    /// let out = moesif_lambda::OutgoingOptions::new().session_token_with(move |_| Some(token.clone()));
-    /// ```
-    pub fn session_token_with(
-        mut self,
-        hook: impl Fn(&OutgoingCall<'_>) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.session_token = Some(Hook::Shared(Arc::new(hook)));
-        self
-    }
-
-    /// [`OutgoingOptions::metadata`] with a closure that captures values.
-    ///
-    /// ```
-    /// let service = String::from("orders");
-    /// let out = moesif_lambda::OutgoingOptions::new()
-    ///     .metadata_with(move |call| Some(serde_json::json!({ "service": service, "status": call.status })));
-    /// ```
-    pub fn metadata_with(mut self, hook: impl Fn(&OutgoingCall<'_>) -> Option<Value> + Send + Sync + 'static) -> Self {
-        self.metadata = Some(Hook::Shared(Arc::new(hook)));
+        self.metadata = Some(hook);
         self
     }
 
@@ -219,6 +162,7 @@ impl OutgoingOptions {
     /// const OUT: moesif_lambda::OutgoingOptions = moesif_lambda::OutgoingOptions::new().log_body(false);
     /// ```
     #[doc(alias = "LOG_BODY_OUTGOING")]
+    #[must_use = "a builder returns the changed options"]
     pub const fn log_body(mut self, log_body: bool) -> Self {
         self.log_body = log_body;
         self
@@ -234,6 +178,56 @@ impl std::fmt::Debug for OutgoingOptions {
             .field("identify_company", &hook(self.identify_company.is_some()))
             .field("session_token", &hook(self.session_token.is_some()))
             .field("metadata", &hook(self.metadata.is_some()))
+            .field("log_body", &self.log_body)
+            .finish()
+    }
+}
+
+/// The outgoing settings as [`crate::Options`] holds them: the `fn`s of the last [`OutgoingOptions`]
+/// given, or the closures of the `Options::outgoing_*_with` builders called after it.
+#[derive(Clone)]
+pub(crate) struct OutgoingHooks {
+    pub(crate) skip: Slot<OutgoingSkipHook, OutgoingSkipFn>,
+    pub(crate) identify_user: Slot<OutgoingIdentifyHook, OutgoingIdentifyFn>,
+    pub(crate) identify_company: Slot<OutgoingIdentifyHook, OutgoingIdentifyFn>,
+    pub(crate) session_token: Slot<OutgoingIdentifyHook, OutgoingIdentifyFn>,
+    pub(crate) metadata: Slot<OutgoingMetadataHook, OutgoingMetadataFn>,
+    pub(crate) log_body: bool,
+}
+
+impl OutgoingHooks {
+    /// The defaults of [`OutgoingOptions::new`].
+    pub(crate) const fn new() -> Self {
+        Self {
+            skip: Slot::unset(),
+            identify_user: Slot::unset(),
+            identify_company: Slot::unset(),
+            session_token: Slot::unset(),
+            metadata: Slot::unset(),
+            log_body: true,
+        }
+    }
+
+    /// Every setting from `options` (the hooks it leaves unset become unset).
+    pub(crate) const fn replace_with(&mut self, options: OutgoingOptions) {
+        self.skip.set_or_unset(options.skip);
+        self.identify_user.set_or_unset(options.identify_user);
+        self.identify_company.set_or_unset(options.identify_company);
+        self.session_token.set_or_unset(options.session_token);
+        self.metadata.set_or_unset(options.metadata);
+        self.log_body = options.log_body;
+    }
+}
+
+impl std::fmt::Debug for OutgoingHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hook = |set: bool| if set { "set" } else { "none" };
+        f.debug_struct("OutgoingOptions")
+            .field("skip", &hook(self.skip.is_set()))
+            .field("identify_user", &hook(self.identify_user.is_set()))
+            .field("identify_company", &hook(self.identify_company.is_set()))
+            .field("session_token", &hook(self.session_token.is_set()))
+            .field("metadata", &hook(self.metadata.is_set()))
             .field("log_body", &self.log_body)
             .finish()
     }

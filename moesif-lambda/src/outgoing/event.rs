@@ -7,7 +7,7 @@ use crate::capture::{finish, transaction_id};
 use crate::delivery::BuildLater;
 use crate::hooks;
 use crate::model::{Direction, EventModel, EventRequest, EventResponse};
-use crate::options::{Hook, Options, OutgoingCall, OutgoingIdentifyFn, OutgoingIdentifyHook};
+use crate::options::{Options, OutgoingCall, OutgoingIdentifyFn, OutgoingIdentifyHook, Slot};
 use crate::time::format_millis;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -104,22 +104,21 @@ impl Captured {
             response_headers: &self.response_headers,
             request_id: request_id.as_deref(),
         };
-        if let Some(skip) = &outgoing.skip {
-            if hooks::call("skip_outgoing", || skip.get()(&view)).unwrap_or(false) {
+        if let Some(skip) = outgoing.skip.get() {
+            if hooks::call("skip_outgoing", || skip(&view)).unwrap_or(false) {
                 return None;
             }
         }
-        let run = |name, hook: &Option<Hook<OutgoingIdentifyHook, OutgoingIdentifyFn>>| {
-            hook.as_ref()
-                .and_then(|hook| hooks::call(name, || hook.get()(&view)).flatten())
+        let run = |name, hook: &Slot<OutgoingIdentifyHook, OutgoingIdentifyFn>| {
+            hook.get().and_then(|hook| hooks::call(name, || hook(&view)).flatten())
         };
         let user_id = run("identify_user_outgoing", &outgoing.identify_user);
         let company_id = run("identify_company_outgoing", &outgoing.identify_company);
         let session_token = run("session_token_outgoing", &outgoing.session_token);
         let mut metadata = match outgoing
             .metadata
-            .as_ref()
-            .and_then(|hook| hooks::call("metadata_outgoing", || hook.get()(&view)).flatten())
+            .get()
+            .and_then(|hook| hooks::call("metadata_outgoing", || hook(&view)).flatten())
         {
             Some(Value::Object(map)) => map,
             Some(other) => Map::from_iter([("value".to_owned(), other)]),

@@ -66,6 +66,7 @@ impl MoesifMiddleware {
     /// ```
     /// let middleware = moesif_lambda::MoesifMiddleware::new(moesif_lambda::Options::new());
     /// ```
+    #[must_use]
     pub fn new(options: Options) -> Self {
         Self {
             options: Arc::new(options),

@@ -12,7 +12,8 @@ fn options() -> Options {
         .application_id_owned(std::env::var("MY_APP_ID").unwrap_or_default())
         .identify_company_with(move |event, _| RequestView::of(event)?.header(&tenant_header).map(String::from))
         .skip_with(move |event, _| RequestView::of(event).is_some_and(|r| skipped.contains(&r.path())))
-        .outgoing(OutgoingOptions::new().identify_user_with(|call| call.request_id.map(String::from)))
+        .outgoing(OutgoingOptions::new().log_body(false))
+        .outgoing_identify_user_with(|call| call.request_id.map(String::from))
 }
 
 #[moesif_logger(options = options)]
