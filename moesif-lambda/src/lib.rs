@@ -38,7 +38,7 @@ pub use integrations::http::run_http;
 pub use integrations::layer::{MoesifBody, MoesifLayer, MoesifService, ResponseFuture};
 #[cfg(feature = "http")]
 pub use integrations::streaming::{run_http_streaming, run_http_streaming_with};
-pub use model::{Direction, EventModel, EventRequest, EventResponse};
+pub use model::{Direction, EventModel, EventRequest, EventResponse, TransferEncoding};
 pub use moesif_lambda_macros::moesif_logger;
 pub use options::{
     IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, OutgoingCall, OutgoingIdentifyHook,

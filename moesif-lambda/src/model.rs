@@ -39,9 +39,9 @@ pub struct EventRequest {
     /// Body: JSON as JSON, anything else base64 (see `transfer_encoding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    /// `"json"` or `"base64"`.
+    /// How the body is carried: JSON as it is, or base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_encoding: Option<String>,
+    pub transfer_encoding: Option<TransferEncoding>,
 }
 
 /// The response half of a Moesif event.
@@ -64,9 +64,24 @@ pub struct EventResponse {
     /// Body: JSON as JSON, anything else base64 (see `transfer_encoding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    /// `"json"` or `"base64"`.
+    /// How the body is carried: JSON as it is, or base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_encoding: Option<String>,
+    pub transfer_encoding: Option<TransferEncoding>,
+}
+
+/// How a body is carried in the event (`"json"` or `"base64"` on the wire).
+///
+/// ```
+/// use moesif_lambda::TransferEncoding;
+/// assert_eq!(serde_json::to_value(TransferEncoding::Base64).unwrap(), "base64");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferEncoding {
+    /// The body is JSON, as it is.
+    Json,
+    /// The body is the base64 of its bytes.
+    Base64,
 }
 
 /// Direction of an API call: served by the function, or made by it.

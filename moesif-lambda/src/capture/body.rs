@@ -15,18 +15,19 @@
 
 use super::decode;
 use super::shape::{at, field};
+use crate::model::TransferEncoding;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 
 /// Transfer encoding of a JSON body.
-pub(crate) const JSON: &str = "json";
+pub(crate) const JSON: TransferEncoding = TransferEncoding::Json;
 /// Transfer encoding of a base64 body.
-pub(crate) const BASE64: &str = "base64";
+pub(crate) const BASE64: TransferEncoding = TransferEncoding::Base64;
 
 /// A captured body and its transfer encoding.
-pub(crate) type CapturedBody = (Option<Value>, &'static str);
+pub(crate) type CapturedBody = (Option<Value>, TransferEncoding);
 
 /// Captures the body of `wrapper` (an event or a response) under the rules above. When its headers say
 /// `content_encoding`, a string body (its bytes, or what its base64 holds when flagged

@@ -62,7 +62,7 @@ pub(crate) fn capture_request(
         headers,
         api_version: None,
         body,
-        transfer_encoding: Some(transfer_encoding.to_owned()),
+        transfer_encoding: Some(transfer_encoding),
     }
 }
 
@@ -291,8 +291,8 @@ mod tests {
             "cookies": ["sid=s"], "requestContext": {"http": {"method": "GET"}}}),
         );
         assert_eq!(
-            (request.body, request.transfer_encoding.as_deref()),
-            (None, Some("json"))
+            (request.body, request.transfer_encoding),
+            (None, Some(crate::model::TransferEncoding::Json))
         );
     }
 

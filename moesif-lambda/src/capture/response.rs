@@ -69,7 +69,7 @@ pub(crate) fn capture_response(
         },
         headers,
         body,
-        transfer_encoding: Some(transfer_encoding.to_owned()),
+        transfer_encoding: Some(transfer_encoding),
     };
     let invalid = match status {
         Status::Invalid(original) => Some(original),
@@ -130,7 +130,7 @@ mod tests {
             0,
         );
         assert_eq!((redirect.status, redirect.body), (302, None));
-        assert_eq!(redirect.transfer_encoding.as_deref(), Some("json"));
+        assert_eq!(redirect.transfer_encoding, Some(crate::model::TransferEncoding::Json));
         let (shorthand, _) = capture_response(Some(json!({"ok": true})), REST, &Options::new(), 0);
         assert_eq!((shorthand.status, shorthand.body), (200, Some(json!({"ok": true}))));
     }
@@ -168,7 +168,7 @@ mod tests {
         for (answer, headers) in cases {
             let (response, _) = capture_response(Some(answer.clone()), REST, &Options::new(), 0);
             assert_eq!(response.body, Some(json!({"id": 7})), "{answer}");
-            assert_eq!(response.transfer_encoding.as_deref(), Some("json"));
+            assert_eq!(response.transfer_encoding, Some(crate::model::TransferEncoding::Json));
             assert_eq!(response.headers, headers);
         }
     }

@@ -339,11 +339,11 @@ pub(crate) fn serialise_within_limit(mut event: EventModel) -> Option<(EventMode
         |event, size| {
             if event.request.body.is_some() {
                 event.request.body = Some(omitted(size));
-                event.request.transfer_encoding = Some("json".into());
+                event.request.transfer_encoding = Some(crate::model::TransferEncoding::Json);
             }
             if event.response.body.is_some() {
                 event.response.body = Some(omitted(size));
-                event.response.transfer_encoding = Some("json".into());
+                event.response.transfer_encoding = Some(crate::model::TransferEncoding::Json);
             }
         },
         |event, _| {

@@ -20,6 +20,7 @@ mod values;
 
 use super::headers::header;
 use crate::model::EventModel;
+use crate::model::TransferEncoding;
 use crate::options::Options;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -306,19 +307,19 @@ pub(crate) fn apply(event: &mut EventModel, options: &Options) {
     let halves = [
         (
             &event.request.headers,
-            event.request.transfer_encoding.as_deref(),
+            event.request.transfer_encoding,
             &mut event.request.body,
         ),
         (
             &event.response.headers,
-            event.response.transfer_encoding.as_deref(),
+            event.response.transfer_encoding,
             &mut event.response.body,
         ),
     ];
     for (headers, encoding, body) in halves {
         let Some(body) = body else { continue };
         match encoding {
-            Some("base64") => redact_base64_body(headers, body, &rules),
+            Some(TransferEncoding::Base64) => redact_base64_body(headers, body, &rules),
             _ => {
                 redact_json(body, &rules);
             }
@@ -590,11 +591,11 @@ pub fn fields(event: &mut EventModel, names: &[&str]) {
         by_value: false,
     };
     let bodies = [
-        (event.request.transfer_encoding.as_deref(), &mut event.request.body),
-        (event.response.transfer_encoding.as_deref(), &mut event.response.body),
+        (event.request.transfer_encoding, &mut event.request.body),
+        (event.response.transfer_encoding, &mut event.response.body),
     ];
     for (encoding, body) in bodies {
-        if let (Some("json") | None, Some(body)) = (encoding, body) {
+        if let (Some(TransferEncoding::Json) | None, Some(body)) = (encoding, body) {
             redact_json(body, &rules);
         }
     }

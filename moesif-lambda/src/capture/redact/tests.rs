@@ -15,7 +15,7 @@ fn event() -> EventModel {
         "multiValueQueryStringParameters": {"X-Amz-Signature": ["q"], "page": ["1"]},
         "body": "{\"client_secret\": \"cs\", \"n\": 1}"
     }));
-    event.request.transfer_encoding = Some("json".into());
+    event.request.transfer_encoding = Some(crate::TransferEncoding::Json);
     event
 }
 
@@ -33,7 +33,7 @@ fn with_headers(headers: Value) -> EventModel {
 fn with_body(body: Value) -> EventModel {
     let mut event = EventModel::default();
     event.request.body = Some(body);
-    event.request.transfer_encoding = Some("json".into());
+    event.request.transfer_encoding = Some(crate::TransferEncoding::Json);
     event
 }
 
@@ -196,7 +196,7 @@ fn body_fields_query_parameters_and_form_fields_are_redacted_by_pattern() {
     form.request.body = Some(json!(
         STANDARD.encode("user=ada&csrfToken=c&NextToken=n&note=Bearer+abcdefgh12345")
     ));
-    form.request.transfer_encoding = Some("base64".into());
+    form.request.transfer_encoding = Some(crate::TransferEncoding::Base64);
     let form = applied(form, &Options::new());
     assert_eq!(
         decoded(&form.request.body),
@@ -355,9 +355,9 @@ fn form_bodies_are_redacted_and_text_bodies_scanned() {
     let mut event = EventModel::default();
     event.request.headers = json!({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"});
     event.request.body = Some(json!(STANDARD.encode("user=ada&password=hunter2&client_secret=cs")));
-    event.request.transfer_encoding = Some("base64".into());
+    event.request.transfer_encoding = Some(crate::TransferEncoding::Base64);
     event.response.body = Some(json!(STANDARD.encode("password=hunter2")));
-    event.response.transfer_encoding = Some("base64".into());
+    event.response.transfer_encoding = Some(crate::TransferEncoding::Base64);
     let event = applied(event, &Options::new());
     assert_eq!(
         decoded(&event.request.body),
@@ -375,7 +375,7 @@ fn form_bodies_are_redacted_and_text_bodies_scanned() {
     );
     let mut event = EventModel::default();
     event.response.body = Some(json!(STANDARD.encode(&long_text)));
-    event.response.transfer_encoding = Some("base64".into());
+    event.response.transfer_encoding = Some(crate::TransferEncoding::Base64);
     let event = applied(event, &Options::new());
     assert_eq!(
         decoded(&event.response.body),
@@ -388,14 +388,14 @@ fn form_bodies_are_redacted_and_text_bodies_scanned() {
     let mut event = EventModel::default();
     let encoded = json!(STANDARD.encode(&binary));
     event.request.body = Some(encoded.clone());
-    event.request.transfer_encoding = Some("base64".into());
+    event.request.transfer_encoding = Some(crate::TransferEncoding::Base64);
     let event = applied(event, &Options::new());
     assert_eq!(event.request.body, Some(encoded), "binary bodies are left alone");
 
     let mut event = EventModel::default();
     let plain = json!(STANDARD.encode("Bearer abcdefgh12345"));
     event.request.body = Some(plain.clone());
-    event.request.transfer_encoding = Some("base64".into());
+    event.request.transfer_encoding = Some(crate::TransferEncoding::Base64);
     let event = applied(event, &Options::new().redact_by_value(false));
     assert_eq!(event.request.body, Some(plain), "the switch covers text bodies");
 }
