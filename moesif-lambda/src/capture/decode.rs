@@ -2,7 +2,7 @@
 //! what it says, not as opaque base64.
 //!
 //! `gzip` and `x-gzip` (concatenated members included), `deflate` (zlib-wrapped, as the standard says,
-//! or raw, as some servers send it), `br` (with the `brotli` feature, on by default); `identity` is no
+//! or raw, as some servers send it), `br` (with the `brotli` feature, off by default); `identity` is no
 //! coding. A stack (`deflate, gzip`: gzip was applied last) is undone from its end. Every step is
 //! bounded: a step that would yield more than the cap stops there (a decompression bomb costs at most
 //! the cap), and the body is logged as the marker.
