@@ -16,6 +16,7 @@ mod breaker;
 pub(crate) mod config;
 mod extension;
 mod pipeline;
+mod process;
 pub(crate) mod queue;
 mod run;
 mod runtime_layer;
@@ -35,19 +36,16 @@ use crate::capture::Call;
 use crate::options::Options;
 pub(crate) use queue::BuildLater;
 use queue::{Entry, Item};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// Whether [`run()`] registered its extension: the queue is then sent after responses.
-static AFTER_RESPONSE: AtomicBool = AtomicBool::new(false);
 
 /// Switches the process to after-response delivery (for good).
 pub(crate) fn enable_after_response() {
-    AFTER_RESPONSE.store(true, Ordering::Relaxed);
+    process::PROCESS.after_response.store(true, Ordering::Relaxed);
 }
 
 fn after_response() -> bool {
-    AFTER_RESPONSE.load(Ordering::Relaxed)
+    process::PROCESS.after_response.load(Ordering::Relaxed)
 }
 
 /// Queues one recorded call; in synchronous mode also sends the queue before returning (on the

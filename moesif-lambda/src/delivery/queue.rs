@@ -15,10 +15,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Signalled when a queue holds a full batch: what the background sender of `run_concurrent` waits
-/// for besides its tick. A one-time, process-wide signal (a permit is kept when nobody waits).
-pub(crate) static BATCH_READY: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
 /// What waits in the queue.
 #[derive(Debug)]
 pub(crate) enum Item {
@@ -146,7 +142,7 @@ impl Queue {
         if inner.entries.len() >= policy.batch_events || inner.bytes >= policy.batch_bytes {
             // A background sender (`run_concurrent`) is woken at once rather than on its next tick: at a
             // high rate the queue would otherwise fill up between two ticks and drop events.
-            BATCH_READY.notify_one();
+            super::process::PROCESS.batch_ready.notify_one();
         }
         true
     }

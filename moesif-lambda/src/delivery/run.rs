@@ -2,7 +2,7 @@
 //! ([`MoesifRuntimeLayer`]), and [`flush`].
 
 use super::pipeline::{any_due_in_background, flush_blocking, Breaker, FlushReport};
-use super::queue::BATCH_READY;
+use super::process::PROCESS;
 use super::runtime_layer::{register_for_shutdown, MoesifRuntimeLayer};
 use super::{shutdown, worker};
 use crate::delivery;
@@ -114,7 +114,7 @@ where
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = BATCH_READY.notified() => {}
+                () = PROCESS.batch_ready.notified() => {}
             }
             if any_due_in_background() {
                 let end = Instant::now() + delivery::flush_budget();

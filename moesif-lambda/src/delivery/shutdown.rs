@@ -12,7 +12,7 @@
 use super::pipeline::{flush_blocking, Breaker, FlushReport};
 use super::worker;
 use crate::delivery;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What the last flush may use of the shutdown phase.
@@ -21,12 +21,8 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(300);
 /// little before, if nothing else ended it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(480);
 
-const RUNNING: u8 = 0;
-const SHUTTING_DOWN: u8 = 1;
-const REPORTED: u8 = 2;
-
-/// Where this process is in its shutdown: a documented one-time state (`SIGTERM` comes once).
-static PHASE: AtomicU8 = AtomicU8::new(RUNNING);
+use super::process::phase::{REPORTED, RUNNING, SHUTTING_DOWN};
+use super::process::PROCESS;
 
 /// Sends what is queued within `deadline`, once whatever the breaker says; `None` when the delivery
 /// thread did not finish by then (a send hanging on the collector).
@@ -47,7 +43,7 @@ pub(crate) async fn flush_until(deadline: Instant) -> Option<FlushReport> {
 /// After a flush (the listener's, or one the function asked for): during shutdown, this was the last
 /// chance, so say what became of the queue (once).
 pub(crate) fn after_flush(report: Option<&FlushReport>) {
-    if PHASE.load(Ordering::Acquire) == SHUTTING_DOWN {
+    if PROCESS.shutdown_phase.load(Ordering::Acquire) == SHUTTING_DOWN {
         report_once(report);
     }
 }
@@ -59,18 +55,17 @@ pub(crate) fn after_flush(report: Option<&FlushReport>) {
 /// its effect).
 pub(crate) fn listen_for_sigterm() {
     use tokio::signal::unix::{signal, SignalKind};
-    if PHASE.load(Ordering::Acquire) != RUNNING {
+    if PROCESS.shutdown_phase.load(Ordering::Acquire) != RUNNING {
         return;
     }
-    static LISTENING: std::sync::Once = std::sync::Once::new();
-    LISTENING.call_once(|| {
+    PROCESS.sigterm_listener.call_once(|| {
         let Ok(mut term) = signal(SignalKind::terminate()) else {
             tracing::warn!("moesif: cannot listen for SIGTERM; events queued at shutdown may be lost");
             return;
         };
         tokio::spawn(async move {
             term.recv().await;
-            PHASE.store(SHUTTING_DOWN, Ordering::Release);
+            PROCESS.shutdown_phase.store(SHUTTING_DOWN, Ordering::Release);
             let started = Instant::now();
             let report = flush_until(started + SHUTDOWN_BUDGET).await;
             report_once(report.as_ref());
@@ -107,7 +102,7 @@ fn die_by_sigterm() -> ! {
 
 /// Writes the accounting line unless it was written already.
 fn report_once(report: Option<&FlushReport>) {
-    if PHASE.swap(REPORTED, Ordering::AcqRel) == REPORTED {
+    if PROCESS.shutdown_phase.swap(REPORTED, Ordering::AcqRel) == REPORTED {
         return;
     }
     let (queued, in_flight, dropped) = delivery::queue_counts();
