@@ -2,10 +2,11 @@
 //! real concurrent loop against the emulator's concurrent mode: many invocations at once in one
 //! process, each answered as without the middleware; the events reach the collector from the
 //! background sender (no flush is called, no invocation waits); and each outgoing call made from a
-//! handler's body is tied to its own invocation although several are in flight.
+//! handler's body, or off its task with `InvocationHandle`, is tied to its own invocation although
+//! several are in flight.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, MoesifMiddleware, Options};
+use moesif_lambda::{moesif_logger, InvocationHandle, MoesifMiddleware, Options};
 use moesif_lambda_testkit::{Collector, FunctionRuntime, InvokeOptions, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -41,7 +42,19 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         .get(format!("{downstream}/v1/config"))
         .call()
         .map(|response| response.status().as_u16())?;
-    Ok(json!({"statusCode": 200, "body": json!({"id": event.context.request_id, "downstream": status}).to_string()}))
+    // And off the handler's task, the invocation carried there.
+    let invocation = InvocationHandle::current();
+    let off_task = tokio::task::spawn_blocking(move || {
+        InvocationHandle::run_in(invocation, || {
+            agent()
+                .get(format!("{downstream}/v1/config?off_task=1"))
+                .call()
+                .map(|response| response.status().as_u16())
+        })
+    })
+    .await??;
+    let body = json!({"id": event.context.request_id, "downstream": status, "off_task": off_task});
+    Ok(json!({"statusCode": 200, "body": body.to_string()}))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +80,7 @@ async fn concurrent_invocations_are_each_logged_with_their_own_outgoing_calls() 
     let results = api.invoke_many(calls).await;
     for (n, result) in results.iter().enumerate() {
         let answer = result.as_ref().ok().and_then(|invocation| invocation.response_json());
-        let body = json!({"id": format!("mi-{n}"), "downstream": 200}).to_string();
+        let body = json!({"id": format!("mi-{n}"), "downstream": 200, "off_task": 200}).to_string();
         assert_eq!(answer, Some(json!({"statusCode": 200, "body": body})), "mi-{n}");
     }
     assert!(
@@ -78,18 +91,18 @@ async fn concurrent_invocations_are_each_logged_with_their_own_outgoing_calls() 
 
     // Nobody flushes: the background sender delivers within about a second.
     let events = collector
-        .wait_for_events(2 * INVOCATIONS, Duration::from_secs(15))
+        .wait_for_events(3 * INVOCATIONS, Duration::from_secs(15))
         .await;
     assert_eq!(
         events.len(),
-        2 * INVOCATIONS,
+        3 * INVOCATIONS,
         "every incoming and outgoing event arrived"
     );
     // The cheap count (what examples/throughput.rs polls) agrees with the events themselves.
     assert_eq!(collector.event_count(), events.len());
     assert_eq!(
         collector
-            .wait_for_event_count(2 * INVOCATIONS, Duration::from_secs(1))
+            .wait_for_event_count(3 * INVOCATIONS, Duration::from_secs(1))
             .await,
         events.len()
     );
@@ -118,10 +131,17 @@ async fn concurrent_invocations_are_each_logged_with_their_own_outgoing_calls() 
             )
         })
         .collect();
-    let outgoing_ids: BTreeSet<String> = outgoing.iter().map(|(id, _)| id.clone()).collect();
-    assert_eq!(outgoing.len(), INVOCATIONS);
-    assert_eq!(
-        outgoing_ids, expected,
-        "each outgoing call carries its own invocation's request id: {outgoing:?}"
-    );
+    assert_eq!(outgoing.len(), 2 * INVOCATIONS);
+    // Each invocation's two calls, in its body and off its task (`InvocationHandle`), carry its id.
+    for off_task in [false, true] {
+        let ids: BTreeSet<String> = outgoing
+            .iter()
+            .filter(|(_, uri)| uri.ends_with("off_task=1") == off_task)
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(
+            ids, expected,
+            "each outgoing call carries its own invocation's request id (off task: {off_task}): {outgoing:?}"
+        );
+    }
 }
