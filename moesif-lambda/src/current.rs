@@ -41,13 +41,13 @@ pub(crate) struct RunningInvocation {
 /// flag that tells, once the response is posted, whether anything logged it. `call` makes the future
 /// (services often do their first work there, in `call`, not when polled): both run in the scope.
 pub(crate) fn scope_invocation<F: Future>(
-    request_id: &str,
+    request_id: Arc<str>,
     raw_event: Bytes,
     captured: Arc<AtomicBool>,
     call: impl FnOnce() -> F,
 ) -> tokio::task::futures::TaskLocalFuture<RunningInvocation, F> {
     let running = RunningInvocation {
-        request_id: Arc::from(request_id),
+        request_id,
         raw_event: Some(raw_event),
         captured,
     };
@@ -218,7 +218,7 @@ mod tests {
         let captured = Arc::new(AtomicBool::new(false));
         let raw = Bytes::from_static(br#"{"httpMethod":"GET"}"#);
         let flag = captured.clone();
-        let seen = scope_invocation("current-test-raw", raw.clone(), flag, || async {
+        let seen = scope_invocation(Arc::from("current-test-raw"), raw.clone(), flag, || async {
             let started = start("current-test-raw");
             let other = Started {
                 request_id: Arc::from("current-test-other"),

@@ -169,6 +169,14 @@ impl RawEvent {
         })
     }
 
+    /// The event as Lambda sent it (the runtime's buffer, shared), its shape if seen already.
+    fn of_raw(bytes: bytes::Bytes, shape: Option<EventShape>) -> RawEvent {
+        RawEvent {
+            json: CapturedJson::Bytes(bytes),
+            shape,
+        }
+    }
+
     /// A typed event (`aws_lambda_events` types, any `T: Serialize`), serialised; its shape is read
     /// after the response.
     pub(crate) fn of_serializable<T: Serialize + ?Sized>(event: &T) -> Option<RawEvent> {
@@ -258,21 +266,16 @@ impl Invocation {
         context: Context,
     ) -> Option<Invocation> {
         let keep = Keep::of(&options, identity::builds_default_metadata(&context));
-        let raw = |shape| RawEvent {
-            json: CapturedJson::Bytes(raw_event.clone().unwrap_or_default()),
-            shape,
-        };
-        let event = match event {
-            EventSource::Json(json) => match raw_event {
+        let event = match (event, raw_event) {
+            (EventSource::Json(json), Some(raw)) => {
                 // A non-HTTP event is seen cheaply here, and nothing is kept of it.
-                Some(_) => Some(EventShape::detect(json))
-                    .filter(|shape| shape.is_http())
-                    .map(|shape| raw(Some(shape)))?,
-                None => RawEvent::of_value(json, keep)?,
-            },
-            EventSource::Typed(_) | EventSource::Rebuilt(_) if raw_event.is_some() => raw(None),
-            EventSource::Typed(typed) => typed.serialize_event()?,
-            EventSource::Rebuilt(rebuild) => rebuild()?,
+                let shape = EventShape::detect(json);
+                shape.is_http().then(|| RawEvent::of_raw(raw, Some(shape)))?
+            }
+            (EventSource::Typed(_) | EventSource::Rebuilt(_), Some(raw)) => RawEvent::of_raw(raw, None),
+            (EventSource::Json(json), None) => RawEvent::of_value(json, keep)?,
+            (EventSource::Typed(typed), None) => typed.serialize_event()?,
+            (EventSource::Rebuilt(rebuild), None) => rebuild()?,
         };
         let event = RawEvent {
             json: event.json.shrink_body(options.max_body_bytes, false),

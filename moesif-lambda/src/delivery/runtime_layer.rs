@@ -140,9 +140,12 @@ where
         let deadline_ms = invocation.context.deadline;
         let captured = Arc::new(AtomicBool::new(false));
         // The invocation's id and raw event, for what the handler's capture needs of them.
-        let (request_id, raw_event) = (invocation.context.request_id.clone(), invocation.body.clone());
+        let (request_id, raw_event) = (
+            Arc::from(invocation.context.request_id.as_str()),
+            invocation.body.clone(),
+        );
         let inner = &mut self.inner;
-        let posting = current::scope_invocation(&request_id, raw_event, captured.clone(), || inner.call(invocation));
+        let posting = current::scope_invocation(request_id, raw_event, captured.clone(), || inner.call(invocation));
         SendWhenDue {
             stage: Stage::Posting(Box::pin(posting)),
             last_posted: self.last_posted.clone(),

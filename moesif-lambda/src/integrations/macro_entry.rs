@@ -196,11 +196,7 @@ pub async fn catch_unwind<F: Future>(pending: &Pending, future: F) -> Result<F::
 
 /// Runs a sync body with its invocation current, turning a panic into `Err(payload)`.
 pub fn catch_unwind_blocking<T>(pending: &Pending, body: impl FnOnce() -> T) -> Result<T, Box<dyn Any + Send>> {
-    let caught = || catch_unwind_sync(AssertUnwindSafe(body));
-    match &pending.started {
-        Some(started) => started.sync_scope(caught),
-        None => caught(),
-    }
+    pending.in_scope(|| catch_unwind_sync(AssertUnwindSafe(body)))
 }
 
 /// The answer for a panicked handler.
