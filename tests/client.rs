@@ -6,7 +6,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use moesif_lambda::profiles::UserModel;
-use moesif_lambda::{Client, MoesifLayer, Options};
+use moesif_lambda::{Client, MoesifLayer, MoesifMiddleware, Options};
 use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
 use serde_json::json;
 use std::time::Duration;
@@ -118,4 +118,75 @@ fn a_client_needs_an_application_id_and_an_http_collector() {
         Client::new(&bad),
         Err(moesif_lambda::Error::InvalidBaseUri(_))
     ));
+}
+
+/// Everything our crates log in this binary.
+fn logs() -> moesif_lambda_testkit::LogBuffer {
+    static LOGS: std::sync::OnceLock<moesif_lambda_testkit::LogBuffer> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = moesif_lambda_testkit::LogBuffer::default();
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("moesif_lambda=warn")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+/// A blocking GET through an agent with `middleware`, off the async workers.
+async fn get_through(middleware: MoesifMiddleware, url: String) -> Option<u16> {
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().middleware(middleware).build().into();
+        agent.get(url).call().ok().map(|response| response.status().as_u16())
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_middleware_given_a_client_logs_through_its_connection() {
+    let named = Collector::start().await;
+    let owned = Collector::start().await;
+    let downstream = Collector::start().await;
+    let named_url: &'static str = Box::leak(named.base_url().into_boxed_str());
+    let owned_url: &'static str = Box::leak(owned.base_url().into_boxed_str());
+    let client = Client::new(&Options::new().application_id("client-app").base_uri(owned_url)).expect("a client");
+    // The options name one collector; the client's connection goes to another: the client wins.
+    let middleware =
+        MoesifMiddleware::with_client(Options::new().application_id("client-app").base_uri(named_url), &client);
+    let status = get_through(middleware, format!("{}/v1/config", downstream.base_url())).await;
+    assert_eq!(status, Some(200));
+    let events = owned.wait_for_events(1, WAIT).await;
+    assert_eq!(
+        events.len(),
+        1,
+        "the outgoing call went through the client's connection"
+    );
+    assert_eq!(events[0]["direction"], "Outgoing");
+    assert!(named.events().is_empty(), "nothing to the collector the options named");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_connections_with_different_settings_say_so_once() {
+    let logs = logs();
+    let collector = Collector::start().await;
+    let url: &'static str = Box::leak(collector.base_url().into_boxed_str());
+    let first = Options::new()
+        .application_id("shared-app")
+        .base_uri(url)
+        .batch_size(1, usize::MAX);
+    let second = Options::new()
+        .application_id("shared-app")
+        .base_uri(url)
+        .batch_size(50, usize::MAX);
+    // A call to the collector itself is not logged, but resolves the middleware's connection.
+    for options in [first, second.clone(), second] {
+        get_through(MoesifMiddleware::new(options), format!("{url}/health")).await;
+    }
+    let warned = logs.text().matches("different delivery settings").count();
+    assert_eq!(warned, 1, "one warning: {}", logs.text());
 }
