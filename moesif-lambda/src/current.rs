@@ -11,19 +11,17 @@
 use bytes::Bytes;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 tokio::task_local! {
     /// The invocation whose handler this task runs.
     static RUNNING: RunningInvocation;
 }
 
-/// Request ids of the invocations started and not yet finished, for work off their tasks. One of the
-/// crate's few statics: what an outgoing call made from a spawned thread is tied to.
-static IN_FLIGHT: Mutex<Vec<Arc<str>>> = Mutex::new(Vec::new());
-
+/// Request ids of the invocations started and not yet finished (kept with the process's state), for
+/// work off their tasks: what an outgoing call made from a spawned thread is tied to.
 fn in_flight() -> std::sync::MutexGuard<'static, Vec<Arc<str>>> {
-    IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::process::PROCESS.in_flight()
 }
 
 /// What a task knows of the invocation it runs.

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
 
 /// Runs `hook`; a panic becomes `None` and one warning per hook name for the life of the process.
 pub(crate) fn call<T>(name: &'static str, hook: impl FnOnce() -> T) -> Option<T> {
@@ -36,8 +35,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs `log` the first time `key` is seen in this process, and never again.
 pub(crate) fn warn_once(key: &'static str, log: impl FnOnce()) {
-    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut seen = crate::process::PROCESS.warned();
     if !seen.contains(&key) {
         seen.push(key);
         drop(seen);

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 // The crate reads bottom-up; each layer imports only from those below it:
 //
+//   process                 the process-wide state (data only)
 //   options, model, error, time, hooks, current   leaves
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
@@ -20,6 +21,7 @@ mod integrations;
 mod model;
 mod options;
 mod outgoing;
+mod process;
 pub mod profiles;
 mod time;
 

@@ -121,6 +121,11 @@ impl Collector {
         self.server.connections_accepted()
     }
 
+    /// Forgets the requests received so far (a long benchmark keeps the collector's memory flat).
+    pub fn forget_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()

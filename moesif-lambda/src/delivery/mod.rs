@@ -16,7 +16,6 @@ mod breaker;
 pub(crate) mod config;
 mod extension;
 mod pipeline;
-mod process;
 pub(crate) mod queue;
 mod run;
 mod runtime_layer;
@@ -41,11 +40,11 @@ use std::sync::Arc;
 
 /// Switches the process to after-response delivery (for good).
 pub(crate) fn enable_after_response() {
-    process::PROCESS.after_response.store(true, Ordering::Relaxed);
+    crate::process::PROCESS.after_response.store(true, Ordering::Relaxed);
 }
 
 fn after_response() -> bool {
-    process::PROCESS.after_response.load(Ordering::Relaxed)
+    crate::process::PROCESS.after_response.load(Ordering::Relaxed)
 }
 
 /// Queues one recorded call; in synchronous mode also sends the queue before returning (on the
@@ -105,17 +104,6 @@ pub(crate) async fn flush_transport(transport: Arc<Transport>, budget: std::time
     worker::run(move || pipeline::flush_transport(&transport, deadline))
         .await
         .unwrap_or_default()
-}
-
-/// Takes everything queued without sending it (benchmarks); how many entries there were.
-pub(crate) fn drain_queues() -> usize {
-    let mut drained = 0;
-    for transport in Transport::all() {
-        let taken = transport.queue.take_batch(usize::MAX, usize::MAX).len();
-        transport.queue.settle(taken);
-        drained += taken;
-    }
-    drained
 }
 
 /// Over every collector: events queued, events held by a send in flight, events dropped since start.

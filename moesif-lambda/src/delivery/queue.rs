@@ -142,7 +142,7 @@ impl Queue {
         if inner.entries.len() >= policy.batch_events || inner.bytes >= policy.batch_bytes {
             // A background sender (`run_concurrent`) is woken at once rather than on its next tick: at a
             // high rate the queue would otherwise fill up between two ticks and drop events.
-            super::process::PROCESS.batch_ready.notify_one();
+            crate::process::PROCESS.batch_ready.notify_one();
         }
         true
     }

@@ -2,7 +2,7 @@
 //! ([`MoesifRuntimeLayer`]), and [`flush`].
 
 use super::pipeline::{any_due_in_background, flush_blocking, Breaker, FlushReport};
-use super::process::PROCESS;
+use crate::process::PROCESS;
 use super::runtime_layer::{register_for_shutdown, MoesifRuntimeLayer};
 use super::{shutdown, worker};
 use crate::delivery;

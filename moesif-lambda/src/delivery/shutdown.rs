@@ -21,8 +21,8 @@ const SHUTDOWN_BUDGET: Duration = Duration::from_millis(300);
 /// little before, if nothing else ended it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(480);
 
-use super::process::phase::{REPORTED, RUNNING, SHUTTING_DOWN};
-use super::process::PROCESS;
+use crate::process::phase::{REPORTED, RUNNING, SHUTTING_DOWN};
+use crate::process::PROCESS;
 
 /// Sends what is queued within `deadline`, once whatever the breaker says; `None` when the delivery
 /// thread did not finish by then (a send hanging on the collector).

@@ -320,6 +320,8 @@ impl Transport {
     }
 }
 
+/// The process's collector connections: what the runtime loop, `SIGTERM` and [`crate::flush`] send
+/// (the registry; the rest of the process-wide state is in [`crate::process`]).
 fn registry() -> std::sync::MutexGuard<'static, Vec<Arc<Transport>>> {
     static TRANSPORTS: Mutex<Vec<Arc<Transport>>> = Mutex::new(Vec::new());
     TRANSPORTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -2,21 +2,15 @@
 //! started per invocation, the async runtime's workers never block, and flushes run one after another,
 //! so a flush at shutdown waits for the one in flight instead of racing it.
 
+use crate::process::{DeliveryThread as Worker, Job, PROCESS};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
-use std::thread::ThreadId;
+use std::sync::Mutex;
 
-type Job = Box<dyn FnOnce() + Send>;
-
-struct Worker {
-    jobs: Mutex<mpsc::Sender<Job>>,
-    thread: ThreadId,
-}
-
+/// The process's delivery thread, started on first use.
 fn worker() -> Option<&'static Worker> {
-    static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
-    WORKER
+    PROCESS
+        .delivery_thread
         .get_or_init(|| {
             let (jobs, inbox) = mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()

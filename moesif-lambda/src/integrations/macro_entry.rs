@@ -214,17 +214,6 @@ pub fn answer_of_error<E: ?Sized>(_error: &E, message: String) -> Answer {
     }
 }
 
-/// Benchmarks only: switches this process to after-response delivery without registering an
-/// extension (nothing flushes on its own; call [`drain_queue`]).
-pub fn enable_after_response_queue() {
-    delivery::enable_after_response();
-}
-
-/// Benchmarks only: empties the after-response queue; how many entries it held.
-pub fn drain_queue() -> usize {
-    delivery::drain_queues()
-}
-
 /// Gives the handler's output back, re-raising its panic if it panicked.
 pub fn resume<T>(output: Result<T, Box<dyn Any + Send>>) -> T {
     match output {

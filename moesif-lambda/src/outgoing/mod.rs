@@ -313,7 +313,7 @@ fn is_event_stream(headers: &http::HeaderMap) -> bool {
 }
 
 /// Whether ureq converts text bodies to UTF-8 (its `charset` feature, which any crate of the build may
-/// turn on), found once by reading a Latin-1 body.
+/// turn on), found once by reading a Latin-1 body (a one-time cache: the build decides it).
 fn charset_decoding() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {

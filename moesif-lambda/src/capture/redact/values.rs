@@ -26,7 +26,7 @@ const QUOTE_BYTE: u8 = 3;
 
 /// What each byte can be part of: a shape's literal (see [`shape_literal_at`]), an embedded query
 /// pair's `=`, a JSON pair's `":`.
-static FIRST_BYTES: [u8; 256] = {
+const FIRST_BYTES: [u8; 256] = {
     let mut table = [NONE; 256];
     let shape_bytes = b"JBbA-x_";
     let mut i = 0;
@@ -49,6 +49,7 @@ const SHAPES: &str = concat!(
     r"|(?:sk|rk)_live_[A-Za-z0-9]{8,}|xox[abposr]-[A-Za-z0-9-]{8,})",
 );
 
+/// [`SHAPES`], compiled once per process (a one-time cache: it never changes).
 static SHAPE_REGEX: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(SHAPES).ok());
 
 /// Base64 with or without padding (a `Basic` credential in a URL may have lost its `=`).
