@@ -39,7 +39,10 @@ fn handler_overhead(c: &mut Criterion) {
     let server = tokio::runtime::Runtime::new().expect("runtime");
     let collector = server.block_on(Collector::start());
     std::env::set_var("MOESIF_BASE_URI", collector.base_url());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     // After-response delivery, as under `moesif_lambda::run` (outside Lambda no shutdown extension
     // registers: one warning).
     let _layer = runtime.block_on(MoesifRuntimeLayer::start());

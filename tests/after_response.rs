@@ -2,17 +2,23 @@
 //! is posted) through the real `lambda_runtime` loop, against the loopback Runtime/Extensions API
 //! emulator and a stand-in collector.
 //!
-//! Every test has its own handler (so its own options, collector connection and server config) and holds
-//! the Lambda environment lock while its loop runs.
+//! Every test has its own `moesif_lambda::Client` (so its own options, collector connection, queue and
+//! server config) given to a `MoesifLayer` under `run_http`; the tests of the attribute's own path
+//! (conformance cases, its raw event, an own `Runtime`) have their own handler. Each holds the Lambda
+//! environment lock while its loop runs.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, Options};
+use moesif_lambda::{moesif_logger, Client, MoesifLayer, Options};
 use moesif_lambda_testkit::conformance::{compare, load_cases, Case};
-use moesif_lambda_testkit::{Behaviour, Collector, Invocation, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    http_api_event, spawn_function, Behaviour, Collector, Invocation, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
+use tokio::sync::watch;
+use tower::Layer as _;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -53,29 +59,7 @@ fn each_event_quick_breaker(options: Options) -> Options {
 }
 
 handler_module!(conformance, 2000, each_event);
-handler_module!(slow_collector, 2000, each_event);
-handler_module!(warm, 2000);
-handler_module!(sparse, 2000);
-handler_module!(first_send, 2000);
 handler_module!(own_runtime, 2000, each_event);
-handler_module!(max_delay, 2000, |options: Options| options
-    .max_batch_delay(Duration::from_millis(150))
-    .idle_threshold(Duration::from_secs(60)));
-handler_module!(retries, 2000, each_event_quick_breaker);
-handler_module!(hanging, 300, |options: Options| each_event(options)
-    .collector_backoff(Duration::from_millis(300), Duration::from_millis(300)));
-handler_module!(outage, 2000, |options: Options| each_event(options)
-    .collector_backoff(Duration::from_millis(200), Duration::from_millis(200)));
-handler_module!(retry_after, 2000, each_event_quick_breaker);
-handler_module!(isolated, 2000, |options: Options| options.batch_size(5, usize::MAX));
-handler_module!(sampled_out, 2000, each_event);
-handler_module!(sampled_half, 2000, each_event);
-handler_module!(sampled_by_rule, 2000, each_event);
-handler_module!(etag, 2000, each_event);
-handler_module!(rejected, 2000, each_event);
-
-handler_module!(bounded, 100, |options: Options| each_event_quick_breaker(options)
-    .queue_capacity(2, 1024 * 1024));
 
 /// Six megabytes: Lambda's payload limit for a synchronous invocation.
 const SIX_MB: usize = 6 * 1024 * 1024 - 4096;
@@ -113,12 +97,60 @@ fn answer_for(event: &LambdaEvent<Value>) -> Value {
         .unwrap_or_else(|| json!({"statusCode": 200, "body": "{\"ok\":true}"}))
 }
 
+/// A `GET path` HTTP API event (what `lambda_http` reads).
 fn http_event(path: &str) -> Value {
-    json!({"httpMethod": "GET", "path": path, "headers": {"Host": "api.example"}, "requestContext": {"requestTimeEpoch": 1583349317135_i64}})
+    http_api_event("GET", path, None)
 }
 
-/// Starts the emulator, a collector and `moesif_lambda::run(handler)`; returns them with the env lock.
-macro_rules! start {
+/// Options as given.
+fn keep(options: Options) -> Options {
+    options
+}
+
+/// Starts the emulator, a collector and `moesif_lambda::run_http` over a function whose calls a
+/// `MoesifLayer` logs through a client of its own, made from this test's options (its collector, a
+/// flush budget of `budget_ms`, then `more`); returns them with the env lock.
+async fn start(budget_ms: u64, more: fn(Options) -> Options) -> (RuntimeApi, Collector, LambdaEnv, Function) {
+    let api = RuntimeApi::start().await;
+    let collector = Collector::start().await;
+    let options = more(
+        Options::new()
+            .application_id("after-response-app")
+            .base_uri_owned(collector.base_url())
+            .flush_budget(Duration::from_millis(budget_ms)),
+    );
+    let client = Client::new(&options).expect("a client");
+    let env = LambdaEnv::acquire(&api, &[]).await;
+    let function = MoesifLayer::with_client(options, client).layer(lambda_http::service_fn(|_request| async {
+        let answer = lambda_http::Response::builder()
+            .status(200)
+            .header("Content-Type", "application/json")
+            .body(lambda_http::Body::from(r#"{"ok":true}"#))?;
+        Ok::<_, Error>(answer)
+    }));
+    let (stop, mut stopped) = watch::channel(false);
+    // On a thread of its own, as lambda_http's loop runs (its future is not `Send`).
+    spawn_function(move || async move {
+        tokio::select! {
+            _ = moesif_lambda::run_http(function) => {}
+            _ = stopped.wait_for(|stopped| *stopped) => {}
+        }
+    });
+    (api, collector, env, Function(stop))
+}
+
+/// The function's loop, running until [`Function::abort`].
+struct Function(watch::Sender<bool>);
+
+impl Function {
+    fn abort(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// [`start`] for the tests of the attribute's own path: `moesif_lambda::run(handler)` over the
+/// handler of `$module`, with this test's collector.
+macro_rules! start_annotated {
     ($module:ident) => {{
         let api = RuntimeApi::start().await;
         let collector = Collector::start().await;
@@ -140,7 +172,7 @@ async fn invoke(api: &RuntimeApi, event: Value, request_id: &str) -> Invocation 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_cases_after_the_response() {
-    let (api, collector, _env, runtime) = start!(conformance);
+    let (api, collector, _env, runtime) = start_annotated!(conformance);
     let mut failures = Vec::new();
     for case in cases() {
         let invocation = invoke(&api, case.event.clone(), &format!("req-{}", case.name)).await;
@@ -187,7 +219,7 @@ async fn conformance_cases_after_the_response() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_response_does_not_wait_for_the_collector() {
-    let (api, collector, _env, runtime) = start!(slow_collector);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_default_behaviour(Some(Behaviour::Delay(Duration::from_millis(300))));
     for n in 0..3 {
         let invocation = invoke(&api, http_event("/slow"), &format!("slow-{n}")).await;
@@ -220,7 +252,9 @@ fn posts(collector: &Collector) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
-    let (api, collector, _env, runtime) = start!(warm);
+    // Never sparse (a loaded test machine may pause between invocations): batching alone decides.
+    let (api, collector, _env, runtime) =
+        start(2000, |options: Options| options.idle_threshold(Duration::from_secs(60))).await;
     for n in 0..200 {
         invoke(&api, http_event(&format!("/items/{n}")), &format!("warm-{n}")).await;
     }
@@ -247,7 +281,7 @@ async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sparse_traffic_is_sent_right_after_each_response() {
-    let (api, collector, _env, runtime) = start!(sparse);
+    let (api, collector, _env, runtime) = start(2000, keep).await;
     for n in 0..3 {
         // Idle longer than the 500 ms threshold before each invocation: the next may be far away.
         tokio::time::sleep(Duration::from_millis(600)).await;
@@ -266,7 +300,7 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
 /// config (its sampling applies to that first batch already), then the events. A later send reuses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
-    let (api, collector, _env, runtime) = start!(first_send);
+    let (api, collector, _env, runtime) = start(2000, keep).await;
     invoke(&api, http_event("/first"), "first-1").await;
     // The shutdown extension asked for its next event (on Lambda, init is not over until it has).
     let started = std::time::Instant::now();
@@ -337,7 +371,12 @@ async fn an_own_runtime_with_the_public_layer_sends_after_each_response() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_waits_at_most_the_max_batch_delay() {
-    let (api, collector, _env, runtime) = start!(max_delay);
+    let (api, collector, _env, runtime) = start(2000, |options: Options| {
+        options
+            .max_batch_delay(Duration::from_millis(150))
+            .idle_threshold(Duration::from_secs(60))
+    })
+    .await;
     invoke(&api, http_event("/d"), "delay-0").await; // the first: sent at once
     assert!(api.wait_until_idle(WAIT).await);
     invoke(&api, http_event("/d"), "delay-1").await; // warm, one event: waits
@@ -353,7 +392,7 @@ async fn an_event_waits_at_most_the_max_batch_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_pause_sends_and_nothing_is_lost() {
-    let (api, collector, _env, runtime) = start!(retries);
+    let (api, collector, _env, runtime) = start(2000, each_event_quick_breaker).await;
     collector.push_behaviours([
         Behaviour::Status(500),
         Behaviour::Status(503),
@@ -363,8 +402,10 @@ async fn server_errors_pause_sends_and_nothing_is_lost() {
     for n in 0..4 {
         let invocation = invoke(&api, http_event("/retry"), &format!("retry-{n}")).await;
         assert_eq!(
-            invocation.response_json(),
-            Some(json!({"statusCode": 200, "body": "{\"ok\":true}"}))
+            invocation
+                .response_json()
+                .map(|r| (r["statusCode"].clone(), r["body"].clone())),
+            Some((json!(200), json!("{\"ok\":true}")))
         );
         assert!(api.wait_until_idle(WAIT).await);
         tokio::time::sleep(Duration::from_millis(60)).await; // past the breaker's backoff
@@ -386,13 +427,18 @@ async fn server_errors_pause_sends_and_nothing_is_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_collector_delays_neither_the_response_nor_the_next_invocation() {
-    let (api, collector, _env, runtime) = start!(hanging);
+    let (api, collector, _env, runtime) = start(300, |options: Options| {
+        each_event(options).collector_backoff(Duration::from_millis(300), Duration::from_millis(300))
+    })
+    .await;
     collector.set_default_behaviour(Some(Behaviour::Hang));
     for n in 0..3 {
         let invocation = invoke(&api, http_event("/hang"), &format!("hang-{n}")).await;
         assert_eq!(
-            invocation.response_json(),
-            Some(json!({"statusCode": 200, "body": "{\"ok\":true}"}))
+            invocation
+                .response_json()
+                .map(|r| (r["statusCode"].clone(), r["body"].clone())),
+            Some((json!(200), json!("{\"ok\":true}")))
         );
     }
     assert!(
@@ -417,7 +463,10 @@ async fn a_hanging_collector_delays_neither_the_response_nor_the_next_invocation
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
-    let (api, collector, _env, runtime) = start!(outage);
+    let (api, collector, _env, runtime) = start(2000, |options: Options| {
+        each_event(options).collector_backoff(Duration::from_millis(200), Duration::from_millis(200))
+    })
+    .await;
     collector.set_default_behaviour(Some(Behaviour::Status(503)));
     for n in 0..10 {
         invoke(&api, http_event("/down"), &format!("down-{n}")).await;
@@ -439,7 +488,7 @@ async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_honoured() {
-    let (api, collector, _env, runtime) = start!(retry_after);
+    let (api, collector, _env, runtime) = start(2000, each_event_quick_breaker).await;
     collector.push_behaviours([Behaviour::RetryAfter(429, 1)]);
     invoke(&api, http_event("/limited"), "limited-0").await;
     assert!(api.wait_until_idle(WAIT).await);
@@ -457,7 +506,7 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_the_collector_refuses_does_not_take_the_batch_down() {
-    let (api, collector, _env, runtime) = start!(isolated);
+    let (api, collector, _env, runtime) = start(2000, |options: Options| options.batch_size(5, usize::MAX)).await;
     collector.set_default_behaviour(Some(Behaviour::RefuseContaining("/poison")));
     invoke(&api, http_event("/first"), "iso-first").await; // the first invocation sends alone
     for n in 0..5 {
@@ -482,7 +531,7 @@ async fn an_event_the_collector_refuses_does_not_take_the_batch_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_sample_rate_sends_nothing() {
-    let (api, collector, _env, runtime) = start!(sampled_out);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_config(json!({"sample_rate": 0}), "zero");
     for n in 0..10 {
         invoke(&api, http_event("/sampled"), &format!("zero-{n}")).await;
@@ -498,7 +547,7 @@ async fn a_zero_sample_rate_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifty_percent_sample_rate_sends_weight_two() {
-    let (api, collector, _env, runtime) = start!(sampled_half);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_config(json!({"sample_rate": 50}), "half");
     for n in 0..40 {
         invoke(&api, http_event("/sampled"), &format!("half-{n}")).await;
@@ -519,7 +568,7 @@ async fn a_fifty_percent_sample_rate_sends_weight_two() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_regex_rule_samples_its_calls_and_what_the_config_gets_wrong_is_ignored() {
-    let (api, collector, _env, runtime) = start!(sampled_by_rule);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_config(
         json!({
             "sample_rate": "not a number",
@@ -554,7 +603,7 @@ async fn a_regex_rule_samples_its_calls_and_what_the_config_gets_wrong_is_ignore
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_config_etag_triggers_a_refetch() {
-    let (api, collector, _env, runtime) = start!(etag);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_config(json!({"sample_rate": 100}), "etag-a");
     let config_fetches = |collector: &Collector| collector.requests().iter().filter(|r| r.path == "/v1/config").count();
     invoke(&api, http_event("/e"), "etag-1").await;
@@ -574,7 +623,7 @@ async fn a_new_config_etag_triggers_a_refetch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_error_is_not_retried() {
-    let (api, collector, _env, runtime) = start!(rejected);
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
     collector.set_default_behaviour(Some(Behaviour::Status(400)));
     invoke(&api, http_event("/bad"), "rejected-1").await;
     assert!(api.wait_until_idle(WAIT).await);
@@ -592,7 +641,10 @@ async fn a_client_error_is_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_the_newest_events() {
-    let (api, collector, _env, runtime) = start!(bounded);
+    let (api, collector, _env, runtime) = start(100, |options: Options| {
+        each_event_quick_breaker(options).queue_capacity(2, 1024 * 1024)
+    })
+    .await;
     collector.set_default_behaviour(Some(Behaviour::Status(503)));
     for n in 0..4 {
         invoke(&api, http_event("/q"), &format!("queued-{n}")).await;
@@ -609,7 +661,7 @@ async fn a_full_queue_drops_the_newest_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_six_megabyte_request_and_answer_are_logged_with_the_body_marker() {
-    let (api, collector, _env, runtime) = start!(large);
+    let (api, collector, _env, runtime) = start_annotated!(large);
     let mut event = http_event("/upload");
     event["body"] = json!("x".repeat(SIX_MB));
     let invocation = invoke(&api, event, "large-1").await;
@@ -659,7 +711,7 @@ mod narrow {
 /// holds), not as the handler's type re-serialises it: fields the type leaves out are still logged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_is_logged_as_lambda_sent_it_not_as_the_handler_type_keeps_it() {
-    let (api, collector, _env, runtime) = start!(narrow);
+    let (api, collector, _env, runtime) = start_annotated!(narrow);
     let event = json!({"httpMethod": "PUT", "path": "/narrow", "headers": {"Host": "api.example", "X-Trace": "t-1"},
         "queryStringParameters": {"q": "1"}, "requestContext": {"requestTimeEpoch": 1583349317135_i64}});
     invoke(&api, event, "narrow-1").await;

@@ -2,10 +2,10 @@
 //! ([`MoesifRuntimeLayer`]), and [`flush`].
 
 use super::pipeline::{any_due_in_background, flush_blocking, Breaker, FlushReport};
-use crate::process::PROCESS;
 use super::runtime_layer::{register_for_shutdown, MoesifRuntimeLayer};
 use super::{shutdown, worker};
 use crate::delivery;
+use crate::process::PROCESS;
 use lambda_runtime::{
     layers::TracingLayer, Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service,
 };
