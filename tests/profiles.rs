@@ -1,11 +1,13 @@
-//! User and company profile updates against the loopback collector: paths, bodies, and every error.
+//! User, company and subscription updates against the loopback collector: paths, bodies, and every
+//! error.
 
 use moesif_lambda::profiles::{
     update_companies_batch_async, update_companies_batch_with, update_company_async, update_company_with,
-    update_user_async, update_user_with, update_users_batch_async, update_users_batch_with, CampaignModel,
-    CompanyModel, UserModel,
+    update_subscription_async, update_subscription_with, update_subscriptions_batch_async,
+    update_subscriptions_batch_with, update_user_async, update_user_with, update_users_batch_async,
+    update_users_batch_with, CampaignModel, CompanyModel, SubscriptionModel, SubscriptionStatus, UserModel,
 };
-use moesif_lambda::{Error, Options};
+use moesif_lambda::{Client, Error, Options};
 use moesif_lambda_testkit::{Behaviour, Collector};
 use serde_json::json;
 
@@ -147,4 +149,74 @@ async fn errors_say_what_failed() {
         update_user_async(bad_uri, user("u")).await,
         Err(Error::InvalidBaseUri(_))
     ));
+}
+
+fn subscription(id: &str, company_id: &str) -> SubscriptionModel {
+    SubscriptionModel {
+        subscription_id: id.into(),
+        company_id: company_id.into(),
+        current_period_start: Some("2026-12-01T00:00:00.000Z".into()),
+        current_period_end: Some("2027-01-01T00:00:00.000Z".into()),
+        status: Some(SubscriptionStatus::Trialing),
+        metadata: Some(json!({"plan": "pro"})),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_post_to_their_path_and_need_both_ids() {
+    let collector = Collector::start().await;
+    let o = options(collector.base_url());
+    let s = subscription("sub-1", "acme");
+    let blocking = o.clone();
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(update_subscription_with(&blocking, &s), Ok(()));
+        assert_eq!(
+            update_subscriptions_batch_with(&blocking, &[s.clone(), subscription("sub-2", "acme")]),
+            Ok(())
+        );
+    })
+    .await
+    .expect("blocking calls ran");
+    assert_eq!(
+        update_subscription_async(o.clone(), subscription("sub-3", "acme")).await,
+        Ok(())
+    );
+    assert_eq!(
+        update_subscriptions_batch_async(o.clone(), vec![subscription("sub-4", "acme")]).await,
+        Ok(())
+    );
+    assert_eq!(
+        update_subscription_async(o.clone(), subscription("", "acme")).await,
+        Err(Error::MissingField("subscription_id"))
+    );
+    assert_eq!(
+        update_subscriptions_batch_async(o.clone(), vec![subscription("sub-5", " ")]).await,
+        Err(Error::MissingField("company_id"))
+    );
+
+    let requests = collector.requests();
+    let seen: Vec<(&str, &str)> = requests.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST", "/v1/subscriptions"),
+            ("POST", "/v1/subscriptions/batch"),
+            ("POST", "/v1/subscriptions"),
+            ("POST", "/v1/subscriptions/batch"),
+        ],
+        "nothing sent for the invalid ones"
+    );
+    assert_eq!(
+        requests[0].json,
+        Some(json!({"subscription_id": "sub-1", "company_id": "acme",
+            "current_period_start": "2026-12-01T00:00:00.000Z", "current_period_end": "2027-01-01T00:00:00.000Z",
+            "status": "trialing", "metadata": {"plan": "pro"}}))
+    );
+    let client = Client::new(&o).expect("a client");
+    let through_client =
+        tokio::task::spawn_blocking(move || client.update_subscription(&subscription("sub-6", "acme")))
+            .await
+            .expect("ran");
+    assert_eq!(through_client, Ok(()));
+    assert_eq!(collector.requests().len(), 5);
 }

@@ -1,9 +1,11 @@
 //! Never break the function, never leak — through the real `lambda_runtime` loop (synchronous delivery)
 //! against the loopback emulator and collector: panicking hooks and options, failing and panicking
 //! handlers, every collector fault, 1000 invocations without leaks, redaction, trusted client IP, and an
-//! application id that never reaches the logs.
+//! application id that never reaches the logs; an action tracked in a handler is sent before the
+//! invocation ends.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use moesif_lambda::actions::{track_action_with, ActionModel, ActionRequest};
 use moesif_lambda::{moesif_logger, Options};
 use moesif_lambda_testkit::{
     Behaviour, Collector, Invocation, InvokeOptions, LambdaEnv, LogBuffer, Outcome, RuntimeApi,
@@ -440,4 +442,54 @@ async fn synchronous_delivery_never_outlives_the_invocation() {
         "answered after {:?} with a 1.5 s deadline",
         invocation.latency()
     );
+}
+
+/// Tracks an action in the handler.
+mod synchronous_action {
+    use super::*;
+    pub static URL: OnceLock<&'static str> = OnceLock::new();
+    pub fn options() -> Options {
+        Options::new()
+            .application_id("actions-app")
+            .base_uri(URL.get().copied().unwrap_or("http://127.0.0.1:9"))
+    }
+    #[moesif_logger(options = options)]
+    pub async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+        let action = ActionModel {
+            action_name: "Signed Up".into(),
+            user_id: Some("u-2".into()),
+            request: ActionRequest {
+                uri: "https://app.example/signup?token=tok-998877".into(),
+                ..ActionRequest::default()
+            },
+            ..ActionModel::default()
+        };
+        track_action_with(&options(), &action);
+        Ok(json!({"statusCode": 200, "body": "ok"}))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_plain_lambda_runtime_an_action_is_sent_before_the_invocation_ends() {
+    let collector = Collector::start().await;
+    let (api, _env, runtime) = run!(
+        synchronous_action::handler,
+        synchronous_action::URL,
+        collector.base_url()
+    );
+    invoke(&api, http_event()).await;
+    // No waiting: the handler's answer came after its event and action were sent.
+    let actions = collector.actions();
+    runtime.abort();
+    assert_eq!(actions.len(), 1, "{:?}", collector.requests());
+    assert_eq!(
+        (&actions[0]["action_name"], &actions[0]["user_id"]),
+        (&json!("Signed Up"), &json!("u-2"))
+    );
+    assert!(
+        !actions[0].to_string().contains("tok-998877"),
+        "redacted: {}",
+        actions[0]
+    );
+    assert_eq!(collector.events().len(), 1);
 }

@@ -1,9 +1,10 @@
 //! [`Client`]: one connection to the Moesif collector, owned by the code that makes it.
 
+use crate::actions::{self, ActionModel};
 use crate::delivery::{self, FlushReport, Transport};
 use crate::error::Error;
 use crate::options::Options;
-use crate::profiles::{self, CompanyModel, UserModel};
+use crate::profiles::{self, CompanyModel, SubscriptionModel, UserModel};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Client {
     transport: Arc<Transport>,
+    /// What the client was made with (the redaction of the actions it tracks).
+    options: Arc<Options>,
 }
 
 impl std::fmt::Debug for Client {
@@ -52,6 +55,7 @@ impl Client {
     pub fn new(options: &Options) -> Result<Client, Error> {
         Ok(Client {
             transport: Transport::isolated(options)?,
+            options: Arc::new(options.clone()),
         })
     }
 
@@ -101,6 +105,35 @@ impl Client {
     /// As [`crate::profiles::update_companies_batch`].
     pub fn update_companies_batch(&self, companies: &[CompanyModel]) -> Result<(), Error> {
         profiles::post_via(&self.transport, companies, true)
+    }
+
+    /// Creates or updates a subscription through this client's connection (blocking).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::profiles::update_subscription`].
+    pub fn update_subscription(&self, subscription: &SubscriptionModel) -> Result<(), Error> {
+        profiles::post_via(&self.transport, std::slice::from_ref(subscription), false)
+    }
+
+    /// Creates or updates subscriptions in one request, through this client's connection (blocking).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::profiles::update_subscriptions_batch`].
+    pub fn update_subscriptions_batch(&self, subscriptions: &[SubscriptionModel]) -> Result<(), Error> {
+        profiles::post_via(&self.transport, subscriptions, true)
+    }
+
+    /// Queues an action on this client's queue, redacted as the client's options say (see
+    /// [`crate::actions`]): it never blocks, and goes with the events.
+    pub fn track_action(&self, action: &ActionModel) {
+        actions::queue(&self.transport, &self.options, std::slice::from_ref(action));
+    }
+
+    /// Queues several actions on this client's queue.
+    pub fn track_actions_batch(&self, actions: &[ActionModel]) {
+        actions::queue(&self.transport, &self.options, actions);
     }
 
     pub(crate) fn transport(&self) -> &Arc<Transport> {

@@ -6,11 +6,13 @@
 //   options, model, error, time, hooks, current   leaves
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
+//   profiles        user, company and subscription profiles
+//   actions         actions (queued with the events)
 //   client          the public handle on one collector connection
 //   integrations/   the macro's `__private` entry, lambda_http, the tower layer
 //   outgoing/       the ureq middleware
-//   profiles        user and company profiles
 
+pub mod actions;
 mod capture;
 mod client;
 mod current;

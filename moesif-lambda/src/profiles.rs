@@ -1,5 +1,6 @@
-//! User and company profiles (`/v1/users`, `/v1/companies` and their `/batch` forms): the Python
-//! middleware's `update_user`, `update_users_batch`, `update_company`, `update_companies_batch`.
+//! User, company and subscription profiles (`/v1/users`, `/v1/companies`, `/v1/subscriptions` and
+//! their `/batch` forms): the Python middleware's `update_user`, `update_users_batch`,
+//! `update_company`, `update_companies_batch`, `update_subscription`, `update_subscriptions_batch`.
 //!
 //! Unlike event capture, these are calls a caller asked for: they return a `Result` and say what failed.
 //! Each has a blocking form, an `_async` form that runs on tokio's blocking pool (never on a worker),
@@ -111,25 +112,89 @@ pub struct CompanyModel {
     pub metadata: Option<Value>,
 }
 
+/// Where a subscription is in its life (Moesif's `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum SubscriptionStatus {
+    /// `active`.
+    Active,
+    /// `cancelled`.
+    Cancelled,
+    /// `paused`.
+    Paused,
+    /// `trialing`.
+    Trialing,
+    /// `pending`.
+    Pending,
+    /// `draft`.
+    Draft,
+    /// `future`.
+    Future,
+}
+
+/// A subscription of a company to a plan.
+///
+/// ```
+/// use moesif_lambda::profiles::{SubscriptionModel, SubscriptionStatus};
+///
+/// let subscription = SubscriptionModel {
+///     subscription_id: "sub-7".into(),
+///     company_id: "acme".into(),
+///     status: Some(SubscriptionStatus::Active),
+///     current_period_start: Some("2026-12-01T00:00:00.000Z".into()),
+///     ..Default::default()
+/// };
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionModel {
+    /// The subscription's id (required).
+    pub subscription_id: String,
+    /// The company subscribed (required).
+    pub company_id: String,
+    /// When the current billing period started (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_period_start: Option<String>,
+    /// When it ends (ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_period_end: Option<String>,
+    /// Its status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SubscriptionStatus>,
+    /// Any JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+}
+
 pub(crate) trait Profile: Serialize {
-    const ID_FIELD: &'static str;
     const PATH: &'static str;
-    fn id(&self) -> &str;
+    /// The first required field that is empty, if any.
+    fn missing_field(&self) -> Option<&'static str>;
+}
+
+/// `name` if `value` is empty (or only spaces).
+fn required(name: &'static str, value: &str) -> Option<&'static str> {
+    value.trim().is_empty().then_some(name)
 }
 
 impl Profile for UserModel {
-    const ID_FIELD: &'static str = "user_id";
     const PATH: &'static str = "/v1/users";
-    fn id(&self) -> &str {
-        &self.user_id
+    fn missing_field(&self) -> Option<&'static str> {
+        required("user_id", &self.user_id)
     }
 }
 
 impl Profile for CompanyModel {
-    const ID_FIELD: &'static str = "company_id";
     const PATH: &'static str = "/v1/companies";
-    fn id(&self) -> &str {
-        &self.company_id
+    fn missing_field(&self) -> Option<&'static str> {
+        required("company_id", &self.company_id)
+    }
+}
+
+impl Profile for SubscriptionModel {
+    const PATH: &'static str = "/v1/subscriptions";
+    fn missing_field(&self) -> Option<&'static str> {
+        required("subscription_id", &self.subscription_id).or_else(|| required("company_id", &self.company_id))
     }
 }
 
@@ -141,8 +206,8 @@ fn post<P: Profile>(options: &Options, profiles: &[P], batch: bool) -> Result<()
 
 /// [`post`] through `transport`.
 pub(crate) fn post_via<P: Profile>(transport: &Transport, profiles: &[P], batch: bool) -> Result<(), Error> {
-    if profiles.iter().any(|p| p.id().trim().is_empty()) {
-        return Err(Error::MissingField(P::ID_FIELD));
+    if let Some(field) = profiles.iter().find_map(Profile::missing_field) {
+        return Err(Error::MissingField(field));
     }
     let (path, body) = if batch {
         (format!("{}/batch", P::PATH), serde_json::to_vec(profiles))
@@ -296,4 +361,69 @@ pub async fn update_company_async(options: Options, company: CompanyModel) -> Re
 /// ```
 pub async fn update_companies_batch_async(options: Options, companies: Vec<CompanyModel>) -> Result<(), Error> {
     off_worker(move || update_companies_batch_with(&options, &companies)).await
+}
+
+/// Creates or updates a subscription (`POST /v1/subscriptions`), blocking.
+///
+/// ```no_run
+/// use moesif_lambda::profiles::{update_subscription, SubscriptionModel};
+///
+/// update_subscription(&SubscriptionModel { subscription_id: "sub-7".into(), company_id: "acme".into(), ..Default::default() })?;
+/// # Ok::<_, moesif_lambda::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::MissingField`] without a `subscription_id` or `company_id`; otherwise as
+/// [`update_user`].
+pub fn update_subscription(subscription: &SubscriptionModel) -> Result<(), Error> {
+    update_subscription_with(&Options::new(), subscription)
+}
+
+/// [`update_subscription`] with explicit options.
+///
+/// # Errors
+///
+/// As [`update_subscription`].
+pub fn update_subscription_with(options: &Options, subscription: &SubscriptionModel) -> Result<(), Error> {
+    post(options, std::slice::from_ref(subscription), false)
+}
+
+/// Creates or updates subscriptions in one call (`POST /v1/subscriptions/batch`), blocking.
+///
+/// # Errors
+///
+/// As [`update_subscription`].
+pub fn update_subscriptions_batch(subscriptions: &[SubscriptionModel]) -> Result<(), Error> {
+    update_subscriptions_batch_with(&Options::new(), subscriptions)
+}
+
+/// [`update_subscriptions_batch`] with explicit options.
+///
+/// # Errors
+///
+/// As [`update_subscription`].
+pub fn update_subscriptions_batch_with(options: &Options, subscriptions: &[SubscriptionModel]) -> Result<(), Error> {
+    post(options, subscriptions, true)
+}
+
+/// [`update_subscription_with`], off the async worker.
+///
+/// # Errors
+///
+/// As [`update_subscription`].
+pub async fn update_subscription_async(options: Options, subscription: SubscriptionModel) -> Result<(), Error> {
+    off_worker(move || update_subscription_with(&options, &subscription)).await
+}
+
+/// [`update_subscriptions_batch_with`], off the async worker.
+///
+/// # Errors
+///
+/// As [`update_subscription`].
+pub async fn update_subscriptions_batch_async(
+    options: Options,
+    subscriptions: Vec<SubscriptionModel>,
+) -> Result<(), Error> {
+    off_worker(move || update_subscriptions_batch_with(&options, &subscriptions)).await
 }

@@ -131,6 +131,11 @@ impl Collector {
         self.shared.lock().requests.clone()
     }
 
+    /// Every action accepted (answered 2xx) so far, from `/v1/actions` and `/v1/actions/batch`.
+    pub fn actions(&self) -> Vec<Value> {
+        accepted_at(&self.shared.lock().requests, "/v1/actions")
+    }
+
     /// Every Moesif event accepted (answered 2xx) so far, from `/v1/events` and `/v1/events/batch`.
     pub fn events(&self) -> Vec<Value> {
         events_of(&self.shared.lock().requests)
@@ -215,19 +220,25 @@ fn count_events(requests: &[Recorded]) -> usize {
 }
 
 fn events_of(requests: &[Recorded]) -> Vec<Value> {
-    let mut events = Vec::new();
+    accepted_at(requests, "/v1/events")
+}
+
+/// Every item accepted (answered 2xx) at `path` or `{path}/batch`.
+fn accepted_at(requests: &[Recorded], path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
     for request in requests {
         let accepted = request.status.is_some_and(|s| (200..300).contains(&s));
         if !accepted || request.method != "POST" {
             continue;
         }
-        match (request.path.as_str(), &request.json) {
-            ("/v1/events", Some(event)) => events.push(event.clone()),
-            ("/v1/events/batch", Some(Value::Array(batch))) => events.extend(batch.iter().cloned()),
+        let batch = request.path.strip_prefix(path).map(|rest| rest == "/batch");
+        match (batch, &request.json) {
+            (Some(false), Some(item)) if request.path == path => items.push(item.clone()),
+            (Some(true), Some(Value::Array(batch))) => items.extend(batch.iter().cloned()),
             _ => {}
         }
     }
-    events
+    items
 }
 
 async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch::Receiver<bool>) -> Reply {
@@ -340,7 +351,11 @@ fn default_answer(request: &Received, config: &Value) -> (u16, String) {
             | "/v1/users"
             | "/v1/users/batch"
             | "/v1/companies"
-            | "/v1/companies/batch",
+            | "/v1/companies/batch"
+            | "/v1/subscriptions"
+            | "/v1/subscriptions/batch"
+            | "/v1/actions"
+            | "/v1/actions/batch",
         ) => (201, String::new()),
         _ => (404, String::new()),
     }

@@ -89,9 +89,17 @@ fn enqueue_call(transport: &Transport, call: Call) -> Option<std::time::Instant>
 /// Outside any invocation (in the function's init code, say) there is no such send to go with: in
 /// synchronous mode a send then starts on the delivery thread, and the caller does not wait for it.
 pub(crate) fn submit_later(transport: &Arc<Transport>, later: Box<dyn BuildLater>, size: usize, options: &Options) {
-    transport
-        .queue
-        .push(Entry::new(Item::Later(later), size), transport.policy());
+    submit(transport, Item::Later(later), size, options);
+}
+
+/// Queues a serialised action (the `actions` module): it goes with the events, as [`submit_later`] says.
+pub(crate) fn submit_action(transport: &Arc<Transport>, json: Vec<u8>, options: &Options) {
+    let size = json.len();
+    submit(transport, Item::Action(json), size, options);
+}
+
+fn submit(transport: &Arc<Transport>, item: Item, size: usize, options: &Options) {
+    transport.queue.push(Entry::new(item, size), transport.policy());
     if !after_response() && crate::current::request_id().is_none() {
         let deadline = std::time::Instant::now() + options.request_timeout;
         worker::spawn(move || synchronous::flush(deadline));

@@ -28,7 +28,7 @@ const MAX_BATCH_EVENTS: usize = 500;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FlushReport {
-    /// Events the collector accepted.
+    /// Events (and actions) the collector accepted.
     pub sent: usize,
     /// Events left out by sampling or the `skip` hook.
     pub skipped: usize,
@@ -107,8 +107,14 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
         }
         let entries = queue.take_batch(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
         let taken = entries.len();
-        let (ready, debug) = prepare(transport, entries, report);
-        let stop = send_range(transport, &ready, 0, ready.len(), deadline, debug, report).err();
+        let (ready, actions, debug) = prepare(transport, entries, report);
+        let events_stop = send_range(transport, EVENTS, &ready, 0, ready.len(), deadline, debug, report).err();
+        // The actions go once the events have; if the events could not, the actions wait with them.
+        let actions_stop = match events_stop {
+            None => send_range(transport, ACTIONS, &actions, 0, actions.len(), deadline, debug, report).err(),
+            Some(_) => Some(Stop::unsent_from(0)),
+        };
+        let stop = events_stop.or(actions_stop);
         if let Some(Stop {
             outage: true,
             retry_after,
@@ -118,15 +124,10 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
             let wait = transport.breaker.record_failure(retry_after);
             tracing::debug!(?wait, "moesif: collector unavailable; sends paused");
         }
-        let unsent_from = stop.as_ref().map_or(ready.len(), |stop| stop.from);
-        let unsent: Vec<Entry> = ready
-            .into_iter()
-            .skip(unsent_from)
-            .map(|(bytes, queued_at)| Entry {
-                size: bytes.len(),
-                item: Item::Ready(bytes),
-                queued_at,
-            })
+        let events_from = events_stop.map_or(ready.len(), |stop| stop.from);
+        let actions_from = actions_stop.map_or(actions.len(), |stop| stop.from);
+        let unsent: Vec<Entry> = unsent(ready, events_from, Item::Ready)
+            .chain(unsent(actions, actions_from, Item::Action))
             .collect();
         report.requeued += unsent.len();
         queue.settle(taken - unsent.len());
@@ -137,15 +138,41 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
     }
 }
 
-/// Builds and samples what needs it and serialises every event of a batch: the JSON and when it was
-/// queued. Also whether any event's options asked for debug logging.
-fn prepare(transport: &Transport, entries: Vec<Entry>, report: &mut FlushReport) -> (Vec<(Vec<u8>, Instant)>, bool) {
+/// Where events go.
+const EVENTS: &str = "/v1/events/batch";
+/// Where actions go.
+const ACTIONS: &str = "/v1/actions/batch";
+
+/// A serialised event or action and when it was queued.
+type Serialised = (Vec<u8>, Instant);
+
+/// The entries of `sent` from index `from` on, as queue entries of the kind `item` makes.
+fn unsent(sent: Vec<Serialised>, from: usize, item: fn(Vec<u8>) -> Item) -> impl Iterator<Item = Entry> {
+    sent.into_iter().skip(from).map(move |(bytes, queued_at)| Entry {
+        size: bytes.len(),
+        item: item(bytes),
+        queued_at,
+    })
+}
+
+/// Builds and samples what needs it and serialises every event of a batch: the events' JSON and when
+/// each was queued, then the actions'. Also whether any event's options asked for debug logging.
+fn prepare(
+    transport: &Transport,
+    entries: Vec<Entry>,
+    report: &mut FlushReport,
+) -> (Vec<Serialised>, Vec<Serialised>, bool) {
     let mut ready = Vec::with_capacity(entries.len());
+    let mut actions = Vec::new();
     let mut debug = false;
     for entry in entries {
         let event = match entry.item {
             Item::Ready(bytes) => {
                 ready.push((bytes, entry.queued_at));
+                continue;
+            }
+            Item::Action(bytes) => {
+                actions.push((bytes, entry.queued_at));
                 continue;
             }
             Item::Call(call) => {
@@ -162,21 +189,35 @@ fn prepare(transport: &Transport, entries: Vec<Entry>, report: &mut FlushReport)
             None => report.skipped += 1,
         }
     }
-    (ready, debug)
+    (ready, actions, debug)
 }
 
 /// Where and why sending stopped: events from index `from` on are unsent.
+#[derive(Clone, Copy)]
 struct Stop {
     from: usize,
     outage: bool,
     retry_after: Option<Duration>,
 }
 
+impl Stop {
+    /// Not sent from `from` on, for want of time (or because what had to go first could not).
+    fn unsent_from(from: usize) -> Stop {
+        Stop {
+            from,
+            outage: false,
+            retry_after: None,
+        }
+    }
+}
+
 /// Sends `batch[from..to]`, splitting it when it is over the batch size or the collector refuses it,
 /// until a refused event is alone (dropped). Stops at the first outage or when the budget is spent.
+#[allow(clippy::too_many_arguments)]
 fn send_range(
     transport: &Transport,
-    batch: &[(Vec<u8>, Instant)],
+    path: &str,
+    batch: &[Serialised],
     from: usize,
     to: usize,
     deadline: Instant,
@@ -191,18 +232,14 @@ fn send_range(
     let bytes: usize = events.iter().map(|(bytes, _)| bytes.len() + 1).sum();
     let split = |report: &mut FlushReport| {
         let middle = from + count / 2;
-        send_range(transport, batch, from, middle, deadline, debug, report)?;
-        send_range(transport, batch, middle, to, deadline, debug, report)
+        send_range(transport, path, batch, from, middle, deadline, debug, report)?;
+        send_range(transport, path, batch, middle, to, deadline, debug, report)
     };
     if count > 1 && bytes > MAX_BATCH_BYTES {
         return split(report);
     }
     let Some(left) = remaining(deadline) else {
-        return Err(Stop {
-            from,
-            outage: false,
-            retry_after: None,
-        });
+        return Err(Stop::unsent_from(from));
     };
     let mut body = Vec::with_capacity(bytes + 2);
     body.push(b'[');
@@ -213,10 +250,10 @@ fn send_range(
         body.extend_from_slice(event);
     }
     body.push(b']');
-    let mut sent = transport.post_json("/v1/events/batch", &body, Some(left));
+    let mut sent = transport.post_json(path, &body, Some(left));
     if let (Sent::Failed { timed_out: false, .. }, Some(left)) = (&sent, remaining(deadline)) {
         // Once, at once: a keep-alive connection the collector closed while the sandbox was frozen.
-        sent = transport.post_json("/v1/events/batch", &body, Some(left));
+        sent = transport.post_json(path, &body, Some(left));
     }
     report_outcome(&sent, transport, count, debug);
     match sent {

@@ -26,6 +26,8 @@ pub(crate) enum Item {
     /// An event already sampled and serialised, put back after a failed send. It keeps its
     /// `transaction_id`, by which the collector drops a copy it already stored.
     Ready(Vec<u8>),
+    /// A serialised, redacted action (the `actions` module): sent to `/v1/actions/batch`, never sampled.
+    Action(Vec<u8>),
 }
 
 /// What an event is built from after the fact, off the caller's path (an outgoing call: its bodies are

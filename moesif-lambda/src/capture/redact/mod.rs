@@ -327,6 +327,27 @@ pub(crate) fn apply(event: &mut EventModel, options: &Options) {
     }
 }
 
+/// Applies the options' redaction to the parts of an action (the `actions` module) that may carry a
+/// credential: its URI, its headers (capped as an event's) and its metadata (as a JSON body).
+pub(crate) fn apply_to_action(
+    uri: &mut String,
+    headers: Option<&mut Value>,
+    metadata: Option<&mut Value>,
+    options: &Options,
+) {
+    let rules = Rules::of(options);
+    if let Some(redacted) = redact_uri(uri, &rules) {
+        *uri = redacted;
+    }
+    if let Some(headers) = headers {
+        cap_headers(headers);
+        redact_headers(headers, &rules);
+    }
+    if let Some(metadata) = metadata {
+        redact_json(metadata, &rules);
+    }
+}
+
 /// The cookie layout of a header (or JSON key) of that name, if it holds cookies.
 fn cookie_style(name: &str) -> Option<Style> {
     if name.eq_ignore_ascii_case("cookie") {
