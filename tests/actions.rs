@@ -7,7 +7,9 @@
 use lambda_runtime::Error;
 use moesif_lambda::actions::{ActionModel, ActionRequest};
 use moesif_lambda::{Client, MoesifLayer, Options};
-use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    http_api_event, spawn_function, Behaviour, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tower::Layer as _;
@@ -94,7 +96,12 @@ async fn actions_go_with_the_events_after_the_response() {
     invoke(&api, "actions-2").await;
     assert!(api.wait_until_idle(WAIT).await);
     assert_eq!((collector.actions().len(), client.queued()), (1, 2));
+    // The collector is down for the first attempt: the event and the action both stay queued.
+    collector.push_behaviours([Behaviour::Status(503)]);
+    let failed = client.flush(WAIT).await;
+    assert_eq!((failed.sent, failed.requeued, client.queued()), (0, 2, 2), "{failed:?}");
     let report = client.flush(WAIT).await;
     assert_eq!((report.sent, client.queued()), (2, 0), "{report:?}");
     assert_eq!(collector.actions().len(), 2);
+    assert_redacted(&collector.actions()[1]);
 }
