@@ -17,6 +17,7 @@ pub(crate) mod config;
 mod extension;
 mod pipeline;
 pub(crate) mod queue;
+mod resolver;
 mod run;
 mod runtime_layer;
 mod shutdown;

@@ -3,6 +3,7 @@
 use super::breaker::{Backoff, Breaker};
 use super::config::{AppConfig, ConfigCache};
 use super::queue::{Policy, Queue};
+use super::resolver::CachingResolver;
 use crate::error::Error;
 use crate::hooks::warn_once;
 use crate::options::Options;
@@ -11,6 +12,7 @@ use flate2::Compression;
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use ureq::unversioned::transport::DefaultConnector;
 use ureq::Agent;
 
 /// The collector used when neither [`Options::base_uri`] nor `MOESIF_BASE_URI` says otherwise.
@@ -66,6 +68,8 @@ impl Sent {
 /// A configured connection to one collector with one application id.
 pub(crate) struct Transport {
     agent: Agent,
+    /// The collector's addresses, as the agent looked them up.
+    addresses: CachingResolver,
     base_uri: String,
     application_id: String,
     request_timeout: Duration,
@@ -216,8 +220,10 @@ impl Transport {
         if !is_http_url(&base_uri) {
             return Err(Error::InvalidBaseUri(base_uri));
         }
+        let addresses = CachingResolver::default();
         Ok(Transport {
-            agent: agent(options.connect_timeout, options.request_timeout),
+            agent: agent(options.connect_timeout, options.request_timeout, addresses.clone()),
+            addresses,
             base_uri,
             application_id,
             request_timeout: options.request_timeout,
@@ -263,10 +269,14 @@ impl Transport {
                 status: response.status().as_u16(),
                 retry_after: header_text(response.headers(), "retry-after").and_then(retry_after),
             },
-            Err(error) => Sent::Failed {
-                timed_out: matches!(error, ureq::Error::Timeout(_)),
-                error,
-            },
+            Err(error) => {
+                // The collector may have moved: its addresses are looked up again on the next send.
+                self.addresses.forget();
+                Sent::Failed {
+                    timed_out: matches!(error, ureq::Error::Timeout(_)),
+                    error,
+                }
+            }
         }
     }
 
@@ -306,6 +316,7 @@ impl Transport {
             }
             Err(error) => {
                 tracing::debug!(%error, "moesif: /v1/config not reachable");
+                self.addresses.forget();
                 self.config.finish_fetch(None);
                 return false;
             }
@@ -336,14 +347,14 @@ fn retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn agent(connect_timeout: Duration, request_timeout: Duration) -> Agent {
-    Agent::config_builder()
+fn agent(connect_timeout: Duration, request_timeout: Duration, addresses: CachingResolver) -> Agent {
+    let config = Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(connect_timeout))
         .timeout_global(Some(request_timeout))
         .user_agent(USER_AGENT)
-        .build()
-        .into()
+        .build();
+    Agent::with_parts(config, DefaultConnector::default(), addresses)
 }
 
 fn is_http_url(uri: &str) -> bool {
