@@ -300,8 +300,11 @@ mod tests {
             Some(&b"abc"[..])
         );
         assert_eq!(Full::new(&b"x"[..]).snapshot().as_deref(), Some(&b"x"[..]));
-        let chained = Full::new(Buf::chain(&b"ab"[..], &b"cd"[..]));
-        assert_eq!(chained.snapshot().as_deref(), Some(&b"abcd"[..]));
+        let mut ring = std::collections::VecDeque::from(b"xcd".to_vec());
+        ring.pop_front();
+        ring.push_front(b'b');
+        ring.push_front(b'a');
+        assert_eq!(Full::new(ring).snapshot().as_deref(), Some(&b"abcd"[..]));
         assert_eq!(Empty::<Bytes>::new().snapshot().as_deref(), Some(&b""[..]));
         assert_eq!("hi".to_owned().snapshot().as_deref(), Some(&b"hi"[..]));
         let boxed = http_body_util::BodyExt::boxed(Full::new(Bytes::from_static(b"abc")));
