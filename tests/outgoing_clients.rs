@@ -15,9 +15,18 @@ use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reqwest_and_hyper_client_calls_are_logged_and_the_caller_sees_the_same() {
-    let (mut results, upstream) = run_scenarios(&[("reqwest", "rq-1"), ("hyper", "hy-1")]).await;
+    let scenarios = [
+        ("reqwest", "rq-1"),
+        ("hyper", "hy-1"),
+        ("by-hand", "bh-1"),
+        ("hooks", "hk-1"),
+    ];
+    let (mut results, upstream) = run_scenarios(&scenarios).await;
+    let (hooked_views, hooked_events) = results.pop().unwrap_or_default();
+    let (_, by_hand_events) = results.pop().unwrap_or_default();
     let (hyper_views, hyper_events) = results.pop().unwrap_or_default();
     let (views, events) = results.pop().unwrap_or_default();
+    assert!(views.len() > PATHS.len() && hyper_views.len() > PATHS.len());
     assert_same_views(&views);
     let view = |path: &str| {
         views
@@ -61,4 +70,30 @@ async fn reqwest_and_hyper_client_calls_are_logged_and_the_caller_sees_the_same(
     let gzip = event_of(&events, &upstream, "/gzip");
     assert_eq!(gzip["response"]["headers"]["content-encoding"], "gzip");
     assert_eq!(events.len(), PATHS.len() + 2, "every answered call once: {events:#?}");
+
+    // By hand: the same event, from the bytes given (gzip decoded, redacted), at the times given; the
+    // call to the collector is left out.
+    assert_eq!(by_hand_events.len(), 1, "{by_hand_events:#?}");
+    let event = &by_hand_events[0];
+    assert_eq!(event["request"]["uri"], upstream.url("/by-hand?api_key=[REDACTED]"));
+    assert_eq!(event["request"]["verb"], "POST");
+    assert_eq!(event["request"]["time"], "2023-11-14T22:13:20.123");
+    assert_eq!(event["response"]["time"], "2023-11-14T22:13:20.373");
+    assert_eq!(event["request"]["headers"]["authorization"], "[REDACTED]");
+    assert_eq!(event["request"]["body"], json!({"sku": "A-1"}));
+    assert_eq!(event["response"]["status"], 201);
+    assert_eq!(event["response"]["body"], json!({"id": 7, "password": "[REDACTED]"}));
+
+    // The outgoing options apply to both clients; the caller's answer is unchanged.
+    assert_same_views(&hooked_views);
+    assert_eq!(
+        hooked_events.len(),
+        2,
+        "the skipped call is not logged: {hooked_events:#?}"
+    );
+    for event in &hooked_events {
+        assert_eq!(event["user_id"], "u-9");
+        assert_eq!(event["metadata"]["status_seen"], 200);
+        assert!(event["request"].get("body").is_none() && event["response"].get("body").is_none());
+    }
 }

