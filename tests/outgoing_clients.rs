@@ -20,8 +20,10 @@ async fn reqwest_and_hyper_client_calls_are_logged_and_the_caller_sees_the_same(
         ("hyper", "hy-1"),
         ("by-hand", "bh-1"),
         ("hooks", "hk-1"),
+        ("capped", "cp-1"),
     ];
     let (mut results, upstream) = run_scenarios(&scenarios).await;
+    let (capped_views, capped_events) = results.pop().unwrap_or_default();
     let (hooked_views, hooked_events) = results.pop().unwrap_or_default();
     let (_, by_hand_events) = results.pop().unwrap_or_default();
     let (hyper_views, hyper_events) = results.pop().unwrap_or_default();
@@ -95,5 +97,23 @@ async fn reqwest_and_hyper_client_calls_are_logged_and_the_caller_sees_the_same(
         assert_eq!(event["user_id"], "u-9");
         assert_eq!(event["metadata"]["status_seen"], 200);
         assert!(event["request"].get("body").is_none() && event["response"].get("body").is_none());
+    }
+
+    // Over the cap: the caller gets every byte, streamed; the event has the size. A response dropped
+    // unread is logged as cut.
+    assert_same_views(&capped_views);
+    assert_eq!(capped_events.len(), 4, "{capped_events:#?}");
+    let body_of = |path: &str| event_of(&capped_events, &upstream, path)["response"]["body"].clone();
+    let streamed = body_of("/stream?capped=reqwest");
+    assert_eq!(streamed["moesif_body_omitted"], "body larger than the capture limit");
+    assert_eq!(streamed["original_size"], UPSTREAM_CHUNKS.concat().len());
+    assert_eq!(body_of("/json?capped=hyper")["original_size"], UPSTREAM_JSON.len());
+    for path in ["/stream?dropped=reqwest", "/text?dropped=hyper"] {
+        let event = event_of(&capped_events, &upstream, path);
+        assert_eq!(event["response"]["status"], 200);
+        assert_eq!(
+            event["response"]["body"]["moesif_body_omitted"],
+            "body cut: not read to its end"
+        );
     }
 }

@@ -331,6 +331,37 @@ pub async fn hooked_calls(upstream: &str) -> Vec<(String, Value, Value)> {
     views
 }
 
+/// Bodies over a small cap, streamed and not, with each client; and a response dropped unread.
+pub async fn capped_calls(upstream: &str) -> Vec<(String, Value, Value)> {
+    let capped = options().max_body_bytes(16);
+    let plain = reqwest_plain();
+    let logged = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(MoesifReqwest::new(capped.clone()))
+        .build();
+    let plain_hyper: Hyper<Full<Bytes>> = HyperClient::builder(TokioExecutor::new()).build_http();
+    let layered = ServiceBuilder::new()
+        .layer(MoesifClientLayer::new(capped))
+        .service(plain_hyper.clone());
+    let mut views = Vec::new();
+    let url = format!("{upstream}/stream?capped=reqwest");
+    let without = reqwest_view(plain.get(&url).send().await).await;
+    let with = reqwest_view(logged.get(&url).send().await).await;
+    views.push(("/stream?capped=reqwest".to_owned(), without, with));
+    let url = format!("{upstream}/json?capped=hyper");
+    let without = hyper_view(plain_hyper.request(get(&url)).await).await;
+    let with = hyper_view(layered.clone().oneshot(get(&url)).await).await;
+    views.push(("/json?capped=hyper".to_owned(), without, with));
+    // Dropped before the body is read: logged as cut, with the status and headers.
+    let dropped = logged.get(format!("{upstream}/stream?dropped=reqwest")).send().await;
+    let status = dropped.as_ref().map(|response| response.status().as_u16()).ok();
+    drop(dropped);
+    let dropped = layered.oneshot(get(&format!("{upstream}/text?dropped=hyper"))).await;
+    let hyper_status = dropped.as_ref().map(|response| response.status().as_u16()).ok();
+    drop(dropped);
+    views.push(("dropped".to_owned(), json!([status, hyper_status]), json!([200, 200])));
+    views
+}
+
 #[moesif_logger(options = options)]
 pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let upstream = event.payload["upstream"].as_str().unwrap_or_default().to_owned();
@@ -338,6 +369,7 @@ pub async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         Some("reqwest") => json!(reqwest_calls(&upstream).await),
         Some("hyper") => json!(hyper_calls(&upstream).await),
         Some("by-hand") => json!(by_hand_calls(&upstream)),
+        Some("capped") => json!(capped_calls(&upstream).await),
         Some("hooks") => json!(hooked_calls(&upstream).await),
         Some("concurrent") => {
             tokio::time::sleep(Duration::from_millis(50)).await;
