@@ -39,7 +39,16 @@ fn install_dependencies(blocks: &[(String, String)], repo: &Path) -> String {
         .map(|line| {
             if line.trim_start().starts_with("moesif-lambda") {
                 let path = repo.join("moesif-lambda");
-                format!("moesif-lambda = {{ path = {:?} }}", path.display().to_string())
+                // The features the block turns on, kept.
+                let features = line
+                    .split_once("features = [")
+                    .and_then(|(_, rest)| rest.split_once(']'))
+                    .map(|(list, _)| format!(", features = [{list}]"))
+                    .unwrap_or_default();
+                format!(
+                    "moesif-lambda = {{ path = {:?}{features} }}",
+                    path.display().to_string()
+                )
             } else {
                 line.to_owned()
             }

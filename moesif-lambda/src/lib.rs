@@ -10,7 +10,8 @@
 //   actions         actions (queued with the events)
 //   client          the public handle on one collector connection
 //   integrations/   the macro's `__private` entry, lambda_http, the tower layer
-//   outgoing/       the ureq middleware
+//   outgoing/       outgoing calls: one capture core; the ureq and reqwest middlewares, the tower
+//                   client layer, recording by hand
 
 pub mod actions;
 mod capture;
@@ -48,7 +49,13 @@ pub use options::{
     IdentifyHook, MaskHook, MetadataHook, Options, OptionsSource, OutgoingCall, OutgoingIdentifyHook,
     OutgoingMetadataHook, OutgoingOptions, OutgoingSkipHook, SkipHook,
 };
-pub use outgoing::MoesifMiddleware;
+#[cfg(any(feature = "reqwest", feature = "tower-client"))]
+pub use outgoing::MoesifClientBody;
+#[cfg(feature = "reqwest")]
+pub use outgoing::MoesifReqwest;
+#[cfg(feature = "tower-client")]
+pub use outgoing::{MoesifClientFuture, MoesifClientLayer, MoesifClientService, RequestBodySnapshot};
+pub use outgoing::{MoesifMiddleware, OutgoingRecord, OutgoingRecorder};
 
 /// The repository's README: its examples run as doctests too.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! Loopback stand-ins for testing `moesif-lambda` for real: an emulator of the AWS Lambda Runtime API
 //! and Extensions API ([`RuntimeApi`], one invocation at a time as on Lambda, or several at once as on
 //! Lambda Managed Instances with [`RuntimeApi::start_concurrent`]), a stand-in Moesif collector
-//! ([`Collector`]), the lock that lets tests share the Lambda environment variables ([`LambdaEnv`]), and
+//! ([`Collector`]), a loopback upstream API for outgoing-call tests ([`Upstream`]), the lock that lets tests share the Lambda environment variables ([`LambdaEnv`]), and
 //! the conformance cases ([`conformance`]). Everything binds 127.0.0.1 and stops when dropped.
 
 mod collector;
@@ -10,6 +10,7 @@ pub mod encode;
 mod env;
 mod runtime_api;
 mod serve;
+mod upstream;
 mod watched;
 
 pub use collector::{Behaviour, Collector, Recorded};
@@ -18,6 +19,7 @@ pub use runtime_api::{
     Invocation, InvokeOptions, Outcome, RuntimeApi, StreamError, Streamed, TestkitError, HTTP_INTEGRATION_RESPONSE,
 };
 pub use serve::Received;
+pub use upstream::{Upstream, UPSTREAM_BINARY, UPSTREAM_CHUNKS, UPSTREAM_GZIP_JSON, UPSTREAM_JSON, UPSTREAM_TEXT};
 
 /// A log sink for tests: clone it into a `tracing_subscriber` writer (`.with_writer(move || logs.clone())`)
 /// and read what was written with [`LogBuffer::text`].

@@ -133,7 +133,7 @@ where
 }
 
 /// Reads a request to its end, frame by frame (a body that fails part-way keeps what came before).
-async fn read(request: Request<Incoming>) -> (Received, Framing) {
+pub(crate) async fn read(request: Request<Incoming>) -> (Received, Framing) {
     let (parts, mut incoming) = request.into_parts();
     let mut body = Vec::new();
     let mut framing = Framing::default();

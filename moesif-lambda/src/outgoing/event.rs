@@ -2,7 +2,7 @@
 //! the caller's path): its bodies read (decoded, parsed), the outgoing hooks, the invocation's request
 //! id, redaction and the mask hook.
 
-use crate::capture::body::{self, capture_bytes_encoded, omitted, CapturedBody, JSON};
+use crate::capture::body::{self, capture_bytes_encoded, omitted, omitted_because, CapturedBody, JSON};
 use crate::capture::{finish, transaction_id};
 use crate::delivery::BuildLater;
 use crate::hooks;
@@ -35,14 +35,20 @@ pub(super) enum Seen {
     Omitted(usize),
     /// The bytes as read, and the `Content-Encoding` left to undo in them (empty: none).
     Bytes(Vec<u8>, String),
+    #[cfg_attr(not(any(feature = "reqwest", feature = "tower-client")), allow(dead_code))]
+    /// A streamed body the caller dropped (or that failed) before its end: the bytes that had come.
+    Cut(usize),
 }
+
+/// What a body cut before its end is logged as (the marker's reason).
+const CUT_REASON: &str = "body cut: not read to its end";
 
 impl Seen {
     /// About how many bytes it holds (for the queue's bound).
     fn size(&self) -> usize {
         match self {
             Seen::Bytes(bytes, _) => bytes.len(),
-            Seen::Nothing | Seen::Omitted(_) => 0,
+            Seen::Nothing | Seen::Omitted(_) | Seen::Cut(_) => 0,
         }
     }
 
@@ -51,6 +57,7 @@ impl Seen {
         match self {
             Seen::Nothing => (None, JSON),
             Seen::Omitted(size) => (Some(omitted(size)), JSON),
+            Seen::Cut(size) => (Some(omitted_because(CUT_REASON, size)), JSON),
             Seen::Bytes(bytes, content_encoding) => capture_bytes_encoded(&bytes, true, max, Some(&content_encoding)),
         }
     }
