@@ -54,7 +54,9 @@ pub use outgoing::MoesifClientBody;
 #[cfg(feature = "reqwest")]
 pub use outgoing::MoesifReqwest;
 #[cfg(feature = "tower-client")]
-pub use outgoing::{MoesifClientFuture, MoesifClientLayer, MoesifClientService, RequestBodySnapshot};
+pub use outgoing::{
+    snapshot_by_clone, MoesifClientFuture, MoesifClientLayer, MoesifClientService, RequestBodySnapshot,
+};
 pub use outgoing::{MoesifMiddleware, OutgoingRecord, OutgoingRecorder};
 
 /// The repository's README: its examples run as doctests too.

@@ -22,5 +22,7 @@ pub use record::{OutgoingRecord, OutgoingRecorder};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::MoesifReqwest;
 #[cfg(feature = "tower-client")]
-pub use tower_client::{MoesifClientFuture, MoesifClientLayer, MoesifClientService, RequestBodySnapshot};
+pub use tower_client::{
+    snapshot_by_clone, MoesifClientFuture, MoesifClientLayer, MoesifClientService, RequestBodySnapshot,
+};
 pub use ureq_client::MoesifMiddleware;

@@ -189,14 +189,37 @@ where
 ///
 /// Implemented for the in-memory bodies (`Full`, `Empty`, `String`, `Vec<u8>`, `Bytes`,
 /// `&'static str`, `&'static [u8]`), `Either` of two such, and the boxed bodies (streams: `None`).
-/// For a body type of your own:
+/// For a body type of your own: its bytes, or, for any `Clone` body, [`snapshot_by_clone`]:
 ///
 /// ```
-/// struct Json(bytes::Bytes);
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+///
+/// struct Json(Bytes);
 ///
 /// impl moesif_lambda::RequestBodySnapshot for Json {
-///     fn snapshot(&self) -> Option<bytes::Bytes> {
+///     fn snapshot(&self) -> Option<Bytes> {
 ///         Some(self.0.clone())
+///     }
+/// }
+///
+/// /// A body of your own that is `Clone` (here one that wraps `Full`).
+/// #[derive(Clone)]
+/// struct Signed(Full<Bytes>);
+/// # impl http_body::Body for Signed {
+/// #     type Data = Bytes;
+/// #     type Error = std::convert::Infallible;
+/// #     fn poll_frame(
+/// #         mut self: std::pin::Pin<&mut Self>,
+/// #         cx: &mut std::task::Context<'_>,
+/// #     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+/// #         std::pin::Pin::new(&mut self.0).poll_frame(cx)
+/// #     }
+/// # }
+///
+/// impl moesif_lambda::RequestBodySnapshot for Signed {
+///     fn snapshot(&self) -> Option<Bytes> {
+///         moesif_lambda::snapshot_by_clone(self)
 ///     }
 /// }
 /// ```
@@ -205,29 +228,43 @@ pub trait RequestBodySnapshot {
     fn snapshot(&self) -> Option<Bytes>;
 }
 
+/// The bytes of a `Clone` body, read from a clone of it without waiting: every frame it has ready
+/// (trailers left out), or `None` if it would have to wait for one (a stream) or fails. The request
+/// keeps its own body. For [`RequestBodySnapshot`] implementations of in-memory body types.
+///
+/// ```
+/// let body = http_body_util::Full::new(bytes::Bytes::from_static(b"{\"id\":7}"));
+/// assert_eq!(moesif_lambda::snapshot_by_clone(&body).as_deref(), Some(&b"{\"id\":7}"[..]));
+/// ```
+pub fn snapshot_by_clone<B>(body: &B) -> Option<Bytes>
+where
+    B: HttpBody + Clone + Unpin,
+{
+    let mut body = body.clone();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut bytes = Vec::new();
+    loop {
+        match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Ok(mut data) = frame.into_data() {
+                    while data.has_remaining() {
+                        let chunk = data.chunk();
+                        bytes.extend_from_slice(chunk);
+                        let n = chunk.len();
+                        data.advance(n);
+                    }
+                }
+            }
+            Poll::Ready(None) => return Some(Bytes::from(bytes)),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => return None,
+        }
+    }
+}
+
 impl<D: Buf + Clone> RequestBodySnapshot for http_body_util::Full<D> {
     fn snapshot(&self) -> Option<Bytes> {
         // `Full` keeps its data to itself: a clone (cheap for `Bytes`) gives it in one ready frame.
-        let mut body = self.clone();
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut bytes = Vec::new();
-        loop {
-            match Pin::new(&mut body).poll_frame(&mut cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(mut data) = frame.into_data() {
-                        while data.has_remaining() {
-                            let chunk = data.chunk();
-                            bytes.extend_from_slice(chunk);
-                            let n = chunk.len();
-                            data.advance(n);
-                        }
-                    }
-                }
-                Poll::Ready(None) => return Some(Bytes::from(bytes)),
-                Poll::Ready(Some(Err(never))) => match never {},
-                Poll::Pending => return None,
-            }
-        }
+        snapshot_by_clone(self)
     }
 }
 
