@@ -3,6 +3,7 @@
 // The crate reads bottom-up; each layer imports only from those below it:
 //
 //   options, model, error, time, hooks, current   leaves
+//   governance/     the app's governance rules: parse, evaluate (pure: no I/O)
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
 //   client          the public handle on one collector connection
@@ -15,6 +16,7 @@ mod client;
 mod current;
 mod delivery;
 mod error;
+mod governance;
 mod hooks;
 mod integrations;
 mod model;

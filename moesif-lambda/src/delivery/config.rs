@@ -7,8 +7,8 @@
 //! is sampled at 100 %. An events POST whose `X-Moesif-Config-ETag` differs from the known one marks the
 //! config stale, and it is fetched again the same way.
 
+use crate::governance::{route, text_of, Cohorts, Field, Pattern};
 use crate::model::EventModel;
-use regex_lite::Regex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -16,39 +16,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One `regex_config` rule: every condition must match for `sample_rate` to apply. Patterns are
-/// `regex-lite` syntax (ASCII `\d`, `\w`, `\s` and case folding, no `\p{…}` classes): the patterns Moesif
-/// rules hold, at a fraction of `regex`'s size; a rule whose pattern does not compile is left out.
+/// One `regex_config` rule: every condition must match for `sample_rate` to apply. Paths and patterns
+/// are governance's ([`Field`], [`Pattern`]: `regex-lite` syntax, ASCII `\d`, `\w`, `\s` and case
+/// folding, no `\p{…}` classes); a rule whose pattern does not compile, or on a path no event has, is
+/// left out.
 #[derive(Debug)]
 struct Rule {
-    conditions: Vec<(Field, Regex)>,
+    conditions: Vec<(Field, Pattern)>,
     sample_rate: f64,
-}
-
-/// What a rule's condition looks at (its `path`). A rule on any other path could never match, so it
-/// is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    /// `request.verb`: the HTTP method.
-    Verb,
-    /// `request.route`: the path of the URI, `/` when it has none.
-    Route,
-    /// `request.ip_address`: the client IP.
-    IpAddress,
-    /// `response.status`: the response status, as text (`503`).
-    Status,
-}
-
-impl Field {
-    fn of(path: &str) -> Option<Field> {
-        match path {
-            "request.verb" => Some(Field::Verb),
-            "request.route" => Some(Field::Route),
-            "request.ip_address" => Some(Field::IpAddress),
-            "response.status" => Some(Field::Status),
-            _ => None,
-        }
-    }
 }
 
 /// A parsed `/v1/config` body.
@@ -62,6 +37,8 @@ pub(crate) struct AppConfig {
     user_sample_rate: HashMap<String, f64>,
     company_sample_rate: HashMap<String, f64>,
     rules: Vec<Rule>,
+    /// Governance: the entities in each rule's cohort (`user_rules`, `company_rules`).
+    pub(crate) cohorts: Cohorts,
 }
 
 /// The `/v1/config` body as sent; every field optional, and any of the wrong type ignored.
@@ -124,8 +101,12 @@ impl AppConfig {
     /// Parses a `/v1/config` body (see [`AppConfig`] for what is ignored).
     pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<AppConfig> {
         let body: Value = serde_json::from_slice(body)?;
-        let body = ConfigBody::deserialize(&body).ok();
-        Ok(body.map(AppConfig::from_body).unwrap_or_default())
+        let cohorts = Cohorts::from_config(&body);
+        let config = ConfigBody::deserialize(&body).ok().map(AppConfig::from_body);
+        Ok(AppConfig {
+            cohorts,
+            ..config.unwrap_or_default()
+        })
     }
 
     fn from_body(body: ConfigBody) -> AppConfig {
@@ -143,6 +124,7 @@ impl AppConfig {
             user_sample_rate: rates(body.user_sample_rate),
             company_sample_rate: rates(body.company_sample_rate),
             rules: rules.into_iter().filter_map(|rule| compile(rule.valid()?)).collect(),
+            cohorts: Cohorts::default(),
         }
     }
 
@@ -165,18 +147,12 @@ impl AppConfig {
     }
 }
 
-/// The rule, its patterns compiled; `None` when one does not compile.
+/// The rule, its patterns compiled; `None` when one does not compile or looks at a path no event has.
 fn compile(rule: RuleBody) -> Option<Rule> {
     let conditions = rule
         .conditions
         .into_iter()
-        .map(|condition| {
-            let pattern = match condition.value {
-                Value::String(text) => text,
-                other => other.to_string(),
-            };
-            Some((Field::of(&condition.path)?, Regex::new(&pattern).ok()?))
-        })
+        .map(|condition| Some((Field::of(&condition.path)?, Pattern::compile(&condition.value)?)))
         .collect::<Option<Vec<_>>>()?;
     Some(Rule {
         conditions,
@@ -185,24 +161,23 @@ fn compile(rule: RuleBody) -> Option<Rule> {
 }
 
 /// The value a rule's condition looks at.
-fn field(event: &EventModel, field: Field) -> Option<String> {
+fn field<'a>(event: &'a EventModel, field: &Field) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
     match field {
-        Field::Verb => Some(event.request.verb.clone()).filter(|v| !v.is_empty()),
-        Field::Route => Some(route(&event.request.uri)),
-        Field::IpAddress => event.request.ip_address.clone(),
-        Field::Status => Some(event.response.status.to_string()),
-    }
-}
-
-/// The path of a URI (`/` when there is none), as the SDKs' `request.route`.
-fn route(uri: &str) -> String {
-    let after_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
-    let path = path.split('?').next().unwrap_or("/");
-    if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path.to_owned()
+        Field::Verb => Some(Cow::Borrowed(event.request.verb.as_str())).filter(|v| !v.is_empty()),
+        Field::Route => Some(Cow::Borrowed(route(&event.request.uri))),
+        Field::IpAddress => event.request.ip_address.as_deref().map(Cow::Borrowed),
+        Field::Status => Some(Cow::Owned(event.response.status.to_string())),
+        Field::Header(name) => event
+            .request
+            .headers
+            .as_object()?
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))?
+            .1
+            .as_str()
+            .map(Cow::Borrowed),
+        Field::Body(key) => event.request.body.as_ref()?.get(key).map(text_of),
     }
 }
 
@@ -211,7 +186,7 @@ fn rule_matches(rule: &Rule, event: &EventModel) -> bool {
         && rule
             .conditions
             .iter()
-            .all(|(path, regex)| field(event, *path).is_some_and(|value| regex.is_match(&value)))
+            .all(|(path, pattern)| field(event, path).is_some_and(|value| pattern.is_match(&value)))
 }
 
 /// Whether to send an event sampled at `rate` percent, and with which weight.
@@ -447,12 +422,5 @@ mod tests {
         assert!(cache.claim_fetch());
         cache.finish_fetch(None);
         assert!(!cache.claim_fetch(), "a failed fetch backs off");
-    }
-
-    #[test]
-    fn routes() {
-        assert_eq!(route("https://h.example/a/b?x=1"), "/a/b");
-        assert_eq!(route("http://h"), "/");
-        assert_eq!(route("wss://h/prod/$default"), "/prod/$default");
     }
 }
