@@ -72,7 +72,7 @@ pub(super) struct RequestParts<'a> {
     pub(super) path: String,
     query: String,
     time_millis: Option<i64>,
-    source_ip: Option<&'a str>,
+    pub(super) source_ip: Option<&'a str>,
 }
 
 impl<'a> RequestParts<'a> {

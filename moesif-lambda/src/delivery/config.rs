@@ -201,38 +201,75 @@ pub(crate) fn sample(rate: f64) -> Option<u32> {
     }
 }
 
-/// The config as currently known, and whether it must be fetched (again).
-#[derive(Debug, Default)]
-pub(crate) struct ConfigCache {
-    state: Mutex<CacheState>,
+/// A fetched document (the config, the governance rules) as currently known, and whether it must be
+/// fetched (again): never fetched, a collector answer named another version of it (its ETag or tag),
+/// or it is older than [`MAX_AGE`].
+#[derive(Debug)]
+pub(crate) struct ConfigCache<T = AppConfig> {
+    state: Mutex<CacheState<T>>,
 }
 
-#[derive(Debug, Default)]
-struct CacheState {
-    config: Option<Arc<AppConfig>>,
+impl<T> Default for ConfigCache<T> {
+    fn default() -> Self {
+        ConfigCache {
+            state: Mutex::new(CacheState {
+                config: None,
+                etag: None,
+                fetched_at: None,
+                stale: false,
+                fetching: false,
+                failed_at: None,
+                digest: None,
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CacheState<T> {
+    config: Option<Arc<T>>,
     etag: Option<String>,
-    fetched: bool,
+    /// When the last fetch succeeded (`None`: never).
+    fetched_at: Option<Instant>,
     stale: bool,
     fetching: bool,
     /// When the last fetch failed: the next waits [`RETRY_AFTER_FAILURE`] (no fetch storm against a
     /// collector that is down).
     failed_at: Option<Instant>,
+    /// A digest of the body last read: the same body again is not read again (nor warned about).
+    digest: Option<u64>,
 }
 
 /// How long after a failed config fetch the next one may start.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
-impl ConfigCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+/// How old a fetched document may get before it is fetched again.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// A digest of a fetched body, to see that it did not change.
+pub(crate) fn digest(body: &[u8]) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl<T> ConfigCache<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState<T>> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The config in force (`None`: sample at 100 %).
-    pub(crate) fn current(&self) -> Option<Arc<AppConfig>> {
+    /// The config in force (`None`: none fetched yet).
+    pub(crate) fn current(&self) -> Option<Arc<T>> {
         self.lock().config.clone()
     }
 
-    /// Notes the ETag an events POST answered with; a new one marks the config stale.
+    /// Whether a fetch ever succeeded.
+    pub(crate) fn fetched(&self) -> bool {
+        self.lock().fetched_at.is_some()
+    }
+
+    /// Notes the ETag (tag) an events POST answered with; a new one marks the config stale.
     pub(crate) fn note_etag(&self, etag: Option<&str>) {
         let mut state = self.lock();
         if let Some(etag) = etag {
@@ -242,13 +279,14 @@ impl ConfigCache {
         }
     }
 
-    /// Claims the right to fetch if a fetch is due (never fetched, or stale) and none is running.
+    /// Claims the right to fetch if a fetch is due (never fetched, stale or old) and none is running.
     pub(crate) fn claim_fetch(&self) -> bool {
         let mut state = self.lock();
         let backing_off = state
             .failed_at
             .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE);
-        if (!state.fetched || state.stale) && !state.fetching && !backing_off {
+        let due = state.fetched_at.is_none_or(|at| at.elapsed() >= MAX_AGE) || state.stale;
+        if due && !state.fetching && !backing_off {
             state.fetching = true;
             true
         } else {
@@ -256,15 +294,26 @@ impl ConfigCache {
         }
     }
 
-    /// Stores the outcome of a claimed fetch (`None`: it failed; try again later).
-    pub(crate) fn finish_fetch(&self, fetched: Option<(AppConfig, Option<String>)>) {
+    /// Whether a body of this digest is the one read last (then it need not be read again).
+    pub(crate) fn is_unchanged(&self, digest: u64) -> bool {
+        let state = self.lock();
+        state.config.is_some() && state.digest == Some(digest)
+    }
+
+    /// Stores the outcome of a claimed fetch (`None`: it failed; try again later, keeping what is
+    /// known). `Some((None, …))`: the body was the one read last (see [`Self::is_unchanged`]).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn finish_fetch(&self, fetched: Option<(Option<T>, Option<String>, Option<u64>)>) {
         let mut state = self.lock();
         state.fetching = false;
         match fetched {
-            Some((config, etag)) => {
-                state.config = Some(Arc::new(config));
+            Some((config, etag, digest)) => {
+                if let Some(config) = config {
+                    state.config = Some(Arc::new(config));
+                    state.digest = digest;
+                }
                 state.etag = etag;
-                state.fetched = true;
+                state.fetched_at = Some(Instant::now());
                 state.stale = false;
                 state.failed_at = None;
             }
@@ -414,7 +463,7 @@ mod tests {
         let cache = ConfigCache::default();
         assert!(cache.claim_fetch());
         assert!(!cache.claim_fetch(), "one fetch at a time");
-        cache.finish_fetch(Some((AppConfig::default(), Some("e1".into()))));
+        cache.finish_fetch(Some((Some(AppConfig::default()), Some("e1".into()), None)));
         assert!(!cache.claim_fetch());
         cache.note_etag(Some("e1"));
         assert!(!cache.claim_fetch());

@@ -107,6 +107,25 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The governance rules in force for this invocation, with its options and Lambda context (`None`:
+    /// not logged, governance off, or no rule).
+    pub(crate) fn governance(&self) -> Option<(crate::delivery::Governed, &Options, &Context)> {
+        let (transport, invocation) = self.inner.as_ref()?;
+        let options = &invocation.options;
+        if !options.governance {
+            return None;
+        }
+        let governed = transport.governance(options.wait_for_governance)?;
+        Some((governed, options, &invocation.context))
+    }
+
+    /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).
+    pub(crate) fn set_blocked(&mut self, rule_id: &str) {
+        if let Some((_, invocation)) = self.inner.as_mut() {
+            invocation.blocked_by = Some(rule_id.to_owned());
+        }
+    }
+
     /// Runs `body` (one poll of a service's future, say) with this invocation current.
     pub(crate) fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
         match &self.started {
