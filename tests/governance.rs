@@ -122,7 +122,11 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     assert_eq!(header(over, "x-moesif-blocked-by"), Some("quota"));
     assert_eq!(header(over, "content-type"), Some("application/json"));
     assert_eq!(header(over, "x-quota"), Some("1000"));
-    assert_eq!(header(over, "x-plan"), Some("free"), "u-over is not in plan-header's cohort: merged in");
+    assert_eq!(
+        header(over, "x-plan"),
+        Some("free"),
+        "u-over is not in plan-header's cohort: merged in"
+    );
     assert_eq!(over["body"], r#"{"error":"Quota of 1000 calls exceeded on plan gold"}"#);
     // Not blocked: the handler's answer, the rule's header replacing the handler's of the same name.
     let other = &answers[1];
@@ -132,11 +136,22 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     assert_eq!(header(other, "x-own"), Some("1"));
     assert_eq!(header(other, "x-moesif-blocked-by"), None);
     let bot = &answers[2];
-    assert_eq!((bot["statusCode"].clone(), bot["body"].clone()), (json!(403), json!(r#"{"error":"no bots"}"#)));
+    assert_eq!(
+        (bot["statusCode"].clone(), bot["body"].clone()),
+        (json!(403), json!(r#"{"error":"no bots"}"#))
+    );
     assert_eq!(header(bot, "x-moesif-blocked-by"), Some("bots"));
-    assert_eq!(header(&answers[3], "x-plan"), Some("free"), "unidentified: applied_to_unidentified");
+    assert_eq!(
+        header(&answers[3], "x-plan"),
+        Some("free"),
+        "unidentified: applied_to_unidentified"
+    );
     assert_eq!(answers[3]["body"], "hello");
-    assert_eq!(HANDLED.load(Ordering::SeqCst), 2, "the two blocked requests never reached the handler");
+    assert_eq!(
+        HANDLED.load(Ordering::SeqCst),
+        2,
+        "the two blocked requests never reached the handler"
+    );
 
     moesif_lambda::flush(Duration::from_secs(10)).await;
     let events = collector.wait_for_events(4, Duration::from_secs(10)).await;
@@ -150,10 +165,16 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     let over = by_id("gov-over");
     assert_eq!(over["blocked_by"], "quota");
     assert_eq!(over["response"]["status"], 429);
-    assert_eq!(over["response"]["body"], json!({"error": "Quota of 1000 calls exceeded on plan gold"}));
+    assert_eq!(
+        over["response"]["body"],
+        json!({"error": "Quota of 1000 calls exceeded on plan gold"})
+    );
     assert_eq!(over["user_id"], "u-over");
     assert_eq!(by_id("gov-bot")["blocked_by"], "bots");
     let other = by_id("gov-other");
     assert!(other.get("blocked_by").is_none(), "absent when not blocked: {other}");
-    assert_eq!(other["response"]["headers"]["x-plan"], "free", "the event has the answer the caller got");
+    assert_eq!(
+        other["response"]["headers"]["x-plan"], "free",
+        "the event has the answer the caller got"
+    );
 }

@@ -58,7 +58,9 @@ impl Transport {
 fn wait_until(deadline: Instant, done: impl Fn() -> bool) {
     let wait = || {
         while !done() {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else { return };
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return;
+            };
             std::thread::sleep(left.min(Duration::from_millis(2)));
         }
     };

@@ -2,9 +2,9 @@
 
 use super::breaker::{Backoff, Breaker};
 use super::config::{digest, AppConfig, ConfigCache};
-use crate::governance::Rules;
 use super::queue::{Policy, Queue};
 use crate::error::Error;
+use crate::governance::Rules;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;

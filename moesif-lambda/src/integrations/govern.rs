@@ -72,7 +72,11 @@ pub(crate) fn decide_event(pending: &Pending, event: &Value) -> Option<(Decision
         user_id: user_id.as_deref(),
         company_id: company_id.as_deref(),
     })?;
-    Some((decision, hot.shape, event.get("multiValueHeaders").is_some_and(Value::is_object)))
+    Some((
+        decision,
+        hot.shape,
+        event.get("multiValueHeaders").is_some_and(Value::is_object),
+    ))
 }
 
 /// The user and company ids, from the identify hooks, only when a rule of that kind exists.
@@ -101,12 +105,28 @@ pub(crate) fn blocked_json(decision: &Decision, shape: EventShape, multi_value: 
             .ok()
             .and_then(|status| status.canonical_reason())
             .unwrap_or("");
-        answer.insert("statusDescription".to_owned(), json!(format!("{} {reason}", blocked.status).trim_end()));
+        answer.insert(
+            "statusDescription".to_owned(),
+            json!(format!("{} {reason}", blocked.status).trim_end()),
+        );
     }
-    let key = if shape == EventShape::Alb && multi_value { "multiValueHeaders" } else { "headers" };
+    let key = if shape == EventShape::Alb && multi_value {
+        "multiValueHeaders"
+    } else {
+        "headers"
+    };
     let headers: Map<String, Value> = headers
         .into_iter()
-        .map(|(name, value)| (name, if multi_value && shape == EventShape::Alb { json!([value]) } else { json!(value) }))
+        .map(|(name, value)| {
+            (
+                name,
+                if multi_value && shape == EventShape::Alb {
+                    json!([value])
+                } else {
+                    json!(value)
+                },
+            )
+        })
         .collect();
     answer.insert(key.to_owned(), Value::Object(headers));
     answer.insert("body".to_owned(), json!(blocked.body_text()));
@@ -193,8 +213,10 @@ mod tests {
         let rest = blocked_json(&decision(), EventShape::ApiGatewayV1, false);
         assert_eq!(
             rest,
-            Some(json!({"statusCode": 429, "headers": {"X-Plan": "free", "Content-Type": "application/json",
-                "X-Moesif-Blocked-By": "r1"}, "body": "{\"error\":\"quota\"}", "isBase64Encoded": false}))
+            Some(
+                json!({"statusCode": 429, "headers": {"X-Plan": "free", "Content-Type": "application/json",
+                "X-Moesif-Blocked-By": "r1"}, "body": "{\"error\":\"quota\"}", "isBase64Encoded": false})
+            )
         );
         let alb = blocked_json(&decision(), EventShape::Alb, true).unwrap_or_default();
         assert_eq!(alb["statusDescription"], "429 Too Many Requests");
@@ -211,7 +233,10 @@ mod tests {
         assert_eq!(answer["headers"], json!({"a": "1", "X-Plan": "free"}));
         let mut multi = json!({"statusCode": 200, "multiValueHeaders": {"X-PLAN": ["a", "b"]}});
         assert!(add_headers_json(&mut multi, &[("X-Plan".into(), "free".into())]));
-        assert_eq!(multi, json!({"statusCode": 200, "multiValueHeaders": {"X-Plan": ["free"]}}));
+        assert_eq!(
+            multi,
+            json!({"statusCode": 200, "multiValueHeaders": {"X-Plan": ["free"]}})
+        );
         let mut bare = json!({"hello": "world"});
         assert!(!add_headers_json(&mut bare, &[("X-Plan".into(), "free".into())]));
     }

@@ -96,6 +96,50 @@ impl State {
     }
 }
 
+/// What the governance rules decided for an invocation of an annotated handler (some rule applies),
+/// read before its body runs: the blocked answer, or the headers added to the handler's.
+pub struct Governance {
+    pub(crate) decision: crate::governance::Decision,
+    pub(crate) shape: crate::capture::shape::EventShape,
+    /// The event had `multiValueHeaders` (an ALB target group with them on).
+    pub(crate) multi_value: bool,
+    /// The event is a `lambda_http` request (its answer is an `http::Response`, not Lambda JSON).
+    pub(crate) lambda_http: bool,
+}
+
+impl Governance {
+    /// Whether a rule blocks the request.
+    pub fn blocks(&self) -> bool {
+        self.decision.blocked.is_some()
+    }
+
+    /// The blocked answer as the Lambda response JSON of the event's shape.
+    pub(crate) fn blocked_json(&self) -> Option<serde_json::Value> {
+        super::govern::blocked_json(&self.decision, self.shape, self.multi_value)
+    }
+}
+
+/// The blocked answer of `governance` when the handler's answer type can hold it; `None` (and the
+/// handler runs) when it cannot, said once.
+pub fn blocked_output<T>(governance: &Option<Governance>, output: Option<T>) -> Option<T> {
+    let governance = governance.as_ref().filter(|g| g.blocks())?;
+    if output.is_none() {
+        not_governed(std::any::type_name::<T>());
+    }
+    let _ = governance;
+    output
+}
+
+/// Says once that a handler's answer type cannot carry a blocked answer.
+pub(crate) fn not_governed(answer_type: &str) {
+    hooks::warn_once("answer-not-governed", || {
+        tracing::warn!(
+            answer_type,
+            "moesif: a governance rule blocks this request, but #[moesif_logger] cannot build this handler's              answer type (answer serde_json::Value, an aws_lambda_events response or an http::Response);              the handler runs and its requests are not governed"
+        )
+    });
+}
+
 /// An invocation in progress; `finish` it with the handler's answer.
 #[derive(Default)]
 pub struct Pending {
@@ -117,6 +161,56 @@ impl Pending {
         }
         let governed = transport.governance(options.wait_for_governance)?;
         Some((governed, options, &invocation.context))
+    }
+
+    /// What the rules decide for a JSON Lambda event (`None`: no rule applies, or not governed).
+    pub fn govern_json(&self, event: &serde_json::Value) -> Option<Governance> {
+        let (decision, shape, multi_value) = super::govern::decide_event(self, event)?;
+        Some(Governance {
+            decision,
+            shape,
+            multi_value,
+            lambda_http: false,
+        })
+    }
+
+    /// [`Self::govern_json`] for a typed event, seen as JSON only when there are rules.
+    pub fn govern_typed<T: serde::Serialize>(&self, event: &T) -> Option<Governance> {
+        self.governance()?;
+        self.govern_json(&serde_json::to_value(event).ok()?)
+    }
+
+    /// What the rules decide for a `lambda_http` request.
+    #[cfg(feature = "http")]
+    pub fn govern_http(&self, request: &lambda_http::Request) -> Option<Governance> {
+        let body = match request.body() {
+            lambda_http::Body::Text(text) => Some(text.as_bytes()),
+            lambda_http::Body::Binary(bytes) => Some(&bytes[..]),
+            _ => None,
+        };
+        let decision = super::govern::decide_http(self, request, body, || {
+            let captured = super::http::captured_event(request);
+            match captured.event {
+                Some(crate::capture::EventSource::Rebuilt(rebuild)) => {
+                    rebuild().map(|raw| raw.into_json()).unwrap_or_default()
+                }
+                _ => serde_json::Value::Null,
+            }
+        })?;
+        Some(Governance {
+            decision,
+            shape: crate::capture::shape::EventShape::Unknown,
+            multi_value: false,
+            lambda_http: true,
+        })
+    }
+
+    /// Records that `governance` blocked the request (when it did): the event's `blocked_by`, and the
+    /// answer the caller got is the rule's.
+    pub fn note_blocked(&mut self, governance: &Option<Governance>) {
+        if let Some(blocked) = governance.as_ref().and_then(|g| g.decision.blocked.as_ref()) {
+            self.set_blocked(&blocked.rule_id);
+        }
     }
 
     /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).

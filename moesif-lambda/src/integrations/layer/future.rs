@@ -63,7 +63,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Some(mut inner) = this.inner.as_pin_mut() else {
-            let (parts, body) = this.blocked.take().unwrap_or_else(|| (http::Response::new(()).into_parts().0, bytes::Bytes::new()));
+            let (parts, body) = this
+                .blocked
+                .take()
+                .unwrap_or_else(|| (http::Response::new(()).into_parts().0, bytes::Bytes::new()));
             return Poll::Ready(Ok(http::Response::from_parts(parts, MoesifBody::blocked(body))));
         };
         let mut poll = || catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
