@@ -178,3 +178,285 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
         "the event has the answer the caller got"
     );
 }
+
+// ---------------------------------------------------------------------------------------------------
+// `#[moesif_logger]`: the blocked answer in each event's shape, for each kind of answer type.
+
+mod attribute {
+    use super::*;
+    use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
+    use aws_lambda_events::apigw::{
+        ApiGatewayProxyRequest, ApiGatewayProxyResponse, ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    };
+    use lambda_runtime::{service_fn, Error, LambdaEvent};
+    use moesif_lambda::moesif_logger;
+    use moesif_lambda_testkit::conformance::load_cases;
+    use std::path::Path;
+
+    /// The first invocation waits for the rules (fetched from its start, in the background).
+    const OPTIONS: Options = Options::new().wait_for_governance(Duration::from_secs(10));
+
+    /// Handler bodies that ran (a blocked request must not run one).
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+
+    fn ran() {
+        RAN.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Blocks every request, with a templated header and body (no entity: the defaults).
+    fn block_all() -> Value {
+        json!([{"_id": "all", "type": "regex", "block": true,
+                "response": {"status": 429, "headers": {"X-Limit": "{{limit|100}}"},
+                             "body": {"error": "Too many requests", "limit": "{{limit|100}}", "who": "{{name}}"}}}])
+    }
+
+    const BODY: &str = r#"{"error":"Too many requests","limit":"100","who":"UNKNOWN"}"#;
+
+    fn case_event(name: &str) -> Value {
+        load_cases(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/cases"))
+            .expect("cases")
+            .into_iter()
+            .find(|case| case.name == name)
+            .map(|case| case.event)
+            .expect("case exists")
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn rest(_event: LambdaEvent<ApiGatewayProxyRequest>) -> Result<ApiGatewayProxyResponse, Error> {
+        ran();
+        Ok(ApiGatewayProxyResponse::default())
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn http_api(_event: LambdaEvent<ApiGatewayV2httpRequest>) -> Result<ApiGatewayV2httpResponse, Error> {
+        ran();
+        Ok(ApiGatewayV2httpResponse::default())
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn alb(_event: LambdaEvent<AlbTargetGroupRequest>) -> Result<AlbTargetGroupResponse, Error> {
+        ran();
+        Ok(AlbTargetGroupResponse::default())
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn alb_multi(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+        ran();
+        Ok(json!({"statusCode": 200}))
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn function_url(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+        ran();
+        Ok(json!({"statusCode": 200}))
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    fn websocket(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+        ran();
+        Ok(json!({"statusCode": 200}))
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn http_handler(_request: lambda_http::Request) -> Result<lambda_http::Response<lambda_http::Body>, Error> {
+        ran();
+        Ok(lambda_http::Response::new(lambda_http::Body::from("handler")))
+    }
+
+    /// Serialize-only: the attribute cannot build it, so its requests are not governed.
+    #[derive(serde::Serialize)]
+    struct Plain {
+        #[serde(rename = "statusCode")]
+        status_code: u16,
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn plain(_event: LambdaEvent<Value>) -> Result<Plain, Error> {
+        ran();
+        Ok(Plain { status_code: 200 })
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn tagged(_event: LambdaEvent<ApiGatewayProxyRequest>) -> Result<ApiGatewayProxyResponse, Error> {
+        ran();
+        let mut response = ApiGatewayProxyResponse::default();
+        response.status_code = 201;
+        response
+            .headers
+            .insert("x-plan", "handler".parse().expect("a header value"));
+        Ok(response)
+    }
+
+    /// Runs `function` against a fresh emulator and a collector serving `rules`, invokes it with `event`;
+    /// the caller's answer, the one event the collector got, and how many handler bodies ran meanwhile.
+    macro_rules! one_call {
+        ($function:expr, $event:expr, $rules:expr) => {{
+            let collector = Collector::start().await;
+            collector.set_rules($rules, "rules-1");
+            let api = RuntimeApi::start().await;
+            let url = collector.base_url();
+            let env = LambdaEnv::acquire(
+                &api,
+                &[
+                    ("MOESIF_APPLICATION_ID", Some("governance-app")),
+                    ("MOESIF_BASE_URI", Some(&url)),
+                ],
+            )
+            .await;
+            let before = RAN.load(Ordering::SeqCst);
+            spawn_function($function);
+            let invocation = api.invoke($event).await.expect("the function answers");
+            let ran = RAN.load(Ordering::SeqCst) - before;
+            drop(env);
+            let mut events = collector.wait_for_events(1, Duration::from_secs(10)).await;
+            assert_eq!(events.len(), 1, "one event per call");
+            (invocation.response_json().unwrap_or_default(), events.remove(0), ran)
+        }};
+    }
+
+    /// What every blocked answer and its event carry.
+    fn assert_blocked(answer: &Value, event: &Value, ran: usize) {
+        assert_eq!(ran, 0, "the handler did not run");
+        assert_eq!(answer["statusCode"], 429, "{answer}");
+        assert_eq!(answer["body"], BODY, "{answer}");
+        let headers = if answer["multiValueHeaders"].as_object().is_some_and(|m| !m.is_empty()) {
+            answer["multiValueHeaders"].as_object().map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v[0].clone()))
+                    .collect::<Vec<_>>()
+            })
+        } else {
+            answer["headers"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect())
+        };
+        let headers = headers.unwrap_or_default();
+        for (name, value) in [
+            ("x-limit", "100"),
+            ("content-type", "application/json"),
+            ("x-moesif-blocked-by", "all"),
+        ] {
+            assert!(headers.contains(&(name.to_owned(), json!(value))), "{name}: {answer}");
+        }
+        assert_eq!(event["blocked_by"], "all");
+        assert_eq!(event["response"]["status"], 429);
+        assert_eq!(
+            event["response"]["body"],
+            json!({"error": "Too many requests", "limit": "100", "who": "UNKNOWN"})
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rest_v1_typed() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(rest)),
+            case_event("edge-v1-cognito-apikey--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_api_v2_typed() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(http_api)),
+            case_event("rr-example-apigw-v2-request-iam--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn alb_single_value_typed() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(alb)),
+            case_event("pt-albEvent--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+        assert_eq!(answer["statusDescription"], "429 Too Many Requests");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn alb_multi_value_json() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(alb_multi)),
+            case_event("pt-albMultiValueHeadersEvent--text"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+        assert_eq!(answer["statusDescription"], "429 Too Many Requests");
+        assert_eq!(answer["multiValueHeaders"]["X-Moesif-Blocked-By"], json!(["all"]));
+        assert!(answer.get("headers").is_none(), "{answer}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn function_url_json() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(function_url)),
+            case_event("pt-lambdaFunctionUrlEventWithHeaders--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+        assert_eq!(
+            answer["headers"]["X-Moesif-Blocked-By"], "all",
+            "names as the rule spells them"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn websocket_json_sync_body() {
+        let message = json!({
+            "requestContext": {"routeKey": "$default", "eventType": "MESSAGE", "connectionId": "c-1", "stage": "prod",
+                               "domainName": "ws.example.com", "requestTimeEpoch": 1583349317135_i64, "apiId": "a",
+                               "requestId": "r", "identity": {"sourceIp": "203.0.113.9"}, "connectedAt": 1583349317135_i64},
+            "body": "{\"action\":\"ping\"}", "isBase64Encoded": false
+        });
+        let function = || lambda_runtime::run(service_fn(|event| async { websocket(event) }));
+        let (answer, event, ran) = one_call!(function, message, block_all());
+        assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lambda_http_response() {
+        let (answer, event, ran) = one_call!(
+            || lambda_http::run(lambda_http::service_fn(http_handler)),
+            case_event("rr-example-apigw-v2-request-iam--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serialize_only_answer_is_not_governed() {
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(plain)),
+            case_event("edge-v1-cognito-apikey--json"),
+            block_all()
+        );
+        assert_eq!(ran, 1, "the handler ran");
+        assert_eq!(answer, json!({"statusCode": 200}));
+        assert!(event.get("blocked_by").is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_non_blocking_rule_adds_its_headers_to_a_typed_answer() {
+        let rules = json!([{"_id": "tag", "type": "regex",
+                            "regex_config": [{"conditions": [{"path": "request.verb", "value": "^GET$"}]}],
+                            "response": {"headers": {"X-Plan": "free", "X-Rule": "tag"}}}]);
+        let (answer, event, ran) = one_call!(
+            || lambda_runtime::run(service_fn(tagged)),
+            case_event("edge-v1-cognito-apikey--json"),
+            rules
+        );
+        assert_eq!(ran, 1);
+        assert_eq!(answer["statusCode"], 201);
+        assert_eq!(
+            answer["headers"]["x-plan"], "free",
+            "the rule's header replaces the handler's: {answer}"
+        );
+        assert_eq!(answer["headers"]["x-rule"], "tag");
+        assert!(event.get("blocked_by").is_none());
+        assert_eq!(event["response"]["headers"]["x-plan"], "free");
+    }
+}

@@ -131,6 +131,10 @@ pub(crate) fn blocked_json(decision: &Decision, shape: EventShape, multi_value: 
     answer.insert(key.to_owned(), Value::Object(headers));
     answer.insert("body".to_owned(), json!(blocked.body_text()));
     answer.insert("isBase64Encoded".to_owned(), json!(false));
+    if matches!(shape, EventShape::ApiGatewayV2 | EventShape::FunctionUrl) {
+        // Part of the v2 answer (and required by `aws_lambda_events`' type of it).
+        answer.insert("cookies".to_owned(), json!([]));
+    }
     Some(Value::Object(answer))
 }
 
