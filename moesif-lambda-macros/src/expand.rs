@@ -121,7 +121,7 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
         };
         let __moesif_governance = {
             #probes
-            (&&&__MOESIF_PROBE(__moesif_event)).__moesif_govern(&__moesif_pending)
+            __moesif_pending.govern((&&&__MOESIF_PROBE(__moesif_event)).__moesif_govern())
         };
         let __moesif_blocked = #private::blocked_output(&__moesif_governance, #blocked);
         let __moesif_governed = __moesif_blocked.is_none();

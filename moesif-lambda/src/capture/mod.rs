@@ -201,12 +201,6 @@ impl RawEvent {
     pub(crate) fn estimated_size(&self) -> usize {
         self.json.estimated_size()
     }
-
-    /// The event as JSON.
-    #[cfg(feature = "http")]
-    pub(crate) fn into_json(self) -> Value {
-        self.json.into_value()
-    }
 }
 
 /// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.

@@ -17,6 +17,11 @@ pub(crate) struct Governed {
 }
 
 impl Governed {
+    /// The rules (with no cohorts), as [`Transport::governance`] gives them: `None` when there is none.
+    pub(crate) fn of(rules: Arc<Rules>) -> Option<Governed> {
+        (!rules.is_empty()).then_some(Governed { rules, config: None })
+    }
+
     /// What the rules decide for `request` (`None`: no rule applies).
     pub(crate) fn evaluate(&self, request: &Request<'_>) -> Option<Decision> {
         match &self.config {

@@ -41,60 +41,170 @@ impl Field {
     }
 }
 
-/// A condition's pattern, searched anywhere in the field (unanchored unless it says `^`/`$`). A pattern
-/// that is plain text (the most common kind: `^/orders`, `POST`, `10.0.0.1`) is matched as text, with
-/// no regex engine at all; any other is a `regex-lite` regex.
+/// A condition's pattern, searched anywhere in the field (unanchored unless it says `^`/`$`).
+///
+/// `regex-lite` (a fraction of `regex`'s size) searches with no literal optimisation, so the patterns
+/// rules hold most (`^/orders`, `POST`, `^10\.0\.`, `(?i)bot|crawler`, `^(GET|HEAD)$`) are matched as
+/// text, with no regex engine; any other is a regex, skipped at once when its literal start (`^/v1/`
+/// of `^/v1/\d+`) is not in the field.
 #[derive(Debug)]
 pub(crate) enum Pattern {
-    /// Plain text: found anywhere, at the start (`^`), at the end (`$`) or the whole field (`^…$`).
-    Text {
-        text: String,
-        start: bool,
-        end: bool,
-    },
-    Regex(Regex),
+    /// Any of these texts.
+    Texts(Vec<Text>),
+    /// A regex, and a text its every match starts with (anchored) or contains.
+    Regex(Regex, Option<Text>),
+}
+
+/// Plain text: found anywhere, at the start (`^`), at the end (`$`) or the whole field (`^…$`), ASCII
+/// case folded with `(?i)`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Text {
+    text: String,
+    start: bool,
+    end: bool,
+    fold: bool,
+}
+
+impl Text {
+    fn new(text: String, start: bool, end: bool, fold: bool) -> Text {
+        let text = if fold { text.to_ascii_lowercase() } else { text };
+        Text { text, start, end, fold }
+    }
+
+    fn is_match(&self, field: &str) -> bool {
+        let (text, len) = (self.text.as_bytes(), self.text.len());
+        let bytes = field.as_bytes();
+        let same = |a: &[u8]| {
+            if self.fold {
+                a.eq_ignore_ascii_case(text)
+            } else {
+                a == text
+            }
+        };
+        match (self.start, self.end) {
+            (true, true) => same(bytes),
+            (true, false) => bytes.len() >= len && same(&bytes[..len]),
+            (false, true) => bytes.len() >= len && same(&bytes[bytes.len() - len..]),
+            (false, false) if !self.fold => field.contains(self.text.as_str()),
+            (false, false) => {
+                // Folded: the text is stored lowercase; only where its first byte is do the rest compare.
+                let Some((&first, rest)) = text.split_first() else {
+                    return true;
+                };
+                let Some(last_start) = bytes.len().checked_sub(len) else {
+                    return false;
+                };
+                memchr::memchr2_iter(first, first.to_ascii_uppercase(), &bytes[..=last_start])
+                    .any(|at| bytes[at + 1..at + len].eq_ignore_ascii_case(rest))
+            }
+        }
+    }
+}
+
+/// Characters with a meaning in a regex.
+const META: &str = "\\.+*?()|[]{}^$";
+
+/// The text `source` stands for, when it is plain text (punctuation escaped with `\` included).
+fn unescape(source: &str) -> Option<String> {
+    let mut text = String::with_capacity(source.len());
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(escaped) if escaped.is_ascii_punctuation() => text.push(escaped),
+                _ => return None,
+            },
+            c if META.contains(c) => return None,
+            c => text.push(c),
+        }
+    }
+    Some(text)
+}
+
+/// `source` as texts, when it is `[(?i)][^]a|b|c[$]` or `[(?i)][^](a|b|c)[$]` of plain texts.
+fn texts(source: &str) -> Option<Vec<Text>> {
+    let (fold, rest) = match source.strip_prefix("(?i)") {
+        Some(rest) => (true, rest),
+        None => (false, source),
+    };
+    let text = |piece: &str, start: bool, end: bool| {
+        let text = unescape(piece)?;
+        (!fold || text.is_ascii()).then(|| Text::new(text, start, end, fold))
+    };
+    let (start, inner) = rest.strip_prefix('^').map_or((false, rest), |inner| (true, inner));
+    let (end, inner) = match inner.strip_suffix('$') {
+        Some(inner) if !inner.ends_with('\\') => (true, inner),
+        _ => (false, inner),
+    };
+    if let Some(group) = inner.strip_prefix('(').and_then(|g| g.strip_suffix(')')) {
+        let group = group.strip_prefix("?:").unwrap_or(group);
+        return group.split('|').map(|piece| text(piece, start, end)).collect();
+    }
+    // Unparenthesised, `^` and `$` belong to the first and last alternative.
+    let pieces: Vec<&str> = rest.split('|').collect();
+    let last = pieces.len() - 1;
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(index, piece)| {
+            let (start, piece) = piece.strip_prefix('^').map_or((false, *piece), |p| (index == 0, p));
+            let (end, piece) = match piece.strip_suffix('$') {
+                Some(p) if !p.ends_with('\\') && index == last => (true, p),
+                _ => (false, piece),
+            };
+            text(piece, start, end)
+        })
+        .collect()
+}
+
+/// A text every match of the regex `source` starts with (`^`) or contains: its literal beginning, when
+/// it has no alternation.
+fn prefilter(source: &str) -> Option<Text> {
+    if source.contains('|') {
+        return None;
+    }
+    let (fold, rest) = source.strip_prefix("(?i)").map_or((false, source), |rest| (true, rest));
+    let (start, rest) = rest.strip_prefix('^').map_or((false, rest), |rest| (true, rest));
+    let mut text = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        let literal = match c {
+            '\\' => match chars.peek() {
+                Some(escaped) if escaped.is_ascii_punctuation() => chars.next(),
+                _ => None,
+            },
+            c if META.contains(c) => None,
+            c => Some(c),
+        };
+        let Some(literal) = literal else { break };
+        // A quantifier after it makes it optional.
+        if matches!(chars.peek(), Some('?' | '*' | '{')) {
+            break;
+        }
+        text.push(literal);
+    }
+    (!text.is_empty() && (!fold || text.is_ascii())).then(|| Text::new(text, start, false, fold))
 }
 
 impl Pattern {
     /// The pattern of a condition's `value`: a string as it is, any other JSON as its text (`200`);
     /// `None` when it does not compile.
     pub(crate) fn compile(value: &Value) -> Option<Pattern> {
-        let source = match value {
-            Value::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
-            other => std::borrow::Cow::Owned(other.to_string()),
-        };
-        Pattern::of(&source)
-    }
-
-    fn of(source: &str) -> Option<Pattern> {
-        let (start, rest) = match source.strip_prefix('^') {
-            Some(rest) => (true, rest),
-            None => (false, source),
-        };
-        let (end, text) = match rest.strip_suffix('$') {
-            Some(text) if !text.ends_with('\\') => (true, text),
-            _ => (false, rest),
-        };
-        if text.chars().any(|c| "\\.+*?()|[]{}^$".contains(c)) {
-            return Regex::new(source).ok().map(Pattern::Regex);
+        let source = text_of(value);
+        if let Some(texts) = texts(&source) {
+            return Some(Pattern::Texts(texts));
         }
-        Some(Pattern::Text {
-            text: text.to_owned(),
-            start,
-            end,
-        })
+        let regex = Regex::new(&source).ok()?;
+        Some(Pattern::Regex(regex, prefilter(&source)))
     }
 
     /// Whether the pattern is found in `field`.
     pub(crate) fn is_match(&self, field: &str) -> bool {
         match self {
-            Pattern::Text { text, start, end } => match (start, end) {
-                (true, true) => field == text,
-                (true, false) => field.starts_with(text.as_str()),
-                (false, true) => field.ends_with(text.as_str()),
-                (false, false) => field.contains(text.as_str()),
-            },
-            Pattern::Regex(regex) => regex.is_match(field),
+            Pattern::Texts(texts) => texts.iter().any(|text| text.is_match(field)),
+            Pattern::Regex(regex, prefilter) => {
+                prefilter.as_ref().is_none_or(|text| text.is_match(field)) && regex.is_match(field)
+            }
         }
     }
 }
@@ -154,10 +264,38 @@ mod tests {
             ("^10\\.0\\.", "1000.1", false),
             ("^(GET|POST)$", "POST", true),
             ("a\\$", "a$", true),
+            ("(?i)bot|crawler", "Mozilla BOT/1", true),
+            ("(?i)bot|crawler", "Mozilla", false),
+            ("^(GET|HEAD)$", "HEAD", true),
+            ("^(GET|HEAD)$", "HEADS", false),
+            ("^(?:GET|HEAD)$", "GET", true),
+            ("^GET|POST$", "GETS", true),
+            ("^GET|POST$", "APOST", true),
+            ("^GET|POST$", "APOSTS", false),
+            ("^/v1/\\d+$", "/v1/42", true),
+            ("^/v1/\\d+$", "/v2/42", false),
+            ("^10\\.3\\.\\d+\\.\\d+$", "10.3.0.1", true),
+            ("^10\\.3\\.\\d+\\.\\d+$", "10.30.0.1", false),
+            ("^/ab?c", "/ac", true),
+            ("(?i)^/ADMIN/\\w+", "/admin/x", true),
+            ("colou?r", "color", true),
+            ("(?i)é", "É", false),
         ] {
             assert_eq!(matches(pattern, field), expected, "{pattern} on {field}");
         }
         assert!(Pattern::compile(&json!("(")).is_none());
+        assert!(matches!(
+            Pattern::compile(&json!("^10\\.0\\.")),
+            Some(Pattern::Texts(_))
+        ));
+        assert!(matches!(
+            Pattern::compile(&json!("(?i)bot|crawler")),
+            Some(Pattern::Texts(_))
+        ));
+        assert!(matches!(
+            Pattern::compile(&json!("^/v1/\\d+")),
+            Some(Pattern::Regex(_, Some(_)))
+        ));
         assert!(Pattern::compile(&json!(404)).is_some_and(|p| p.is_match("404")));
     }
 

@@ -2,24 +2,109 @@
 //! (before the handler runs), and what the rules decided turned into the caller's answer: a blocked
 //! answer in the event's own shape, or the rules' headers added to the handler's answer.
 
-use super::macro_entry::Pending;
 use crate::capture::shape::EventShape;
+use crate::delivery::Governed;
 use crate::governance::{Decision, Request};
+use crate::options::Options;
+use lambda_runtime::Context;
 use serde_json::{json, Map, Value};
+
+/// What the governance rules decided for an invocation of an annotated handler (some rule applies),
+/// read before its body runs: the blocked answer, or the headers added to the handler's.
+pub struct Governance {
+    pub(crate) decision: Decision,
+    pub(crate) shape: EventShape,
+    /// The event had `multiValueHeaders` (an ALB target group with them on).
+    pub(crate) multi_value: bool,
+    /// The event is a `lambda_http` request (its answer is an `http::Response`, not Lambda JSON).
+    pub(crate) lambda_http: bool,
+}
+
+impl Governance {
+    /// Whether a rule blocks the request.
+    pub fn blocks(&self) -> bool {
+        self.decision.blocked.is_some()
+    }
+
+    /// The `_id` of the rule that blocks the request.
+    pub(crate) fn blocked_by(&self) -> Option<&str> {
+        self.decision.blocked.as_ref().map(|blocked| blocked.rule_id.as_str())
+    }
+
+    /// The blocked answer as the Lambda response JSON of the event's shape.
+    pub(crate) fn blocked_json(&self) -> Option<Value> {
+        blocked_json(&self.decision, self.shape, self.multi_value)
+    }
+}
+
+/// The event of an annotated handler, as the probes lend it to governance.
+pub enum GovernSource<'a> {
+    /// A JSON event.
+    Json(&'a Value),
+    /// A typed event, as JSON (made only when there are rules).
+    Typed(Box<dyn FnOnce() -> Option<Value> + 'a>),
+    /// A `lambda_http` request.
+    #[cfg(feature = "http")]
+    Http(&'a lambda_http::Request),
+}
+
+/// What the rules in force decide for the event of an annotated handler.
+pub(crate) fn govern(
+    governed: Governed,
+    options: &Options,
+    context: &Context,
+    source: GovernSource<'_>,
+) -> Option<Governance> {
+    let event = match source {
+        GovernSource::Json(event) => return decide_event(&governed, options, context, event),
+        GovernSource::Typed(to_json) => to_json()?,
+        #[cfg(feature = "http")]
+        GovernSource::Http(request) => return govern_http(&governed, options, context, request),
+    };
+    decide_event(&governed, options, context, &event)
+}
+
+#[cfg(feature = "http")]
+fn govern_http(
+    governed: &Governed,
+    options: &Options,
+    context: &Context,
+    request: &lambda_http::Request,
+) -> Option<Governance> {
+    let body = match request.body() {
+        lambda_http::Body::Text(text) => Some(text.as_bytes()),
+        lambda_http::Body::Binary(bytes) => Some(&bytes[..]),
+        _ => None,
+    };
+    let decision = decide_http(governed, options, context, request, body, || {
+        super::http::event_json_of(
+            super::http::RequestHead::of(request),
+            request,
+            super::http::lambda_body_json(request.body()),
+        )
+    })?;
+    Some(Governance {
+        decision,
+        shape: EventShape::Unknown,
+        multi_value: false,
+        lambda_http: true,
+    })
+}
 
 /// What the rules decide for a `lambda_http` request (the layer's, a lambda_http handler's). `body`: the
 /// request body, when it is in memory; `event`: the Lambda event it came from, rebuilt only when a user
 /// or company rule needs the identify hooks.
 #[cfg(feature = "http")]
 pub(crate) fn decide_http<B>(
-    pending: &Pending,
+    governed: &Governed,
+    options: &Options,
+    context: &Context,
     request: &lambda_http::http::Request<B>,
     body: Option<&[u8]>,
     event: impl FnOnce() -> Value,
 ) -> Option<Decision> {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt as _;
-    let (governed, options, context) = pending.governance()?;
     let rules = &governed.rules;
     let headers = request.headers();
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -36,7 +121,7 @@ pub(crate) fn decide_http<B>(
             Ok(Value::Object(object)) => Some(object),
             _ => None,
         });
-    let (user_id, company_id) = entities(rules, options, context, event);
+    let (user_id, company_id) = entities(rules, options, context, || std::borrow::Cow::Owned(event()));
     let raw_path = request.raw_http_path();
     let route = Some(raw_path).filter(|p| !p.is_empty()).unwrap_or(request.uri().path());
     governed.evaluate(&Request {
@@ -50,10 +135,8 @@ pub(crate) fn decide_http<B>(
     })
 }
 
-/// What the rules decide for a Lambda event (the attribute's JSON and typed events), with the event's
-/// shape and whether it has `multiValueHeaders` (for the blocked answer).
-pub(crate) fn decide_event(pending: &Pending, event: &Value) -> Option<(Decision, EventShape, bool)> {
-    let (governed, options, context) = pending.governance()?;
+/// What the rules decide for a Lambda event (the attribute's JSON and typed events).
+fn decide_event(governed: &Governed, options: &Options, context: &Context, event: &Value) -> Option<Governance> {
     let rules = &governed.rules;
     let hot = crate::capture::HotRequest::of(event, options.trusted_source_ip_only)?;
     let view = crate::RequestView::of(event)?;
@@ -62,7 +145,7 @@ pub(crate) fn decide_event(pending: &Pending, event: &Value) -> Option<(Decision
         .uses_body()
         .then(|| crate::capture::json_body_of(event, options.max_body_bytes))
         .flatten();
-    let (user_id, company_id) = entities(rules, options, context, || event.clone());
+    let (user_id, company_id) = entities(rules, options, context, || std::borrow::Cow::Borrowed(event));
     let decision = governed.evaluate(&Request {
         verb: &hot.verb,
         route: &hot.route,
@@ -72,19 +155,20 @@ pub(crate) fn decide_event(pending: &Pending, event: &Value) -> Option<(Decision
         user_id: user_id.as_deref(),
         company_id: company_id.as_deref(),
     })?;
-    Some((
+    Some(Governance {
         decision,
-        hot.shape,
-        event.get("multiValueHeaders").is_some_and(Value::is_object),
-    ))
+        shape: hot.shape,
+        multi_value: event.get("multiValueHeaders").is_some_and(Value::is_object),
+        lambda_http: false,
+    })
 }
 
 /// The user and company ids, from the identify hooks, only when a rule of that kind exists.
-fn entities(
+fn entities<'a>(
     rules: &crate::governance::Rules,
-    options: &crate::options::Options,
-    context: &lambda_runtime::Context,
-    event: impl FnOnce() -> Value,
+    options: &Options,
+    context: &Context,
+    event: impl FnOnce() -> std::borrow::Cow<'a, Value>,
 ) -> (Option<String>, Option<String>) {
     let needs = (rules.uses_user(), rules.uses_company());
     if needs == (false, false) {

@@ -22,6 +22,7 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
+pub use super::govern::{GovernSource, Governance};
 pub use super::probe;
 pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
 
@@ -96,29 +97,6 @@ impl State {
     }
 }
 
-/// What the governance rules decided for an invocation of an annotated handler (some rule applies),
-/// read before its body runs: the blocked answer, or the headers added to the handler's.
-pub struct Governance {
-    pub(crate) decision: crate::governance::Decision,
-    pub(crate) shape: crate::capture::shape::EventShape,
-    /// The event had `multiValueHeaders` (an ALB target group with them on).
-    pub(crate) multi_value: bool,
-    /// The event is a `lambda_http` request (its answer is an `http::Response`, not Lambda JSON).
-    pub(crate) lambda_http: bool,
-}
-
-impl Governance {
-    /// Whether a rule blocks the request.
-    pub fn blocks(&self) -> bool {
-        self.decision.blocked.is_some()
-    }
-
-    /// The blocked answer as the Lambda response JSON of the event's shape.
-    pub(crate) fn blocked_json(&self) -> Option<serde_json::Value> {
-        super::govern::blocked_json(&self.decision, self.shape, self.multi_value)
-    }
-}
-
 /// The blocked answer of `governance` when the handler's answer type can hold it; `None` (and the
 /// handler runs) when it cannot, said once.
 pub fn blocked_output<T>(governance: &Option<Governance>, output: Option<T>) -> Option<T> {
@@ -163,53 +141,18 @@ impl Pending {
         Some((governed, options, &invocation.context))
     }
 
-    /// What the rules decide for a JSON Lambda event (`None`: no rule applies, or not governed).
-    pub fn govern_json(&self, event: &serde_json::Value) -> Option<Governance> {
-        let (decision, shape, multi_value) = super::govern::decide_event(self, event)?;
-        Some(Governance {
-            decision,
-            shape,
-            multi_value,
-            lambda_http: false,
-        })
-    }
-
-    /// [`Self::govern_json`] for a typed event, seen as JSON only when there are rules.
-    pub fn govern_typed<T: serde::Serialize>(&self, event: &T) -> Option<Governance> {
-        self.governance()?;
-        self.govern_json(&serde_json::to_value(event).ok()?)
-    }
-
-    /// What the rules decide for a `lambda_http` request.
-    #[cfg(feature = "http")]
-    pub fn govern_http(&self, request: &lambda_http::Request) -> Option<Governance> {
-        let body = match request.body() {
-            lambda_http::Body::Text(text) => Some(text.as_bytes()),
-            lambda_http::Body::Binary(bytes) => Some(&bytes[..]),
-            _ => None,
-        };
-        let decision = super::govern::decide_http(self, request, body, || {
-            let captured = super::http::captured_event(request);
-            match captured.event {
-                Some(crate::capture::EventSource::Rebuilt(rebuild)) => {
-                    rebuild().map(|raw| raw.into_json()).unwrap_or_default()
-                }
-                _ => serde_json::Value::Null,
-            }
-        })?;
-        Some(Governance {
-            decision,
-            shape: crate::capture::shape::EventShape::Unknown,
-            multi_value: false,
-            lambda_http: true,
-        })
+    /// What the governance rules decide for the handler's event (`None`: no rule applies, or not
+    /// governed).
+    pub fn govern(&self, source: Option<GovernSource<'_>>) -> Option<Governance> {
+        let (governed, options, context) = self.governance()?;
+        super::govern::govern(governed, options, context, source?)
     }
 
     /// Records that `governance` blocked the request (when it did): the event's `blocked_by`, and the
     /// answer the caller got is the rule's.
     pub fn note_blocked(&mut self, governance: &Option<Governance>) {
-        if let Some(blocked) = governance.as_ref().and_then(|g| g.decision.blocked.as_ref()) {
-            self.set_blocked(&blocked.rule_id);
+        if let Some(rule_id) = governance.as_ref().and_then(Governance::blocked_by) {
+            self.set_blocked(rule_id);
         }
     }
 
@@ -336,6 +279,31 @@ pub fn enable_after_response_queue() {
 /// Benchmarks only: empties the after-response queue; how many entries it held.
 pub fn drain_queue() -> usize {
     delivery::drain_queues()
+}
+
+/// Benchmarks only: what governance costs a request on the caller's path: a `/v1/rules` body compiled
+/// once, then each event read and evaluated as the attribute does (without the cohorts' config).
+pub struct GovernanceBench {
+    governed: Option<crate::delivery::Governed>,
+    options: Options,
+}
+
+impl GovernanceBench {
+    /// The rules of a `/v1/rules` body (`None`: it is not an array).
+    pub fn new(rules: &serde_json::Value) -> Option<Self> {
+        let rules = crate::governance::Rules::parse(rules).ok()?;
+        Some(GovernanceBench {
+            governed: crate::delivery::Governed::of(Arc::new(rules)),
+            options: Options::new(),
+        })
+    }
+
+    /// Whether some rule applies to `event`.
+    pub fn applies(&self, event: &serde_json::Value) -> bool {
+        let Some(governed) = &self.governed else { return false };
+        let context = Context::default();
+        super::govern::govern(governed.clone(), &self.options, &context, GovernSource::Json(event)).is_some()
+    }
 }
 
 /// Gives the handler's output back, re-raising its panic if it panicked.

@@ -5,7 +5,7 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
-use super::macro_entry::{Governance, Pending};
+use super::govern::{GovernSource, Governance};
 use crate::capture::{CapturedEvent, CapturedJson, EventSource};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -20,15 +20,15 @@ pub trait ViaHttpRequest {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
     /// What the governance rules decide for it.
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance>;
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
 }
 #[cfg(feature = "http")]
 impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(super::http::captured_event(self.0))
     }
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance> {
-        pending.govern_http(self.0)
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
+        Some(GovernSource::Http(self.0))
     }
 }
 
@@ -38,7 +38,7 @@ pub trait ViaLambdaEventValue {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
     /// What the governance rules decide for it.
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance>;
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
 }
 impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -48,8 +48,8 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
             lambda_http: false,
         })
     }
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance> {
-        pending.govern_json(&self.0.payload)
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
+        Some(GovernSource::Json(&self.0.payload))
     }
 }
 
@@ -59,7 +59,7 @@ pub trait ViaLambdaEvent {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
     /// What the governance rules decide for it.
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance>;
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
 }
 impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -69,8 +69,11 @@ impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
             lambda_http: false,
         })
     }
-    fn __moesif_govern(&self, pending: &Pending) -> Option<Governance> {
-        pending.govern_typed(&self.0.payload)
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
+        let payload = &self.0.payload;
+        Some(GovernSource::Typed(Box::new(move || {
+            serde_json::to_value(payload).ok()
+        })))
     }
 }
 
@@ -79,7 +82,7 @@ pub trait ViaUnknownEvent {
     /// Nothing.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
     /// Nothing: not governed.
-    fn __moesif_govern(&self, _pending: &Pending) -> Option<Governance> {
+    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
         None
     }
 }

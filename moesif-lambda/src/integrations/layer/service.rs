@@ -55,8 +55,15 @@ where
         let head_request = request.method() == http::Method::HEAD;
         let captured = captured_event_of(RequestHead::of(&request), &request, || request_body_json(&request));
         let mut pending = self.shared.state.begin(&self.shared.options, Some(captured));
-        let decision = decide_http(&pending, &request, request_body_bytes(&request), || {
-            event_json_of(RequestHead::of(&request), &request, request_body_json(&request))
+        let decision = pending.governance().and_then(|(governed, options, context)| {
+            decide_http(
+                &governed,
+                options,
+                context,
+                &request,
+                request_body_bytes(&request),
+                || event_json_of(RequestHead::of(&request), &request, request_body_json(&request)),
+            )
         });
         if let Some((parts, body)) = decision.as_ref().and_then(blocked_http) {
             // The inner service is not called: the rule's answer is the caller's, and the event's.
