@@ -179,6 +179,125 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     );
 }
 
+/// Handler calls of [`conditions_app`].
+static CONDITIONS_HANDLED: AtomicUsize = AtomicUsize::new(0);
+
+fn conditions_app() -> Router {
+    let handled = || async {
+        CONDITIONS_HANDLED.fetch_add(1, Ordering::SeqCst);
+        "ok"
+    };
+    Router::new()
+        .route("/admin/users", get(handled))
+        .route("/orders", post(handled))
+        .route("/hello", get(handled))
+}
+
+/// A rule blocking with `status` when `path` matches `value`.
+fn blocking(id: &str, path: &str, value: &str, status: u16) -> Value {
+    json!({"_id": id, "type": "regex", "block": true,
+           "regex_config": [{"conditions": [{"path": path, "value": value}]}],
+           "response": {"status": status, "body": {"rule": id}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_condition_path_company_rules_bad_rules_and_a_bad_rules_body_keeps_the_last_good() {
+    let collector = Collector::start().await;
+    collector.set_rules(
+        json!([
+            "not a rule",
+            {"_id": "no-status", "type": "regex", "block": true, "response": {"body": "x"}},
+            blocking("bad-pattern", "request.route", "(", 400),
+            blocking("route", "request.route", "^/admin/", 403),
+            blocking("ip", "request.ip_address", "^203\\.0\\.113\\.", 403),
+            blocking("body", "request.body.plan", "^free$", 402),
+            {"_id": "unpaid", "type": "company", "block": true,
+             "response": {"status": 402, "body": {"error": "{{name}} has not paid"}}},
+        ]),
+        "rules-1",
+    );
+    collector.set_config(
+        json!({"company_rules": {"c-unpaid": [{"rules": "unpaid", "values": {"name": "Acme"}}]}}),
+        "etag-1",
+    );
+    let url = collector.base_url();
+    let api = RuntimeApi::start().await;
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    spawn_function(move || {
+        let options = Options::new()
+            .application_id("governance-conditions-app")
+            .base_uri_owned(url)
+            .batch_size(1, usize::MAX)
+            .wait_for_governance(Duration::from_secs(10))
+            .identify_company_with(|event, _| RequestView::of(event)?.header("x-company-id").map(String::from));
+        moesif_lambda::run_http(conditions_app().layer(MoesifLayer::new(options)))
+    });
+    let mut from_ip = event("GET", "/hello", None);
+    from_ip["headers"]["x-forwarded-for"] = json!("203.0.113.5, 10.0.0.1");
+    let mut free = http_api_event("POST", "/orders", Some("{\"plan\": \"free\", \"n\": 1}"));
+    free["headers"]["x-forwarded-for"] = json!("198.51.100.1");
+    let mut paid = http_api_event("POST", "/orders", Some("{\"plan\": \"pro\"}"));
+    paid["headers"]["x-forwarded-for"] = json!("198.51.100.1");
+    let mut unpaid = event("GET", "/hello", None);
+    unpaid["headers"]["x-company-id"] = json!("c-unpaid");
+    let answers = invoke(
+        &api,
+        vec![
+            ("c-route", event("GET", "/admin/users", None)),
+            ("c-ip", from_ip),
+            ("c-body", free),
+            ("c-paid", paid),
+            ("c-unpaid", unpaid),
+            ("c-clean", event("GET", "/hello", None)),
+        ],
+    )
+    .await;
+    let outcome = |answer: &Value| {
+        (
+            answer["statusCode"].clone(),
+            header(answer, "x-moesif-blocked-by").map(String::from),
+        )
+    };
+    assert_eq!(outcome(&answers[0]), (json!(403), Some("route".into())));
+    assert_eq!(
+        outcome(&answers[1]),
+        (json!(403), Some("ip".into())),
+        "the left-most forwarded IP"
+    );
+    assert_eq!(outcome(&answers[2]), (json!(402), Some("body".into())));
+    assert_eq!(outcome(&answers[3]), (json!(200), None));
+    assert_eq!(outcome(&answers[4]), (json!(402), Some("unpaid".into())));
+    assert_eq!(answers[4]["body"], r#"{"error":"Acme has not paid"}"#);
+    assert_eq!(
+        outcome(&answers[5]),
+        (json!(200), None),
+        "bad rules never apply: {}",
+        answers[5]
+    );
+    assert_eq!(answers[5]["body"], "ok");
+    assert_eq!(CONDITIONS_HANDLED.load(Ordering::SeqCst), 2);
+
+    // A rules body that cannot be read (another tag): the last good rules stay.
+    collector.set_rules(json!({"rules": "not an array"}), "rules-2");
+    let answers = invoke(
+        &api,
+        vec![
+            ("c-tag", event("GET", "/hello", None)), // its send is answered with the new tag
+            ("c-fetch", event("GET", "/hello", None)), // this send fetches the unreadable body
+            ("c-still", event("GET", "/admin/users", None)),
+        ],
+    )
+    .await;
+    assert!(api.wait_until_idle(Duration::from_secs(10)).await);
+    assert_eq!(
+        outcome(&answers[2]),
+        (json!(403), Some("route".into())),
+        "the last good rules"
+    );
+    let fetches = collector.requests().iter().filter(|r| r.path == "/v1/rules").count();
+    assert_eq!(fetches, 2, "fetched at the start, and once for the new tag");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // `#[moesif_logger]`: the blocked answer in each event's shape, for each kind of answer type.
 

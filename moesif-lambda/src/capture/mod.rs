@@ -201,6 +201,15 @@ impl RawEvent {
     pub(crate) fn estimated_size(&self) -> usize {
         self.json.estimated_size()
     }
+
+    /// The event as JSON (`Null` when it does not parse).
+    #[cfg(feature = "http")]
+    pub(crate) fn to_json(&self) -> Value {
+        match &self.json {
+            CapturedJson::Value(value) => value.clone(),
+            CapturedJson::Bytes(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.

@@ -71,9 +71,9 @@ fn govern_http(
     context: &Context,
     request: &lambda_http::Request,
 ) -> Option<Governance> {
-    let body = match request.body() {
-        lambda_http::Body::Text(text) => Some(text.as_bytes()),
-        lambda_http::Body::Binary(bytes) => Some(&bytes[..]),
+    let body = || match request.body() {
+        lambda_http::Body::Text(text) => json_object(text.as_bytes(), options.max_body_bytes),
+        lambda_http::Body::Binary(bytes) => json_object(bytes, options.max_body_bytes),
         _ => None,
     };
     let decision = decide_http(governed, options, context, request, body, || {
@@ -100,7 +100,7 @@ pub(crate) fn decide_http<B>(
     options: &Options,
     context: &Context,
     request: &lambda_http::http::Request<B>,
-    body: Option<&[u8]>,
+    body: impl FnOnce() -> Option<Map<String, Value>>,
     event: impl FnOnce() -> Value,
 ) -> Option<Decision> {
     use lambda_http::request::RequestContext;
@@ -115,12 +115,7 @@ pub(crate) fn decide_http<B>(
         _ => None,
     };
     let ip = crate::capture::client_ip::client_ip_by(header, source_ip, options.trusted_source_ip_only);
-    let body = body
-        .filter(|bytes| rules.uses_body() && bytes.len() <= options.max_body_bytes)
-        .and_then(|bytes| match serde_json::from_slice(bytes) {
-            Ok(Value::Object(object)) => Some(object),
-            _ => None,
-        });
+    let body = rules.uses_body().then(body).flatten();
     let (user_id, company_id) = entities(rules, options, context, || std::borrow::Cow::Owned(event()));
     let raw_path = request.raw_http_path();
     let route = Some(raw_path).filter(|p| !p.is_empty()).unwrap_or(request.uri().path());
@@ -161,6 +156,17 @@ fn decide_event(governed: &Governed, options: &Options, context: &Context, event
         multi_value: event.get("multiValueHeaders").is_some_and(Value::is_object),
         lambda_http: false,
     })
+}
+
+/// The top-level object of a JSON body no larger than `max_bytes`.
+pub(crate) fn json_object(bytes: &[u8], max_bytes: usize) -> Option<Map<String, Value>> {
+    if bytes.len() > max_bytes {
+        return None;
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    }
 }
 
 /// The user and company ids, from the identify hooks, only when a rule of that kind exists.

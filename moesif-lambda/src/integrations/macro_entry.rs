@@ -156,6 +156,12 @@ impl Pending {
         }
     }
 
+    /// The invocation's Lambda event as JSON (parsed from the raw event when that is what is kept).
+    #[cfg(feature = "http")]
+    pub(crate) fn raw_event_json(&self) -> Option<serde_json::Value> {
+        self.inner.as_ref().map(|(_, invocation)| invocation.event.to_json())
+    }
+
     /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).
     pub(crate) fn set_blocked(&mut self, rule_id: &str) {
         if let Some((_, invocation)) = self.inner.as_mut() {

@@ -3,8 +3,9 @@
 
 use super::future::ResponseFuture;
 use super::{Shared, Started};
+use crate::capture::json_body_of;
 use crate::capture::CapturedJson;
-use crate::integrations::govern::{blocked_http, decide_http};
+use crate::integrations::govern::{blocked_http, decide_http, json_object};
 use crate::integrations::http::{answer_json, captured_event_of, event_json_of, lambda_body_json, RequestHead};
 use crate::integrations::macro_entry::{answer_of_panic, CallAnswer};
 use http_body::Body as HttpBody;
@@ -56,14 +57,16 @@ where
         let captured = captured_event_of(RequestHead::of(&request), &request, || request_body_json(&request));
         let mut pending = self.shared.state.begin(&self.shared.options, Some(captured));
         let decision = pending.governance().and_then(|(governed, options, context)| {
-            decide_http(
-                &governed,
-                options,
-                context,
-                &request,
-                request_body_bytes(&request),
-                || event_json_of(RequestHead::of(&request), &request, request_body_json(&request)),
-            )
+            // The body as lambda_http gave it, else (another body type) from the raw Lambda event.
+            let body = || match request_body_bytes(&request) {
+                Some(bytes) => json_object(bytes, options.max_body_bytes),
+                None => pending
+                    .raw_event_json()
+                    .and_then(|event| json_body_of(&event, options.max_body_bytes)),
+            };
+            decide_http(&governed, options, context, &request, body, || {
+                event_json_of(RequestHead::of(&request), &request, request_body_json(&request))
+            })
         });
         if let Some((parts, body)) = decision.as_ref().and_then(blocked_http) {
             // The inner service is not called: the rule's answer is the caller's, and the event's.
