@@ -459,6 +459,27 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_or_unchanged_fetch_keeps_what_is_known() {
+        let cache: ConfigCache<u8> = ConfigCache::default();
+        assert!(cache.claim_fetch() && !cache.fetched());
+        cache.finish_fetch(Some((Some(1), Some("t1".into()), Some(digest(b"one")))));
+        assert_eq!(cache.current().as_deref(), Some(&1));
+        assert!(cache.is_unchanged(digest(b"one")) && !cache.is_unchanged(digest(b"two")));
+        cache.note_etag(Some("t2"));
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(None);
+        assert_eq!(cache.current().as_deref(), Some(&1), "a failed fetch keeps the last good");
+        let cache: ConfigCache<u8> = ConfigCache::default();
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(Some((Some(1), None, Some(digest(b"one")))));
+        cache.note_etag(Some("t2"));
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(Some((None, Some("t2".into()), Some(digest(b"one")))));
+        assert_eq!(cache.current().as_deref(), Some(&1), "the same body is not read again");
+        assert!(!cache.claim_fetch(), "and the new tag is known");
+    }
+
+    #[test]
     fn etag_change_marks_stale() {
         let cache = ConfigCache::default();
         assert!(cache.claim_fetch());
