@@ -382,6 +382,20 @@ mod attribute {
         Ok(lambda_http::Response::new(lambda_http::Body::from("handler")))
     }
 
+    #[moesif_logger(options = OPTIONS)]
+    async fn into_response(_request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+        ran();
+        Ok("handler")
+    }
+
+    #[moesif_logger(options = OPTIONS)]
+    async fn into_response_tagged(_request: lambda_http::Request) -> Result<impl lambda_http::IntoResponse, Error> {
+        ran();
+        Ok(lambda_http::Response::builder()
+            .header("x-plan", "handler")
+            .body(lambda_http::Body::from("tagged"))?)
+    }
+
     /// Serialize-only: the attribute cannot build it, so its requests are not governed.
     #[derive(serde::Serialize)]
     struct Plain {
@@ -544,6 +558,34 @@ mod attribute {
             block_all()
         );
         assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lambda_http_impl_into_response() {
+        let (answer, event, ran) = one_call!(
+            || lambda_http::run(lambda_http::service_fn(into_response)),
+            case_event("rr-example-apigw-v2-request-iam--json"),
+            block_all()
+        );
+        assert_blocked(&answer, &event, ran);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lambda_http_impl_into_response_gets_the_headers_of_a_non_blocking_rule() {
+        let rules = json!([{"_id": "tag", "type": "regex", "response": {"headers": {"X-Plan": "free"}}}]);
+        let (answer, event, ran) = one_call!(
+            || lambda_http::run(lambda_http::service_fn(into_response_tagged)),
+            case_event("rr-example-apigw-v2-request-iam--json"),
+            rules
+        );
+        assert_eq!(ran, 1);
+        assert_eq!(answer["body"], "tagged");
+        assert_eq!(
+            header(&answer, "x-plan"),
+            Some("free"),
+            "the rule's header replaces the handler's: {answer}"
+        );
+        assert!(event.get("blocked_by").is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -468,7 +468,11 @@ mod tests {
         cache.note_etag(Some("t2"));
         assert!(cache.claim_fetch());
         cache.finish_fetch(None);
-        assert_eq!(cache.current().as_deref(), Some(&1), "a failed fetch keeps the last good");
+        assert_eq!(
+            cache.current().as_deref(),
+            Some(&1),
+            "a failed fetch keeps the last good"
+        );
         let cache: ConfigCache<u8> = ConfigCache::default();
         assert!(cache.claim_fetch());
         cache.finish_fetch(Some((Some(1), None, Some(digest(b"one")))));

@@ -22,6 +22,8 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
+#[cfg(feature = "http")]
+pub use super::govern::GovernedResponse;
 pub use super::govern::{GovernSource, Governance};
 pub use super::probe;
 pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
@@ -106,6 +108,23 @@ pub fn blocked_output<T>(governance: &Option<Governance>, output: Option<T>) -> 
     }
     let _ = governance;
     output
+}
+
+/// The blocked answer of `governance` as an `http::Response` (lambda_http handlers answering
+/// `impl IntoResponse`).
+#[cfg(feature = "http")]
+pub fn blocked_response(governance: &Option<Governance>) -> Option<lambda_http::Response<lambda_http::Body>> {
+    let (parts, body) = super::govern::blocked_http(&governance.as_ref()?.decision)?;
+    let body = String::from_utf8(body.to_vec()).unwrap_or_default();
+    Some(lambda_http::Response::from_parts(parts, lambda_http::Body::from(body)))
+}
+
+/// The headers `governance` adds to the handler's answer.
+pub fn added_headers(governance: &Option<Governance>) -> Vec<(String, String)> {
+    governance
+        .as_ref()
+        .map(|governance| governance.decision.headers.clone())
+        .unwrap_or_default()
 }
 
 /// Says once that a handler's answer type cannot carry a blocked answer.
