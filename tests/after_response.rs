@@ -73,6 +73,8 @@ handler_module!(sampled_half, 2000, each_event);
 handler_module!(sampled_by_rule, 2000, each_event);
 handler_module!(etag, 2000, each_event);
 handler_module!(rules_tag, 2000, each_event);
+handler_module!(ungoverned, 2000, |options: Options| each_event(options)
+    .governance(false));
 handler_module!(rejected, 2000, each_event);
 
 handler_module!(bounded, 100, |options: Options| each_event_quick_breaker(options)
@@ -724,4 +726,26 @@ async fn the_event_is_logged_as_lambda_sent_it_not_as_the_handler_type_keeps_it(
     assert_eq!(request["verb"], "PUT");
     assert_eq!(request["headers"]["X-Trace"], "t-1");
     assert_eq!(request["time"], "2020-03-04T19:15:17.135");
+}
+
+/// With `governance(false)` the rules are never fetched, and nothing is blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_off_never_fetches_the_rules() {
+    let (api, collector, _env, runtime) = start!(ungoverned);
+    collector.set_rules(
+        json!([{"_id": "all", "type": "regex", "block": true, "response": {"status": 403}}]),
+        "tag-all",
+    );
+    for n in 0..2 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let invocation = invoke(&api, http_event("/open"), &format!("open-{n}")).await;
+        assert!(api.wait_until_idle(WAIT).await);
+        assert_eq!(
+            invocation.response_json().map(|a| a["statusCode"].clone()),
+            Some(json!(200))
+        );
+    }
+    runtime.abort();
+    assert_eq!(collector.event_request_ids().len(), 2);
+    assert!(collector.requests().iter().all(|r| r.path != "/v1/rules"));
 }
