@@ -100,8 +100,8 @@ impl<T> Lenient<T> {
 impl AppConfig {
     /// Parses a `/v1/config` body (see [`AppConfig`] for what is ignored).
     pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<AppConfig> {
-        let body: Value = serde_json::from_slice(body)?;
-        let cohorts = Cohorts::from_config(&body);
+        let mut body: Value = serde_json::from_slice(body)?;
+        let cohorts = Cohorts::take_from_config(&mut body);
         let config = ConfigBody::deserialize(&body).ok().map(AppConfig::from_body);
         Ok(AppConfig {
             cohorts,

@@ -71,6 +71,16 @@ impl Sent {
     }
 }
 
+/// What a GET to the collector gave.
+enum Got {
+    /// 2xx: the body, and the version its tag header names.
+    Body(Vec<u8>, Option<String>),
+    /// An answer, but not the document (non-2xx, a body that could not be read).
+    Refused,
+    /// No answer (network error, timeout).
+    Unreachable,
+}
+
 /// A configured connection to one collector with one application id.
 pub(crate) struct Transport {
     agent: Agent,
@@ -332,6 +342,34 @@ impl Transport {
         within: Duration,
         read: impl FnOnce(&[u8]) -> Result<T, String>,
     ) -> bool {
+        let (bytes, tag) = match self.get(path, tag, within) {
+            Got::Body(bytes, tag) => (bytes, tag),
+            Got::Refused => {
+                cache.finish_fetch(None);
+                return true;
+            }
+            Got::Unreachable => {
+                cache.finish_fetch(None);
+                return false;
+            }
+        };
+        let digest = digest(&bytes);
+        let fetched = match cache.is_unchanged(digest) {
+            true => Some((None, tag, Some(digest))),
+            false => match read(&bytes) {
+                Ok(document) => Some((Some(document), tag, Some(digest))),
+                Err(error) => {
+                    tracing::debug!(%error, path, "moesif: unreadable answer; keeping what is known");
+                    None
+                }
+            },
+        };
+        cache.finish_fetch(fetched);
+        true
+    }
+
+    /// GETs `path`: its body and the value of its `tag` header.
+    fn get(&self, path: &str, tag: &str, within: Duration) -> Got {
         let result = self
             .agent
             .get(format!("{}{path}", self.base_uri))
@@ -340,38 +378,26 @@ impl Transport {
             .build()
             .header("X-Moesif-Application-Id", &self.application_id)
             .call();
-        let fetched = match result {
+        match result {
             Ok(mut response) if response.status().is_success() => {
                 let tag = header_text(response.headers(), tag).map(str::to_owned);
-                // Read, then parsed from the bytes: one JSON deserializer in the binary, not one per reader.
-                let body = response.body_mut().read_to_vec().map_err(|error| error.to_string());
-                let read = body.and_then(|bytes| {
-                    let digest = digest(&bytes);
-                    match cache.is_unchanged(digest) {
-                        true => Ok((None, tag, Some(digest))),
-                        false => read(&bytes).map(|document| (Some(document), tag, Some(digest))),
-                    }
-                });
-                match read {
-                    Ok(fetched) => Some(fetched),
+                match response.body_mut().read_to_vec() {
+                    Ok(bytes) => Got::Body(bytes, tag),
                     Err(error) => {
                         tracing::debug!(%error, path, "moesif: unreadable answer; keeping what is known");
-                        None
+                        Got::Refused
                     }
                 }
             }
             Ok(response) => {
                 tracing::debug!(status = response.status().as_u16(), path, "moesif: not available");
-                None
+                Got::Refused
             }
             Err(error) => {
                 tracing::debug!(%error, path, "moesif: collector not reachable");
-                cache.finish_fetch(None);
-                return false;
+                Got::Unreachable
             }
-        };
-        cache.finish_fetch(fetched);
-        true
+        }
     }
 
     /// The collector's base URI (no application id in it).

@@ -18,7 +18,7 @@ mod template;
 
 pub(crate) use field::{route, text_of, Field, Pattern};
 
-use rules::{Cohort, Condition, Kind, Rule};
+use rules::{Condition, Kind, Rule};
 use serde_json::{Map, Value};
 use template::{render, render_json, Values};
 
@@ -31,19 +31,25 @@ pub(crate) struct Rules {
     uses_body: bool,
 }
 
-/// The cohorts of one version of the config.
+/// The cohorts of one version of the config: its `user_rules` and `company_rules`, `{"<entity id>":
+/// [{"rules": "<rule _id>", "values": {…}}]}`, kept as the JSON they are (read as they are used; an
+/// entry of another shape puts the entity in no cohort).
 #[derive(Debug, Default)]
 pub(crate) struct Cohorts {
-    users: Cohort,
-    companies: Cohort,
+    users: Map<String, Value>,
+    companies: Map<String, Value>,
 }
 
 impl Cohorts {
-    /// The config's `user_rules` and `company_rules` (anything else in it is ignored).
-    pub(crate) fn from_config(config: &Value) -> Cohorts {
+    /// Takes the config's `user_rules` and `company_rules` out of it (anything else is left).
+    pub(crate) fn take_from_config(config: &mut Value) -> Cohorts {
+        let mut take = |key| match config.as_object_mut().and_then(|config| config.remove(key)) {
+            Some(Value::Object(cohort)) => cohort,
+            _ => Map::new(),
+        };
         Cohorts {
-            users: rules::cohort(config.get("user_rules")),
-            companies: rules::cohort(config.get("company_rules")),
+            users: take("user_rules"),
+            companies: take("company_rules"),
         }
     }
 }
@@ -128,7 +134,7 @@ impl Rules {
                         Kind::User => rules.user.push(rule),
                     }
                 }
-                Err(why) => tracing::warn!(%why, "moesif: a governance rule cannot be read; it is skipped"),
+                Err((rule, why)) => rules::warn(&rule, why),
             }
         }
         Ok(rules)
@@ -196,10 +202,16 @@ impl Rules {
 
 /// The entity's state for rules of its kind: unidentified (`None`), or identified with its cohort
 /// entries (empty when it is in no cohort).
-type Entity<'a> = Option<&'a [(String, Values)]>;
+type Entity<'a> = Option<&'a [Value]>;
 
-fn entity<'a>(cohort: &'a Cohort, id: Option<&str>) -> Entity<'a> {
-    id.map(|id| cohort.get(id).map(Vec::as_slice).unwrap_or_default())
+fn entity<'a>(cohort: &'a Map<String, Value>, id: Option<&str>) -> Entity<'a> {
+    id.map(|id| {
+        cohort
+            .get(id)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    })
 }
 
 /// The rules of one entity kind that apply, each with the entity's values for it.
@@ -213,11 +225,13 @@ fn applicable<'a, 'r>(
             None if rule.unidentified => None,
             None => return None,
             Some(entries) => {
-                let entry = entries.iter().find(|(id, _)| *id == rule.id).map(|(_, values)| values);
+                let entry = entries
+                    .iter()
+                    .find(|entry| entry.get("rules").and_then(Value::as_str) == Some(rule.id.as_str()));
                 if entry.is_some() == rule.not_matching {
                     return None;
                 }
-                entry
+                entry.and_then(|entry| entry.get("values")?.as_object())
             }
         };
         conditions_match(rule, request).then_some((rule, values))

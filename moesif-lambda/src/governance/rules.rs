@@ -4,9 +4,13 @@
 //! header that could not be sent is left out, each with one warning.
 
 use super::field::{Field, Pattern};
-use super::template::{has_unclosed, Values};
+use super::template::has_unclosed;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+
+/// Says what is wrong with a rule (or the rules): one warning each, as they are read (once per version).
+pub(crate) fn warn(rule: &str, problem: &str) {
+    tracing::warn!(rule, "moesif: governance rule: {problem}");
+}
 
 /// Which entity a rule is about; also its precedence (a later kind wins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -41,26 +45,29 @@ pub(crate) struct Rule {
     pub body: Option<Value>,
 }
 
-/// Reads one rule; `Err` says why it cannot be read.
-pub(crate) fn rule(value: &Value) -> Result<Rule, String> {
-    let object = value.as_object().ok_or("a rule is not an object")?;
+/// Reads one rule; `Err` says why it cannot be read (and which rule, when it has an id).
+pub(crate) fn rule(value: &Value) -> Result<Rule, (String, &'static str)> {
+    let unknown = |why| (String::new(), why);
+    let object = value.as_object().ok_or_else(|| unknown("not an object; skipped"))?;
     let id = object
         .get("_id")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
-        .ok_or("a rule has no `_id`")?
+        .ok_or_else(|| unknown("no `_id`; skipped"))?
         .to_owned();
-    let unreadable = |why: &str| format!("rule {id}: {why}");
+    let unreadable = |why: &'static str| (id.clone(), why);
     let kind = match object.get("type").and_then(Value::as_str) {
         Some("regex") => Kind::Regex,
         Some("company") => Kind::Company,
         Some("user") => Kind::User,
-        _ => return Err(unreadable("`type` is not regex, user or company")),
+        _ => return Err(unreadable("`type` is not regex, user or company; skipped")),
     };
     let flag = |name: &str| match object.get(name) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(on)) => Ok(*on),
-        Some(_) => Err(unreadable(&format!("`{name}` is not a boolean"))),
+        Some(_) => Err(unreadable(
+            "`block` or `applied_to_unidentified` is not a boolean; skipped",
+        )),
     };
     let block = flag("block")?;
     let unidentified = flag("applied_to_unidentified")?;
@@ -68,7 +75,7 @@ pub(crate) fn rule(value: &Value) -> Result<Rule, String> {
         None | Some(Value::Null) => false,
         Some(Value::String(to)) if to == "matching" => false,
         Some(Value::String(to)) if to == "not_matching" => true,
-        Some(_) => return Err(unreadable("`applied_to` is not matching or not_matching")),
+        Some(_) => return Err(unreadable("`applied_to` is not matching or not_matching; skipped")),
     };
     let groups = match object.get("regex_config") {
         None | Some(Value::Null) => Vec::new(),
@@ -76,22 +83,22 @@ pub(crate) fn rule(value: &Value) -> Result<Rule, String> {
             .iter()
             .map(|group| conditions(group, &id))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| unreadable("a `regex_config` group is not {\"conditions\": [{path, value}]}"))?,
-        Some(_) => return Err(unreadable("`regex_config` is not a list")),
+            .ok_or_else(|| unreadable("a `regex_config` group is not {\"conditions\": [{path, value}]}; skipped"))?,
+        Some(_) => return Err(unreadable("`regex_config` is not a list; skipped")),
     };
     let empty = Map::new();
     let response = match object.get("response") {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(response)) => response,
-        Some(_) => return Err(unreadable("`response` is not an object")),
+        Some(_) => return Err(unreadable("`response` is not an object; skipped")),
     };
     let status = match response.get("status").and_then(Value::as_i64) {
         Some(status) if (100..=599).contains(&status) => status as u16,
-        Some(status) => {
-            tracing::warn!(rule = %id, status, "moesif: a governance rule's status is not 100–599; 502 is sent");
+        Some(_) => {
+            warn(&id, "its status is not 100–599; 502 is sent");
             502
         }
-        None if block => return Err(unreadable("it blocks but has no numeric `response.status`")),
+        None if block => return Err(unreadable("it blocks but has no numeric `response.status`; skipped")),
         None => 502,
     };
     Ok(Rule {
@@ -118,7 +125,7 @@ fn conditions(group: &Value, id: &str) -> Option<Vec<Condition>> {
             let field = Field::of(path);
             let pattern = Pattern::compile(value);
             if pattern.is_none() {
-                tracing::warn!(rule = %id, %path, "moesif: a governance rule's pattern does not compile; it never matches");
+                warn(id, "a pattern does not compile; that condition never matches");
             }
             Some(Condition { field, pattern })
         })
@@ -135,7 +142,7 @@ fn headers(headers: Option<&Value>, id: &str) -> Vec<(String, String)> {
         match value {
             Value::String(value) if is_header_name(name) => {
                 if has_unclosed(value) {
-                    tracing::warn!(rule = %id, header = %name, "moesif: a `{{{{` without `}}}}` in a governance header is sent as it is");
+                    warn(id, "a header has a `{{` without `}}`; sent as it is");
                 }
                 kept.push((name.clone(), value.clone()));
             }
@@ -153,50 +160,4 @@ pub(crate) fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// The config's `user_rules` or `company_rules`: entity id → the rules it is in, with its values.
-pub(crate) type Cohort = HashMap<String, Vec<(String, Values)>>;
-
-/// Reads a cohort map leniently (an entry that is not `{"rules": "<id>", "values": {…}}` is left out,
-/// one warning; a value that is not a string is used as its JSON text).
-pub(crate) fn cohort(value: Option<&Value>) -> Cohort {
-    let Some(Value::Object(entities)) = value else {
-        return Cohort::new();
-    };
-    let mut skipped = 0usize;
-    let cohort = entities
-        .iter()
-        .map(|(entity, entries)| {
-            let entries = entries.as_array().map(Vec::as_slice).unwrap_or_default();
-            let read = entries
-                .iter()
-                .filter_map(|entry| {
-                    let rule = entry.get("rules").and_then(Value::as_str);
-                    if rule.is_none() {
-                        skipped += 1;
-                    }
-                    Some((rule?.to_owned(), values(entry.get("values"))))
-                })
-                .collect();
-            (entity.clone(), read)
-        })
-        .collect();
-    if skipped > 0 {
-        tracing::warn!(
-            skipped,
-            "moesif: governance cohort entries without a rule id are left out"
-        );
-    }
-    cohort
-}
-
-fn values(values: Option<&Value>) -> Values {
-    let Some(Value::Object(values)) = values else {
-        return Values::new();
-    };
-    values
-        .iter()
-        .map(|(name, value)| (name.clone(), super::field::text_of(value).into_owned()))
-        .collect()
 }

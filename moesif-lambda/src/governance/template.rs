@@ -2,11 +2,11 @@
 //! replaced by the entity's value for the rule, else the default, else `UNKNOWN`. Values are inserted as
 //! text. A `{{` without its `}}` is left as it is.
 
-use serde_json::Value;
-use std::collections::HashMap;
+use serde_json::{Map, Value};
 
-/// A rule's template values for one entity (`{"<name>": "<value>"}` of its cohort entry).
-pub(crate) type Values = HashMap<String, String>;
+/// A rule's template values for one entity (`{"<name>": "<value>"}` of its cohort entry; a value that
+/// is not a string is inserted as its JSON text).
+pub(crate) type Values = Map<String, Value>;
 
 /// What a name with neither a value nor a default becomes.
 const UNKNOWN: &str = "UNKNOWN";
@@ -25,8 +25,10 @@ pub(crate) fn render(text: &str, values: Option<&Values>) -> String {
             Some((name, default)) => (name.trim(), Some(default)),
             None => (inner.trim(), None),
         };
-        let value = values.and_then(|values| values.get(name)).map(String::as_str);
-        out.push_str(value.or(default).unwrap_or(UNKNOWN));
+        match values.and_then(|values| values.get(name)) {
+            Some(value) => out.push_str(&super::field::text_of(value)),
+            None => out.push_str(default.unwrap_or(UNKNOWN)),
+        }
         rest = &rest[open + 2 + close + 2..];
     }
     out.push_str(rest);
@@ -59,10 +61,10 @@ mod tests {
     use serde_json::json;
 
     fn values() -> Values {
-        HashMap::from([
-            ("plan".to_owned(), "gold".to_owned()),
-            ("n".to_owned(), "{{plan}}".to_owned()),
-        ])
+        match json!({"plan": "gold", "n": "{{plan}}", "limit": 100}) {
+            Value::Object(values) => values,
+            _ => Values::new(),
+        }
     }
 
     #[test]

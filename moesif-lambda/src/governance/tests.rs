@@ -164,7 +164,7 @@ fn groups_are_ored_conditions_anded_and_none_matches_everything() {
 }
 
 fn cohorts() -> Cohorts {
-    Cohorts::from_config(&json!({
+    Cohorts::take_from_config(&mut json!({
         "user_rules": {
             "u-gold": [{"rules": "plan", "values": {"plan": "gold", "limit": 100}}],
             "u-over": [{"rules": "quota", "values": {"used": "120"}}]
@@ -223,7 +223,7 @@ fn precedence_regex_then_company_then_user_headers_merged_highest_kind_blocks() 
         {"_id": "c1", "type": "company", "block": true, "response": {"status": 402, "headers": {"x-who": "company", "X-C": "1"}}},
         {"_id": "r1", "type": "regex", "block": true, "response": {"status": 403, "headers": {"X-WHO": "regex", "X-R": "1"}}},
     ]));
-    let c = Cohorts::from_config(&json!({
+    let c = Cohorts::take_from_config(&mut json!({
         "user_rules": {"u": [{"rules": "u1"}, {"rules": "u2"}]},
         "company_rules": {"c": [{"rules": "c1"}]}
     }));
@@ -308,7 +308,7 @@ fn thousands_of_cohort_entries_and_odd_cohorts() {
     }
     users.insert("odd".into(), json!("not a list"));
     users.insert("odd2".into(), json!([{"values": {}}, 7]));
-    let c = Cohorts::from_config(&json!({"user_rules": users, "company_rules": [1, 2]}));
+    let c = Cohorts::take_from_config(&mut json!({"user_rules": users, "company_rules": [1, 2]}));
     let set = rules(json!([{"_id": "r", "type": "user", "response": {"headers": {"X-N": "{{n}}"}}}]));
     let user = |id| Req {
         user: Some(id),

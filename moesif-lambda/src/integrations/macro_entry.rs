@@ -57,6 +57,21 @@ impl State {
         }
     }
 
+    /// With `wait_for_governance`, makes the connection now and starts fetching the governance rules in
+    /// the background (a layer built at init: the first invocation then waits less, or not at all).
+    #[cfg(feature = "http")]
+    pub(crate) fn prefetch_governance(&self, options: &Options) {
+        if !options.governance || options.wait_for_governance.is_zero() {
+            return;
+        }
+        let transport = self
+            .transport
+            .get_or_init(|| hooks::call("transport", || Transport::shared(options)).flatten());
+        if let Some(transport) = transport {
+            transport.prefetch_governance();
+        }
+    }
+
     /// Starts an invocation: resolves the options once, and keeps what the event needs if it is an HTTP
     /// event. Never panics; anything that fails means this invocation is not logged.
     pub fn begin<S: OptionsSource + ?Sized>(&self, source: &S, captured: Option<CapturedEvent<'_>>) -> Pending {

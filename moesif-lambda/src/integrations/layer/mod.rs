@@ -138,6 +138,7 @@ impl MoesifLayer {
     }
 
     fn built(options: Options, state: State, runtime: Runtime) -> Self {
+        state.prefetch_governance(&options);
         MoesifLayer {
             shared: Arc::new(Shared {
                 options,
