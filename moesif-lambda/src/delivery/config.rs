@@ -246,12 +246,11 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 /// How old a fetched document may get before it is fetched again.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
-/// A digest of a fetched body, to see that it did not change.
+/// A digest of a fetched body (FNV-1a), to see that it did not change.
 pub(crate) fn digest(body: &[u8]) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    hasher.finish()
+    body.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl<T> ConfigCache<T> {

@@ -359,7 +359,7 @@ impl Transport {
             false => match read(&bytes) {
                 Ok(document) => Some((Some(document), tag, Some(digest))),
                 Err(error) => {
-                    tracing::debug!(%error, path, "moesif: unreadable answer; keeping what is known");
+                    not_fetched(path, &error);
                     None
                 }
             },
@@ -384,17 +384,17 @@ impl Transport {
                 match response.body_mut().read_to_vec() {
                     Ok(bytes) => Got::Body(bytes, tag),
                     Err(error) => {
-                        tracing::debug!(%error, path, "moesif: unreadable answer; keeping what is known");
+                        not_fetched(path, &error);
                         Got::Refused
                     }
                 }
             }
             Ok(response) => {
-                tracing::debug!(status = response.status().as_u16(), path, "moesif: not available");
+                not_fetched(path, &response.status());
                 Got::Refused
             }
             Err(error) => {
-                tracing::debug!(%error, path, "moesif: collector not reachable");
+                not_fetched(path, &error);
                 Got::Unreachable
             }
         }
@@ -404,6 +404,11 @@ impl Transport {
     pub(crate) fn base_uri(&self) -> &str {
         &self.base_uri
     }
+}
+
+/// Logs (debug) why `path` could not be fetched; what is known stays.
+fn not_fetched(path: &str, why: &dyn std::fmt::Display) {
+    tracing::debug!(path, %why, "moesif: not fetched; keeping what is known");
 }
 
 fn registry() -> std::sync::MutexGuard<'static, Vec<Arc<Transport>>> {

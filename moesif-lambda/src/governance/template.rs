@@ -52,7 +52,15 @@ pub(crate) fn render_json(body: &Value, values: Option<&Values>) -> Value {
 
 /// Whether `text` has a `{{` with no `}}` after it (said once when the rules are read).
 pub(crate) fn has_unclosed(text: &str) -> bool {
-    text.rfind("{{").is_some_and(|open| !text[open..].contains("}}"))
+    let mut open = false;
+    for pair in text.as_bytes().windows(2) {
+        match pair {
+            b"{{" => open = true,
+            b"}}" => open = false,
+            _ => {}
+        }
+    }
+    open
 }
 
 #[cfg(test)]

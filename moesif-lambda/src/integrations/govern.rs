@@ -37,31 +37,67 @@ impl Governance {
     }
 }
 
-/// The event of an annotated handler, as the probes lend it to governance.
-pub enum GovernSource<'a> {
-    /// A JSON event.
-    Json(&'a Value),
-    /// A typed event, as JSON (made only when there are rules).
-    Typed(Box<dyn FnOnce() -> Option<Value> + 'a>),
-    /// A `lambda_http` request.
-    #[cfg(feature = "http")]
-    Http(&'a lambda_http::Request),
+/// What an event is governed with: the rules in force, the options and the Lambda context.
+pub struct GovernWith<'a> {
+    pub(crate) governed: &'a Governed,
+    pub(crate) options: &'a Options,
+    pub(crate) context: &'a Context,
 }
 
-/// What the rules in force decide for the event of an annotated handler.
-pub(crate) fn govern(
-    governed: Governed,
-    options: &Options,
-    context: &Context,
-    source: GovernSource<'_>,
-) -> Option<Governance> {
-    let event = match source {
-        GovernSource::Json(event) => return decide_event(&governed, options, context, event),
-        GovernSource::Typed(to_json) => to_json()?,
-        #[cfg(feature = "http")]
-        GovernSource::Http(request) => return govern_http(&governed, options, context, request),
-    };
-    decide_event(&governed, options, context, &event)
+/// The event of an annotated handler, as a probe lends it to governance. Each kind is its own type, so
+/// a handler links only the reading of its own kind of event.
+pub trait GovernEvent {
+    /// What the rules decide for it.
+    fn decide(self, with: GovernWith<'_>) -> Option<Governance>;
+}
+
+/// A JSON event.
+pub struct JsonEvent<'a>(pub(crate) &'a Value);
+
+impl GovernEvent for JsonEvent<'_> {
+    fn decide(self, with: GovernWith<'_>) -> Option<Governance> {
+        decide_event(with.governed, with.options, with.context, self.0)
+    }
+}
+
+/// A typed event (`aws_lambda_events` types), seen as JSON only when there are rules.
+pub struct TypedEvent<'a>(pub(crate) &'a dyn ToJson);
+
+/// A serialisable event, behind a reference that does not name its type.
+pub(crate) trait ToJson {
+    fn to_json(&self) -> Option<Value>;
+}
+
+impl<T: serde::Serialize> ToJson for T {
+    fn to_json(&self) -> Option<Value> {
+        serde_json::to_value(self).ok()
+    }
+}
+
+impl GovernEvent for TypedEvent<'_> {
+    fn decide(self, with: GovernWith<'_>) -> Option<Governance> {
+        decide_event(with.governed, with.options, with.context, &self.0.to_json()?)
+    }
+}
+
+/// A `lambda_http` request.
+#[cfg(feature = "http")]
+pub struct HttpEvent<'a>(pub(crate) &'a lambda_http::Request);
+
+#[cfg(feature = "http")]
+impl GovernEvent for HttpEvent<'_> {
+    fn decide(self, with: GovernWith<'_>) -> Option<Governance> {
+        govern_http(with.governed, with.options, with.context, self.0)
+    }
+}
+
+/// An event the attribute cannot read: not governed.
+pub struct NoEvent;
+
+impl GovernEvent for NoEvent {
+    fn decide(self, _with: GovernWith<'_>) -> Option<Governance> {
+        None
+    }
 }
 
 #[cfg(feature = "http")]

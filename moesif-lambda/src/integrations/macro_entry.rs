@@ -24,7 +24,7 @@ use std::task::Poll;
 
 #[cfg(feature = "http")]
 pub use super::govern::GovernedResponse;
-pub use super::govern::{GovernSource, Governance};
+pub use super::govern::{GovernEvent, Governance};
 pub use super::probe;
 pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
 
@@ -177,9 +177,14 @@ impl Pending {
 
     /// What the governance rules decide for the handler's event (`None`: no rule applies, or not
     /// governed).
-    pub fn govern(&self, source: Option<GovernSource<'_>>) -> Option<Governance> {
+    pub fn govern<S: GovernEvent>(&self, source: Option<S>) -> Option<Governance> {
+        let source = source?;
         let (governed, options, context) = self.governance()?;
-        super::govern::govern(governed, options, context, source?)
+        source.decide(super::govern::GovernWith {
+            governed: &governed,
+            options,
+            context,
+        })
     }
 
     /// Records that `governance` blocked the request (when it did): the event's `blocked_by`, and the
@@ -342,7 +347,12 @@ impl GovernanceBench {
     pub fn applies(&self, event: &serde_json::Value) -> bool {
         let Some(governed) = &self.governed else { return false };
         let context = Context::default();
-        super::govern::govern(governed.clone(), &self.options, &context, GovernSource::Json(event)).is_some()
+        let with = super::govern::GovernWith {
+            governed,
+            options: &self.options,
+            context: &context,
+        };
+        super::govern::JsonEvent(event).decide(with).is_some()
     }
 }
 

@@ -5,7 +5,9 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
-use super::govern::{GovernSource, Governance};
+#[cfg(feature = "http")]
+use super::govern::HttpEvent;
+use super::govern::{Governance, JsonEvent, NoEvent, TypedEvent};
 use crate::capture::{CapturedEvent, CapturedJson, EventSource};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -19,16 +21,17 @@ pub struct Probe<'a, T: ?Sized>(pub &'a T);
 pub trait ViaHttpRequest {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
-    /// What the governance rules decide for it.
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
+    /// The event, for governance.
+    #[cfg(feature = "http")]
+    fn __moesif_govern(&self) -> Option<HttpEvent<'_>>;
 }
 #[cfg(feature = "http")]
 impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(super::http::captured_event(self.0))
     }
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
-        Some(GovernSource::Http(self.0))
+    fn __moesif_govern(&self) -> Option<HttpEvent<'_>> {
+        Some(HttpEvent(self.0))
     }
 }
 
@@ -37,8 +40,8 @@ impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
 pub trait ViaLambdaEventValue {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
-    /// What the governance rules decide for it.
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
+    /// The event, for governance.
+    fn __moesif_govern(&self) -> Option<JsonEvent<'_>>;
 }
 impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -48,8 +51,8 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
             lambda_http: false,
         })
     }
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
-        Some(GovernSource::Json(&self.0.payload))
+    fn __moesif_govern(&self) -> Option<JsonEvent<'_>> {
+        Some(JsonEvent(&self.0.payload))
     }
 }
 
@@ -58,8 +61,8 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
 pub trait ViaLambdaEvent {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
-    /// What the governance rules decide for it.
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>>;
+    /// The event, for governance.
+    fn __moesif_govern(&self) -> Option<TypedEvent<'_>>;
 }
 impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -69,11 +72,8 @@ impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
             lambda_http: false,
         })
     }
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
-        let payload = &self.0.payload;
-        Some(GovernSource::Typed(Box::new(move || {
-            serde_json::to_value(payload).ok()
-        })))
+    fn __moesif_govern(&self) -> Option<TypedEvent<'_>> {
+        Some(TypedEvent(&self.0.payload))
     }
 }
 
@@ -82,7 +82,7 @@ pub trait ViaUnknownEvent {
     /// Nothing.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
     /// Nothing: not governed.
-    fn __moesif_govern(&self) -> Option<GovernSource<'_>> {
+    fn __moesif_govern(&self) -> Option<NoEvent> {
         None
     }
 }
