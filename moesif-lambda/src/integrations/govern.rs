@@ -322,6 +322,36 @@ pub(crate) fn add_headers_http(map: &mut lambda_http::http::HeaderMap, headers: 
     }
 }
 
+/// The answer of an annotated lambda_http handler declared `Result<impl IntoResponse, E>`: the rule's
+/// response for a blocked request, else the handler's own, with the rules' headers added (replacing the
+/// handler's of the same name) once it is a response. Not a public API.
+#[cfg(feature = "http")]
+pub enum GovernedResponse<T> {
+    /// The blocked answer.
+    Blocked(lambda_http::Response<lambda_http::Body>),
+    /// The handler's answer and the headers to add.
+    Handler(T, Vec<(String, String)>),
+}
+
+#[cfg(feature = "http")]
+impl<T: lambda_http::IntoResponse> lambda_http::IntoResponse for GovernedResponse<T> {
+    fn into_response(
+        self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send>> {
+        match self {
+            GovernedResponse::Blocked(response) => Box::pin(std::future::ready(response)),
+            GovernedResponse::Handler(answer, headers) => {
+                let response = answer.into_response();
+                Box::pin(async move {
+                    let mut response = response.await;
+                    add_headers_http(response.headers_mut(), &headers);
+                    response
+                })
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,35 +399,5 @@ mod tests {
         );
         let mut bare = json!({"hello": "world"});
         assert!(!add_headers_json(&mut bare, &[("X-Plan".into(), "free".into())]));
-    }
-}
-
-/// The answer of an annotated lambda_http handler declared `Result<impl IntoResponse, E>`: the rule's
-/// response for a blocked request, else the handler's own, with the rules' headers added (replacing the
-/// handler's of the same name) once it is a response. Not a public API.
-#[cfg(feature = "http")]
-pub enum GovernedResponse<T> {
-    /// The blocked answer.
-    Blocked(lambda_http::Response<lambda_http::Body>),
-    /// The handler's answer and the headers to add.
-    Handler(T, Vec<(String, String)>),
-}
-
-#[cfg(feature = "http")]
-impl<T: lambda_http::IntoResponse> lambda_http::IntoResponse for GovernedResponse<T> {
-    fn into_response(
-        self,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send>> {
-        match self {
-            GovernedResponse::Blocked(response) => Box::pin(std::future::ready(response)),
-            GovernedResponse::Handler(answer, headers) => {
-                let response = answer.into_response();
-                Box::pin(async move {
-                    let mut response = response.await;
-                    add_headers_http(response.headers_mut(), &headers);
-                    response
-                })
-            }
-        }
     }
 }
