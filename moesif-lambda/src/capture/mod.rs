@@ -252,30 +252,34 @@ impl<T: Serialize> SerializeEvent for T {
     }
 }
 
-/// What governance reads of a Lambda event on the hot path (before the handler): the verb, the route
-/// and the client IP as the event will log them.
-pub(crate) struct HotRequest {
+/// What governance reads of a Lambda event on the hot path (before the handler): the verb, the route,
+/// the headers and (when asked) the client IP as the event will log them.
+pub(crate) struct HotRequest<'a> {
     pub shape: EventShape,
     pub verb: String,
     pub route: String,
     pub ip: Option<String>,
+    pub view: RequestView<'a>,
 }
 
-impl HotRequest {
-    /// The request of `event`; `None` when it is not an HTTP event.
-    pub(crate) fn of(event: &Value, trusted_only: bool) -> Option<HotRequest> {
+impl<'a> HotRequest<'a> {
+    /// The request of `event` (`None` when it is not an HTTP event); its client IP only when `ip`.
+    pub(crate) fn of(event: &'a Value, ip: bool, trusted_only: bool) -> Option<HotRequest<'a>> {
         let shape = EventShape::detect(event);
         if !shape.is_http() {
             return None;
         }
-        let parts = request::RequestParts::of(event, shape);
-        let view = RequestView::of(event)?;
-        let ip = client_ip::client_ip_by(|name| view.header(name), parts.source_ip, trusted_only);
+        let parts = request::RequestParts::head(event, shape);
+        let view = RequestView::of_shape(event, shape);
+        let ip = ip
+            .then(|| client_ip::client_ip_by(|name| view.header(name), parts.source_ip, trusted_only))
+            .flatten();
         Some(HotRequest {
             shape,
             verb: parts.verb,
             route: parts.path,
             ip,
+            view,
         })
     }
 }

@@ -29,6 +29,7 @@ pub(crate) struct Rules {
     company: Vec<Rule>,
     user: Vec<Rule>,
     uses_body: bool,
+    uses_ip: bool,
 }
 
 /// The cohorts of one version of the config: its `user_rules` and `company_rules`, `{"<entity id>":
@@ -123,11 +124,9 @@ impl Rules {
         for value in list {
             match rules::rule(value) {
                 Ok(rule) => {
-                    rules.uses_body |= rule
-                        .groups
-                        .iter()
-                        .flatten()
-                        .any(|c| matches!(c.field, Some(Field::Body(_))));
+                    let fields = || rule.groups.iter().flatten().filter_map(|c| c.field.as_ref());
+                    rules.uses_body |= fields().any(|field| matches!(field, Field::Body(_)));
+                    rules.uses_ip |= fields().any(|field| *field == Field::IpAddress);
                     match rule.kind {
                         Kind::Regex => rules.regex.push(rule),
                         Kind::Company => rules.company.push(rule),
@@ -148,6 +147,11 @@ impl Rules {
     /// Whether some rule looks at the request body (only then is it parsed).
     pub(crate) fn uses_body(&self) -> bool {
         self.uses_body
+    }
+
+    /// Whether some rule looks at the client IP (only then is it read).
+    pub(crate) fn uses_ip(&self) -> bool {
+        self.uses_ip
     }
 
     /// Whether some rule needs the user id (only then do the identify hooks run before the handler).

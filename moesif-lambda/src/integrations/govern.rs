@@ -150,7 +150,10 @@ pub(crate) fn decide_http<B>(
         Some(RequestContext::WebSocket(c)) => c.identity.source_ip.as_deref(),
         _ => None,
     };
-    let ip = crate::capture::client_ip::client_ip_by(header, source_ip, options.trusted_source_ip_only);
+    let ip = rules
+        .uses_ip()
+        .then(|| crate::capture::client_ip::client_ip_by(header, source_ip, options.trusted_source_ip_only))
+        .flatten();
     let body = rules.uses_body().then(body).flatten();
     let (user_id, company_id) = entities(rules, options, context, || std::borrow::Cow::Owned(event()));
     let raw_path = request.raw_http_path();
@@ -169,8 +172,8 @@ pub(crate) fn decide_http<B>(
 /// What the rules decide for a Lambda event (the attribute's JSON and typed events).
 fn decide_event(governed: &Governed, options: &Options, context: &Context, event: &Value) -> Option<Governance> {
     let rules = &governed.rules;
-    let hot = crate::capture::HotRequest::of(event, options.trusted_source_ip_only)?;
-    let view = crate::RequestView::of(event)?;
+    let hot = crate::capture::HotRequest::of(event, rules.uses_ip(), options.trusted_source_ip_only)?;
+    let view = hot.view;
     let header = |name: &str| view.header(name);
     let body = rules
         .uses_body()
