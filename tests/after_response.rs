@@ -297,7 +297,8 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
 }
 
 /// The sandbox's first invocation sends right after its response, over one connection: the server
-/// config (its sampling applies to that first batch already), then the events. A later send reuses it.
+/// config (its sampling applies to that first batch already) and the governance rules, then the
+/// events. A later send reuses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     let (api, collector, _env, runtime) = start(2000, keep).await;
@@ -310,7 +311,12 @@ async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     assert_eq!(api.extensions_waiting(), ["moesif-lambda-flush"]);
     assert!(api.wait_until_idle(WAIT).await);
     let requests: Vec<(String, String)> = collector.requests().into_iter().map(|r| (r.method, r.path)).collect();
-    let expected = [("GET", "/v1/config"), ("POST", "/v1/events/batch")].map(|(m, p)| (m.to_owned(), p.to_owned()));
+    let expected = [
+        ("GET", "/v1/config"),
+        ("GET", "/v1/rules"),
+        ("POST", "/v1/events/batch"),
+    ]
+    .map(|(m, p)| (m.to_owned(), p.to_owned()));
     assert_eq!(requests, expected, "before the next invocation");
     assert_eq!(collector.event_request_ids(), ["first-1"]);
     assert_eq!(
@@ -324,7 +330,7 @@ async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
     assert_eq!(collector.event_request_ids(), ["first-1", "first-2"]);
-    assert_eq!(collector.requests().len(), 3, "no second config fetch");
+    assert_eq!(collector.requests().len(), 4, "no second config or rules fetch");
     assert_eq!(collector.connections(), 1);
 }
 
@@ -621,6 +627,53 @@ async fn a_new_config_etag_triggers_a_refetch() {
     assert_eq!(collector.events().len(), 4);
 }
 
+/// Governance rules are fetched with the first send, and again (once) after a collector answer carries
+/// another `X-Moesif-Rules-Tag`; the new rules then apply to the next request (the old ones until then).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_rules_tag_triggers_a_refetch_and_the_new_rules_apply() {
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
+    let block = |route: &str| {
+        json!([{"_id": format!("block-{route}"), "type": "regex", "block": true,
+                "regex_config": [{"conditions": [{"path": "request.route", "value": format!("^/{route}$")}]}],
+                "response": {"status": 403, "body": {"blocked": route}}}])
+    };
+    collector.set_rules(block("a"), "tag-a");
+    let rules_fetches = |collector: &Collector| collector.requests().iter().filter(|r| r.path == "/v1/rules").count();
+    let status = |invocation: &moesif_lambda_testkit::Invocation| {
+        invocation.response_json().map(|answer| answer["statusCode"].clone())
+    };
+    // Before the first send nothing is known: not blocked (as in Moesif's SDKs).
+    let first = invoke(&api, http_event("/a"), "tag-1").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    assert_eq!(status(&first), Some(json!(200)));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let blocked = invoke(&api, http_event("/a"), "tag-2").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    assert_eq!(
+        status(&blocked),
+        Some(json!(403)),
+        "the rules fetched with the first send apply"
+    );
+    assert_eq!(rules_fetches(&collector), 1, "same tag: no refetch");
+    collector.set_rules(block("b"), "tag-b");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    invoke(&api, http_event("/x"), "tag-3").await; // its POST answers with the new tag
+    assert!(api.wait_until_idle(WAIT).await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let old = invoke(&api, http_event("/a"), "tag-3b").await; // the old rules still; this send refetches
+    assert!(api.wait_until_idle(WAIT).await);
+    assert_eq!(status(&old), Some(json!(403)));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (a, b) = (
+        invoke(&api, http_event("/a"), "tag-4").await,
+        invoke(&api, http_event("/b"), "tag-5").await,
+    );
+    assert!(api.wait_until_idle(WAIT).await);
+    runtime.abort();
+    assert_eq!(rules_fetches(&collector), 2, "a changed tag triggers one refetch");
+    assert_eq!((status(&a), status(&b)), (Some(json!(200)), Some(json!(403))));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_error_is_not_retried() {
     let (api, collector, _env, runtime) = start(2000, each_event).await;
@@ -722,4 +775,26 @@ async fn the_event_is_logged_as_lambda_sent_it_not_as_the_handler_type_keeps_it(
     assert_eq!(request["verb"], "PUT");
     assert_eq!(request["headers"]["X-Trace"], "t-1");
     assert_eq!(request["time"], "2020-03-04T19:15:17.135");
+}
+
+/// With `governance(false)` the rules are never fetched, and nothing is blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn governance_off_never_fetches_the_rules() {
+    let (api, collector, _env, runtime) = start(2000, |options: Options| each_event(options).governance(false)).await;
+    collector.set_rules(
+        json!([{"_id": "all", "type": "regex", "block": true, "response": {"status": 403}}]),
+        "tag-all",
+    );
+    for n in 0..2 {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let invocation = invoke(&api, http_event("/open"), &format!("open-{n}")).await;
+        assert!(api.wait_until_idle(WAIT).await);
+        assert_eq!(
+            invocation.response_json().map(|a| a["statusCode"].clone()),
+            Some(json!(200))
+        );
+    }
+    runtime.abort();
+    assert_eq!(collector.event_request_ids().len(), 2);
+    assert!(collector.requests().iter().all(|r| r.path != "/v1/rules"));
 }

@@ -93,29 +93,111 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
             quote!(__moesif_pending.finish_blocking(__moesif_answer);),
         )
     };
-    let wrapped = quote! {{
-        static __MOESIF_STATE: #private::State = #private::State::new();
-        // The wrapper's own read of the event (which may be named `_event`).
-        #[allow(clippy::used_underscore_binding)]
-        let __moesif_event = &#event;
-        #event_check
-        let __moesif_pending = {
-            #probes
-            __MOESIF_STATE.begin(#options, (&&&__MOESIF_PROBE(__moesif_event)).__moesif_event())
+    // The blocked answer a governance rule gives, as the declared answer type (probed); a type with an
+    // `impl Trait` in it cannot be named, and is not governed.
+    let into_response = matches!(&function.sig.output, ReturnType::Type(_, ty) if is_impl_into_response(ty));
+    let answer_type = match &function.sig.output {
+        ReturnType::Type(_, ty) if !has_impl_trait(ty) => Some(ty.clone()),
+        _ => None,
+    };
+    let blocked = match answer_type {
+        Some(ty) => quote! {{
+            #[allow(unused_imports)]
+            use #private::probe::{
+                ViaBlockedHttp as _, ViaBlockedTyped as _, ViaBlockedUnknown as _, ViaBlockedValue as _,
+            };
+            (&&&#private::probe::AnswerType(::core::marker::PhantomData::<#ty>)).__moesif_blocked(&__moesif_governance)
+        }},
+        None => quote!(::core::option::Option::None),
+    };
+    let ok = quote!(::core::result::Result::Ok);
+    let err = quote!(::core::result::Result::Err);
+    let answer_of = quote! {
+        #ok(#err(__moesif_error)) => {
+            #private::answer_of_error(__moesif_error, (&&&__MOESIF_PROBE(__moesif_error)).__moesif_error())
+        }
+        #err(__moesif_panic) => #private::answer_of_panic(&**__moesif_panic),
+    };
+    let governed_body = if into_response {
+        // `Result<impl IntoResponse, _>`: the body answers the rule's response or the handler's, one type.
+        quote! {
+            let __moesif_blocked = #private::blocked_response(&__moesif_governance);
+            if __moesif_blocked.is_some() {
+                __moesif_pending.note_blocked(&__moesif_governance);
+            }
+            let __moesif_output = match __moesif_blocked {
+                ::core::option::Option::Some(__moesif_rule_answer) => {
+                    #ok(#ok(#private::GovernedResponse::Blocked(__moesif_rule_answer)))
+                }
+                ::core::option::Option::None => match #run_body {
+                    #ok(#ok(__moesif_value)) => #ok(#ok(#private::GovernedResponse::Handler(
+                        __moesif_value,
+                        #private::added_headers(&__moesif_governance),
+                    ))),
+                    #ok(#err(__moesif_error)) => #ok(#err(__moesif_error)),
+                    #err(__moesif_panic) => #err(__moesif_panic),
+                },
+            };
+            let __moesif_answer = {
+                #probes
+                match &__moesif_output {
+                    #ok(#ok(#private::GovernedResponse::Blocked(__moesif_value))) => {
+                        #private::CallAnswer::Response((&&&__MOESIF_PROBE(__moesif_value)).__moesif_response())
+                    }
+                    #ok(#ok(#private::GovernedResponse::Handler(__moesif_value, _))) => {
+                        #private::CallAnswer::Response((&&&__MOESIF_PROBE(__moesif_value)).__moesif_response())
+                    }
+                    #answer_of
+                }
+            };
+        }
+    } else {
+        quote! {
+        let __moesif_blocked = #private::blocked_output(&__moesif_governance, #blocked);
+        let __moesif_governed = __moesif_blocked.is_none();
+        if !__moesif_governed {
+            __moesif_pending.note_blocked(&__moesif_governance);
+        }
+        let mut __moesif_output = match __moesif_blocked {
+            ::core::option::Option::Some(__moesif_rule_answer) => ::core::result::Result::Ok(__moesif_rule_answer),
+            ::core::option::Option::None => #run_body,
         };
-        let __moesif_output = #run_body;
+        if __moesif_governed {
+            if let ::core::result::Result::Ok(::core::result::Result::Ok(__moesif_value)) = &mut __moesif_output {
+                #[allow(unused_imports)]
+                use #private::probe::{
+                    ViaHeadersHttp as _, ViaHeadersTyped as _, ViaHeadersUnknown as _, ViaHeadersValue as _,
+                };
+                (&&&#private::probe::AnswerMut(::core::cell::Cell::new(::core::option::Option::Some(__moesif_value))))
+                    .__moesif_add_headers(&__moesif_governance);
+            }
+        }
         let __moesif_answer = {
             #probes
             match &__moesif_output {
                 ::core::result::Result::Ok(::core::result::Result::Ok(__moesif_value)) => {
                     #private::CallAnswer::Response((&&&__MOESIF_PROBE(__moesif_value)).__moesif_response())
                 }
-                ::core::result::Result::Ok(::core::result::Result::Err(__moesif_error)) => {
-                    #private::answer_of_error(__moesif_error, (&&&__MOESIF_PROBE(__moesif_error)).__moesif_error())
-                }
-                ::core::result::Result::Err(__moesif_panic) => #private::answer_of_panic(&**__moesif_panic),
+                #answer_of
             }
         };
+        }
+    };
+    let wrapped = quote! {{
+        static __MOESIF_STATE: #private::State = #private::State::new();
+        // The wrapper's own read of the event (which may be named `_event`).
+        #[allow(clippy::used_underscore_binding)]
+        let __moesif_event = &#event;
+        #event_check
+        let mut __moesif_pending = {
+            #probes
+            __MOESIF_STATE.begin(#options, (&&&__MOESIF_PROBE(__moesif_event)).__moesif_event())
+        };
+        let __moesif_governance = {
+            #probes
+            __moesif_pending.govern((&&&__MOESIF_PROBE(__moesif_event)).__moesif_govern())
+        };
+        #governed_body
         #finish
         #private::resume(__moesif_output)
     }};
@@ -173,6 +255,18 @@ fn rebind_arguments(signature: &mut Signature) -> (Option<Ident>, TokenStream) {
         first = first.or(Some(name));
     }
     (first, lets)
+}
+
+/// Whether the type has an `impl Trait` in it (then it cannot be written inside the body).
+fn has_impl_trait(ty: &Type) -> bool {
+    erase_impl_trait(ty).to_token_stream().to_string() != ty.to_token_stream().to_string()
+}
+
+/// Whether the type is lambda_http's `Result<impl IntoResponse, E>` (an `impl IntoResponse` in it, not
+/// axum's).
+fn is_impl_into_response(ty: &Type) -> bool {
+    let text = ty.to_token_stream().to_string();
+    has_impl_trait(ty) && text.contains("IntoResponse") && !text.contains("axum")
 }
 
 /// The type with every `impl Trait` replaced by `_`, so it can be written inside the body (as

@@ -4,6 +4,7 @@
 //
 //   process                 the process-wide state (data only)
 //   options, model, error, time, hooks, current   leaves
+//   governance/     the app's governance rules: parse, evaluate (pure: no I/O)
 //   capture/        Lambda event + answer -> Moesif event (pure: no I/O)
 //   delivery/       queue, pipeline, transport, server config, the after-response extension
 //   profiles        user, company and subscription profiles
@@ -14,11 +15,15 @@
 //                   client layer, recording by hand
 
 pub mod actions;
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench;
 mod capture;
 mod client;
 mod current;
 mod delivery;
 mod error;
+mod governance;
 mod hooks;
 mod integrations;
 mod model;

@@ -139,4 +139,8 @@ pub struct EventModel {
     pub weight: u32,
     /// Unique id of this event (a UUID v4).
     pub transaction_id: String,
+    /// The `_id` of the governance rule that blocked the request (the handler was not called; the
+    /// answer is the rule's). Absent when no rule blocked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! A stand-in Moesif collector on loopback: records every request (gunzipped), answers like Moesif
-//! (`/v1/events`, `/v1/events/batch`, `/v1/config`, `/v1/users…`, `/v1/companies…`), and can be told to
+//! (`/v1/events`, `/v1/events/batch`, `/v1/config`, `/v1/rules`, `/v1/users…`, `/v1/companies…`), and can be told to
 //! fail, stall, hang or drop connections.
 
 use crate::serve::{respond, serve, Received, Reply, Server};
@@ -67,6 +67,8 @@ struct State {
     requests: Vec<Recorded>,
     config: Value,
     etag: String,
+    rules: Value,
+    rules_tag: String,
     behaviours: VecDeque<Behaviour>,
     default_behaviour: Option<Behaviour>,
     required_app_id: Option<String>,
@@ -87,6 +89,8 @@ impl Collector {
         let shared = Arc::new(Watched::new(State {
             config: json!({"sample_rate": 100, "user_sample_rate": {}, "company_sample_rate": {}, "regex_config": []}),
             etag: "etag-1".to_owned(),
+            rules: json!([]),
+            rules_tag: "rules-1".to_owned(),
             ..State::default()
         }));
         let handler_shared = shared.clone();
@@ -190,7 +194,16 @@ impl Collector {
         state.etag = etag.to_owned();
     }
 
-    /// Behaviours for the next requests other than `GET /v1/config`, one each, in order.
+    /// What `GET /v1/rules` answers (governance rules, a JSON array), and the `X-Moesif-Rules-Tag` of
+    /// every answer.
+    pub fn set_rules(&self, rules: Value, tag: &str) {
+        let mut state = self.shared.lock();
+        state.rules = rules;
+        state.rules_tag = tag.to_owned();
+    }
+
+    /// Behaviours for the next requests other than `GET /v1/config` and `GET /v1/rules`, one each, in
+    /// order.
     pub fn push_behaviours(&self, behaviours: impl IntoIterator<Item = Behaviour>) {
         self.shared.lock().behaviours.extend(behaviours);
     }
@@ -254,8 +267,9 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     } else {
         request.body.clone()
     };
-    let is_config = request.method == "GET" && request.path.starts_with("/v1/config");
-    let (behaviour, etag, config, authorised, index) = {
+    let is_config =
+        request.method == "GET" && (request.path.starts_with("/v1/config") || request.path.starts_with("/v1/rules"));
+    let (behaviour, etag, config, authorised, index, rules, rules_tag) = {
         let mut state = shared.lock();
         let authorised = state
             .required_app_id
@@ -282,6 +296,8 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
             state.config.clone(),
             authorised,
             state.requests.len() - 1,
+            state.rules.clone(),
+            state.rules_tag.clone(),
         )
     };
     shared.notify();
@@ -317,7 +333,7 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     let (status, body) = match (authorised, status) {
         (false, _) => (401, String::new()),
         (true, Some(status)) => (status, String::new()),
-        (true, None) => default_answer(&request, &config),
+        (true, None) => default_answer(&request, &config, &rules),
     };
     {
         let mut state = shared.lock();
@@ -332,6 +348,7 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     };
     let mut headers = vec![
         ("x-moesif-config-etag", etag.as_str()),
+        ("x-moesif-rules-tag", rules_tag.as_str()),
         ("content-type", "application/json"),
     ];
     if !retry_after.is_empty() {
@@ -340,10 +357,11 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     respond(status, &headers, body)
 }
 
-fn default_answer(request: &Received, config: &Value) -> (u16, String) {
+fn default_answer(request: &Received, config: &Value, rules: &Value) -> (u16, String) {
     let path = request.path.split('?').next().unwrap_or_default();
     match (request.method.as_str(), path) {
         ("GET", "/v1/config") => (200, config.to_string()),
+        ("GET", "/v1/rules") => (200, rules.to_string()),
         (
             "POST",
             "/v1/events"

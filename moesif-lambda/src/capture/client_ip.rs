@@ -20,9 +20,18 @@ const CLIENT_IP_HEADERS: [&str; 9] = [
 
 /// The client IP from `headers`, else `source_ip`.
 pub(crate) fn client_ip(headers: &Value, source_ip: Option<&str>, trusted_only: bool) -> Option<String> {
+    client_ip_by(|name| header(headers, name), source_ip, trusted_only)
+}
+
+/// [`client_ip`], the headers read by `header` (a lowercase name, matched in any case).
+pub(crate) fn client_ip_by<'a>(
+    header: impl Fn(&str) -> Option<&'a str>,
+    source_ip: Option<&str>,
+    trusted_only: bool,
+) -> Option<String> {
     if !trusted_only {
         for name in CLIENT_IP_HEADERS {
-            let Some(value) = header(headers, name) else { continue };
+            let Some(value) = header(name) else { continue };
             let found = if name == "x-forwarded-for" {
                 first_forwarded_ip(value)
             } else {

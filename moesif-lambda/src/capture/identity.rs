@@ -46,6 +46,31 @@ pub(crate) fn identify(event: &Value, context: &Context, options: &Options) -> I
     }
 }
 
+/// The user id (when `user`) and company id (when `company`): the hooks, or the defaults.
+pub(crate) fn entities(
+    event: &Value,
+    context: &Context,
+    options: &Options,
+    user: bool,
+    company: bool,
+) -> (Option<String>, Option<String>) {
+    let run = |name, hook: &Slot<IdentifyHook, IdentifyFn>, default: fn(&Value) -> Option<String>| match hook.get() {
+        Some(hook) => hooks::call(name, || hook(event, context)).flatten(),
+        None => default(event),
+    };
+    (
+        user.then(|| {
+            run("identify_user", &options.identify_user, |event| {
+                non_empty_str_at(event, &["requestContext", "identity", "cognitoIdentityId"])
+            })
+        })
+        .flatten(),
+        company
+            .then(|| run("identify_company", &options.identify_company, |_| None))
+            .flatten(),
+    )
+}
+
 /// The metadata: the hook's, or the default. Takes the event: the default moves its `requestContext`
 /// into the metadata rather than copying its largest part, so this is the event's last reader.
 pub(crate) fn metadata(mut event: Value, context: &Context, options: &Options) -> Option<Value> {

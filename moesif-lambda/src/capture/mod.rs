@@ -7,7 +7,7 @@
 //! it is the last reader), response, redaction, mask hook.
 
 pub(crate) mod body;
-mod client_ip;
+pub(crate) mod client_ip;
 pub(crate) mod decode;
 pub(crate) mod headers;
 mod identity;
@@ -201,6 +201,15 @@ impl RawEvent {
     pub(crate) fn estimated_size(&self) -> usize {
         self.json.estimated_size()
     }
+
+    /// The event as JSON (`Null` when it does not parse).
+    #[cfg(feature = "http")]
+    pub(crate) fn to_json(&self) -> Value {
+        match &self.json {
+            CapturedJson::Value(value) => value.clone(),
+            CapturedJson::Bytes(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// The event (`None`: not an HTTP event) and Lambda context of an invocation, as a probe saw them.
@@ -219,6 +228,7 @@ pub(crate) enum EventSource<'a> {
     Json(&'a Value),
     Typed(&'a dyn SerializeEvent),
     /// A `lambda_http` request: the event rebuilt from it (`None`: not an HTTP event).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the lambda_http integrations
     Rebuilt(Box<dyn FnOnce() -> Option<RawEvent> + 'a>),
 }
 
@@ -243,9 +253,75 @@ impl<T: Serialize> SerializeEvent for T {
     }
 }
 
+/// What governance reads of a Lambda event on the hot path (before the handler): the verb, the route,
+/// the headers and (when asked) the client IP as the event will log them.
+pub(crate) struct HotRequest<'a> {
+    pub shape: EventShape,
+    pub verb: String,
+    pub route: String,
+    pub ip: Option<String>,
+    pub view: RequestView<'a>,
+}
+
+impl<'a> HotRequest<'a> {
+    /// The request of `event` (`None` when it is not an HTTP event); its client IP only when `ip`.
+    pub(crate) fn of(event: &'a Value, ip: bool, trusted_only: bool) -> Option<HotRequest<'a>> {
+        let shape = EventShape::detect(event);
+        if !shape.is_http() {
+            return None;
+        }
+        let parts = request::RequestParts::head(event, shape);
+        let view = RequestView::of_shape(event, shape);
+        let ip = ip
+            .then(|| client_ip::client_ip_by(|name| view.header(name), parts.source_ip, trusted_only))
+            .flatten();
+        Some(HotRequest {
+            shape,
+            verb: parts.verb,
+            route: parts.path,
+            ip,
+            view,
+        })
+    }
+}
+
+/// The top-level object of a JSON request body of `event` (base64 decoded if it is), if it is one and
+/// no larger than `max_bytes`.
+pub(crate) fn json_body_of(event: &Value, max_bytes: usize) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let body = event.get("body")?.as_str()?;
+    if body.len() > max_bytes.saturating_mul(4) / 3 + 4 {
+        return None;
+    }
+    let parsed = match event.get("isBase64Encoded").and_then(Value::as_bool) {
+        Some(true) => {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+            serde_json::from_slice(&bytes).ok()?
+        }
+        _ => serde_json::from_str(body).ok()?,
+    };
+    match parsed {
+        Value::Object(object) => Some(object),
+        _ => None,
+    }
+}
+
+/// The user and company ids of `event` (the hooks, or their defaults), each only when `user` /
+/// `company` asks for it; a panicking hook gives none.
+pub(crate) fn entities_of(
+    event: &Value,
+    context: &Context,
+    options: &Options,
+    (user, company): (bool, bool),
+) -> (Option<String>, Option<String>) {
+    identity::entities(event, context, options, user, company)
+}
+
 /// An invocation as started on the hot path: what the answer will be logged with.
 #[derive(Debug)]
 pub(crate) struct Invocation {
+    /// The governance rule that blocked the request (`blocked_by` of the event).
+    pub blocked_by: Option<String>,
     pub options: Options,
     pub event: RawEvent,
     /// What of the event is read.
@@ -282,6 +358,7 @@ impl Invocation {
             shape: event.shape,
         };
         Some(Invocation {
+            blocked_by: None,
             options,
             event,
             keep,
@@ -328,6 +405,7 @@ impl Call {
     /// (an unmasked event could leak what the mask was meant to remove).
     pub(crate) fn into_event(self) -> Option<EventModel> {
         let Invocation {
+            blocked_by,
             options,
             event,
             keep,
@@ -370,6 +448,7 @@ impl Call {
             direction: Direction::Incoming,
             weight: 1,
             transaction_id: transaction_id(),
+            blocked_by,
         };
         finish(event, options)
     }

@@ -72,18 +72,28 @@ pub(super) struct RequestParts<'a> {
     pub(super) path: String,
     query: String,
     time_millis: Option<i64>,
-    source_ip: Option<&'a str>,
+    pub(super) source_ip: Option<&'a str>,
 }
 
 impl<'a> RequestParts<'a> {
     pub(super) fn of(event: &'a Value, shape: EventShape) -> Self {
+        Self::read(event, shape, true)
+    }
+
+    /// The parts without the query (left empty), for what needs only the method, path and source IP.
+    pub(super) fn head(event: &'a Value, shape: EventShape) -> Self {
+        Self::read(event, shape, false)
+    }
+
+    fn read(event: &'a Value, shape: EventShape, with_query: bool) -> Self {
+        let query = |read: &dyn Fn() -> String| if with_query { read() } else { String::new() };
         let text = |path: &[&str]| str_at(event, path).unwrap_or_default().to_owned();
         let path_or_root = |path: &[&str]| str_at(event, path).filter(|p| !p.is_empty()).unwrap_or("/").to_owned();
         match shape {
             EventShape::ApiGatewayV2 | EventShape::FunctionUrl => RequestParts {
                 verb: text(&["requestContext", "http", "method"]),
                 path: path_or_root(&["rawPath"]),
-                query: text(&["rawQueryString"]),
+                query: query(&|| text(&["rawQueryString"])),
                 time_millis: epoch_millis(at(event, &["requestContext", "timeEpoch"])),
                 source_ip: str_at(event, &["requestContext", "http", "sourceIp"]),
             },
@@ -99,7 +109,7 @@ impl<'a> RequestParts<'a> {
                     text(&["requestContext", "stage"]),
                     text(&["requestContext", "routeKey"])
                 ),
-                query: encoded_query(event, false),
+                query: query(&|| encoded_query(event, false)),
                 time_millis: epoch_millis(at(event, &["requestContext", "requestTimeEpoch"])),
                 source_ip: str_at(event, &["requestContext", "identity", "sourceIp"]),
             },
@@ -120,7 +130,7 @@ impl<'a> RequestParts<'a> {
             EventShape::VpcLatticeV2 => RequestParts {
                 verb: text(&["method"]),
                 path: path_or_root(&["path"]),
-                query: query_string(at(event, &["queryStringParameters"]), true),
+                query: query(&|| query_string(at(event, &["queryStringParameters"]), true)),
                 time_millis: epoch_millis(at(event, &["requestContext", "timeEpoch"])),
                 source_ip: None,
             },
@@ -128,7 +138,7 @@ impl<'a> RequestParts<'a> {
                 verb: text(&["httpMethod"]),
                 path: path_or_root(&["path"]),
                 // ALB hands over the query still URL-encoded: encoding it again would garble it.
-                query: encoded_query(event, shape != EventShape::Alb),
+                query: query(&|| encoded_query(event, shape != EventShape::Alb)),
                 time_millis: epoch_millis(at(event, &["requestContext", "requestTimeEpoch"])),
                 source_ip: str_at(event, &["requestContext", "identity", "sourceIp"]),
             },

@@ -38,14 +38,19 @@ impl<'a> RequestView<'a> {
         shape.is_http().then_some(RequestView { event, shape })
     }
 
+    /// The request of `event`, whose shape is known to be `shape` (an HTTP one).
+    pub(crate) fn of_shape(event: &'a Value, shape: EventShape) -> Self {
+        RequestView { event, shape }
+    }
+
     /// The HTTP method (`GET`, …); a WebSocket `CONNECT` is `GET`, its other events `POST`.
     pub fn method(&self) -> String {
-        RequestParts::of(self.event, self.shape).verb
+        RequestParts::head(self.event, self.shape).verb
     }
 
     /// The path, without the query (`/` when there is none).
     pub fn path(&self) -> String {
-        RequestParts::of(self.event, self.shape).path
+        RequestParts::head(self.event, self.shape).path
     }
 
     /// A header's value, its name matched without regard to case; the first of a multi-value header.

@@ -7,8 +7,8 @@
 //! is sampled at 100 %. An events POST whose `X-Moesif-Config-ETag` differs from the known one marks the
 //! config stale, and it is fetched again the same way.
 
+use crate::governance::{route, text_of, Cohorts, Field, Pattern};
 use crate::model::EventModel;
-use regex_lite::Regex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -16,39 +16,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One `regex_config` rule: every condition must match for `sample_rate` to apply. Patterns are
-/// `regex-lite` syntax (ASCII `\d`, `\w`, `\s` and case folding, no `\p{…}` classes): the patterns Moesif
-/// rules hold, at a fraction of `regex`'s size; a rule whose pattern does not compile is left out.
+/// One `regex_config` rule: every condition must match for `sample_rate` to apply. Paths and patterns
+/// are governance's ([`Field`], [`Pattern`]: `regex-lite` syntax, ASCII `\d`, `\w`, `\s` and case
+/// folding, no `\p{…}` classes); a rule whose pattern does not compile, or on a path no event has, is
+/// left out.
 #[derive(Debug)]
 struct Rule {
-    conditions: Vec<(Field, Regex)>,
+    conditions: Vec<(Field, Pattern)>,
     sample_rate: f64,
-}
-
-/// What a rule's condition looks at (its `path`). A rule on any other path could never match, so it
-/// is left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    /// `request.verb`: the HTTP method.
-    Verb,
-    /// `request.route`: the path of the URI, `/` when it has none.
-    Route,
-    /// `request.ip_address`: the client IP.
-    IpAddress,
-    /// `response.status`: the response status, as text (`503`).
-    Status,
-}
-
-impl Field {
-    fn of(path: &str) -> Option<Field> {
-        match path {
-            "request.verb" => Some(Field::Verb),
-            "request.route" => Some(Field::Route),
-            "request.ip_address" => Some(Field::IpAddress),
-            "response.status" => Some(Field::Status),
-            _ => None,
-        }
-    }
 }
 
 /// A parsed `/v1/config` body.
@@ -62,6 +37,8 @@ pub(crate) struct AppConfig {
     user_sample_rate: HashMap<String, f64>,
     company_sample_rate: HashMap<String, f64>,
     rules: Vec<Rule>,
+    /// Governance: the entities in each rule's cohort (`user_rules`, `company_rules`).
+    pub(crate) cohorts: Cohorts,
 }
 
 /// The `/v1/config` body as sent; every field optional, and any of the wrong type ignored.
@@ -123,9 +100,13 @@ impl<T> Lenient<T> {
 impl AppConfig {
     /// Parses a `/v1/config` body (see [`AppConfig`] for what is ignored).
     pub(crate) fn from_slice(body: &[u8]) -> serde_json::Result<AppConfig> {
-        let body: Value = serde_json::from_slice(body)?;
-        let body = ConfigBody::deserialize(&body).ok();
-        Ok(body.map(AppConfig::from_body).unwrap_or_default())
+        let mut body: Value = serde_json::from_slice(body)?;
+        let cohorts = Cohorts::take_from_config(&mut body);
+        let config = ConfigBody::deserialize(&body).ok().map(AppConfig::from_body);
+        Ok(AppConfig {
+            cohorts,
+            ..config.unwrap_or_default()
+        })
     }
 
     fn from_body(body: ConfigBody) -> AppConfig {
@@ -143,6 +124,7 @@ impl AppConfig {
             user_sample_rate: rates(body.user_sample_rate),
             company_sample_rate: rates(body.company_sample_rate),
             rules: rules.into_iter().filter_map(|rule| compile(rule.valid()?)).collect(),
+            cohorts: Cohorts::default(),
         }
     }
 
@@ -165,18 +147,12 @@ impl AppConfig {
     }
 }
 
-/// The rule, its patterns compiled; `None` when one does not compile.
+/// The rule, its patterns compiled; `None` when one does not compile or looks at a path no event has.
 fn compile(rule: RuleBody) -> Option<Rule> {
     let conditions = rule
         .conditions
         .into_iter()
-        .map(|condition| {
-            let pattern = match condition.value {
-                Value::String(text) => text,
-                other => other.to_string(),
-            };
-            Some((Field::of(&condition.path)?, Regex::new(&pattern).ok()?))
-        })
+        .map(|condition| Some((Field::of(&condition.path)?, Pattern::compile(&condition.value)?)))
         .collect::<Option<Vec<_>>>()?;
     Some(Rule {
         conditions,
@@ -185,24 +161,23 @@ fn compile(rule: RuleBody) -> Option<Rule> {
 }
 
 /// The value a rule's condition looks at.
-fn field(event: &EventModel, field: Field) -> Option<String> {
+fn field<'a>(event: &'a EventModel, field: &Field) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
     match field {
-        Field::Verb => Some(event.request.verb.clone()).filter(|v| !v.is_empty()),
-        Field::Route => Some(route(&event.request.uri)),
-        Field::IpAddress => event.request.ip_address.clone(),
-        Field::Status => Some(event.response.status.to_string()),
-    }
-}
-
-/// The path of a URI (`/` when there is none), as the SDKs' `request.route`.
-fn route(uri: &str) -> String {
-    let after_scheme = uri.split_once("://").map_or(uri, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
-    let path = path.split('?').next().unwrap_or("/");
-    if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path.to_owned()
+        Field::Verb => Some(Cow::Borrowed(event.request.verb.as_str())).filter(|v| !v.is_empty()),
+        Field::Route => Some(Cow::Borrowed(route(&event.request.uri))),
+        Field::IpAddress => event.request.ip_address.as_deref().map(Cow::Borrowed),
+        Field::Status => Some(Cow::Owned(event.response.status.to_string())),
+        Field::Header(name) => event
+            .request
+            .headers
+            .as_object()?
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case(name))?
+            .1
+            .as_str()
+            .map(Cow::Borrowed),
+        Field::Body(key) => event.request.body.as_ref()?.get(key).map(text_of),
     }
 }
 
@@ -211,7 +186,7 @@ fn rule_matches(rule: &Rule, event: &EventModel) -> bool {
         && rule
             .conditions
             .iter()
-            .all(|(path, regex)| field(event, *path).is_some_and(|value| regex.is_match(&value)))
+            .all(|(path, pattern)| field(event, path).is_some_and(|value| pattern.is_match(&value)))
 }
 
 /// Whether to send an event sampled at `rate` percent, and with which weight.
@@ -226,38 +201,74 @@ pub(crate) fn sample(rate: f64) -> Option<u32> {
     }
 }
 
-/// The config as currently known, and whether it must be fetched (again).
-#[derive(Debug, Default)]
-pub(crate) struct ConfigCache {
-    state: Mutex<CacheState>,
+/// A fetched document (the config, the governance rules) as currently known, and whether it must be
+/// fetched (again): never fetched, a collector answer named another version of it (its ETag or tag),
+/// or it is older than [`MAX_AGE`].
+#[derive(Debug)]
+pub(crate) struct ConfigCache<T = AppConfig> {
+    state: Mutex<CacheState<T>>,
 }
 
-#[derive(Debug, Default)]
-struct CacheState {
-    config: Option<Arc<AppConfig>>,
+impl<T> Default for ConfigCache<T> {
+    fn default() -> Self {
+        ConfigCache {
+            state: Mutex::new(CacheState {
+                config: None,
+                etag: None,
+                fetched_at: None,
+                stale: false,
+                fetching: false,
+                failed_at: None,
+                digest: None,
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CacheState<T> {
+    config: Option<Arc<T>>,
     etag: Option<String>,
-    fetched: bool,
+    /// When the last fetch succeeded (`None`: never).
+    fetched_at: Option<Instant>,
     stale: bool,
     fetching: bool,
     /// When the last fetch failed: the next waits [`RETRY_AFTER_FAILURE`] (no fetch storm against a
     /// collector that is down).
     failed_at: Option<Instant>,
+    /// A digest of the body last read: the same body again is not read again (nor warned about).
+    digest: Option<u64>,
 }
 
 /// How long after a failed config fetch the next one may start.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
-impl ConfigCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+/// How old a fetched document may get before it is fetched again.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// A digest of a fetched body (FNV-1a), to see that it did not change.
+pub(crate) fn digest(body: &[u8]) -> u64 {
+    body.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+impl<T> ConfigCache<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState<T>> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The config in force (`None`: sample at 100 %).
-    pub(crate) fn current(&self) -> Option<Arc<AppConfig>> {
+    /// The config in force (`None`: none fetched yet).
+    pub(crate) fn current(&self) -> Option<Arc<T>> {
         self.lock().config.clone()
     }
 
-    /// Notes the ETag an events POST answered with; a new one marks the config stale.
+    /// Whether a fetch ever succeeded.
+    pub(crate) fn fetched(&self) -> bool {
+        self.lock().fetched_at.is_some()
+    }
+
+    /// Notes the ETag (tag) an events POST answered with; a new one marks the config stale.
     pub(crate) fn note_etag(&self, etag: Option<&str>) {
         let mut state = self.lock();
         if let Some(etag) = etag {
@@ -267,13 +278,14 @@ impl ConfigCache {
         }
     }
 
-    /// Claims the right to fetch if a fetch is due (never fetched, or stale) and none is running.
+    /// Claims the right to fetch if a fetch is due (never fetched, stale or old) and none is running.
     pub(crate) fn claim_fetch(&self) -> bool {
         let mut state = self.lock();
         let backing_off = state
             .failed_at
             .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE);
-        if (!state.fetched || state.stale) && !state.fetching && !backing_off {
+        let due = state.fetched_at.is_none_or(|at| at.elapsed() >= MAX_AGE) || state.stale;
+        if due && !state.fetching && !backing_off {
             state.fetching = true;
             true
         } else {
@@ -281,15 +293,26 @@ impl ConfigCache {
         }
     }
 
-    /// Stores the outcome of a claimed fetch (`None`: it failed; try again later).
-    pub(crate) fn finish_fetch(&self, fetched: Option<(AppConfig, Option<String>)>) {
+    /// Whether a body of this digest is the one read last (then it need not be read again).
+    pub(crate) fn is_unchanged(&self, digest: u64) -> bool {
+        let state = self.lock();
+        state.config.is_some() && state.digest == Some(digest)
+    }
+
+    /// Stores the outcome of a claimed fetch (`None`: it failed; try again later, keeping what is
+    /// known). `Some((None, …))`: the body was the one read last (see [`Self::is_unchanged`]).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn finish_fetch(&self, fetched: Option<(Option<T>, Option<String>, Option<u64>)>) {
         let mut state = self.lock();
         state.fetching = false;
         match fetched {
-            Some((config, etag)) => {
-                state.config = Some(Arc::new(config));
+            Some((config, etag, digest)) => {
+                if let Some(config) = config {
+                    state.config = Some(Arc::new(config));
+                    state.digest = digest;
+                }
                 state.etag = etag;
-                state.fetched = true;
+                state.fetched_at = Some(Instant::now());
                 state.stale = false;
                 state.failed_at = None;
             }
@@ -435,11 +458,36 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_or_unchanged_fetch_keeps_what_is_known() {
+        let cache: ConfigCache<u8> = ConfigCache::default();
+        assert!(cache.claim_fetch() && !cache.fetched());
+        cache.finish_fetch(Some((Some(1), Some("t1".into()), Some(digest(b"one")))));
+        assert_eq!(cache.current().as_deref(), Some(&1));
+        assert!(cache.is_unchanged(digest(b"one")) && !cache.is_unchanged(digest(b"two")));
+        cache.note_etag(Some("t2"));
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(None);
+        assert_eq!(
+            cache.current().as_deref(),
+            Some(&1),
+            "a failed fetch keeps the last good"
+        );
+        let cache: ConfigCache<u8> = ConfigCache::default();
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(Some((Some(1), None, Some(digest(b"one")))));
+        cache.note_etag(Some("t2"));
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(Some((None, Some("t2".into()), Some(digest(b"one")))));
+        assert_eq!(cache.current().as_deref(), Some(&1), "the same body is not read again");
+        assert!(!cache.claim_fetch(), "and the new tag is known");
+    }
+
+    #[test]
     fn etag_change_marks_stale() {
         let cache = ConfigCache::default();
         assert!(cache.claim_fetch());
         assert!(!cache.claim_fetch(), "one fetch at a time");
-        cache.finish_fetch(Some((AppConfig::default(), Some("e1".into()))));
+        cache.finish_fetch(Some((Some(AppConfig::default()), Some("e1".into()), None)));
         assert!(!cache.claim_fetch());
         cache.note_etag(Some("e1"));
         assert!(!cache.claim_fetch());
@@ -447,12 +495,5 @@ mod tests {
         assert!(cache.claim_fetch());
         cache.finish_fetch(None);
         assert!(!cache.claim_fetch(), "a failed fetch backs off");
-    }
-
-    #[test]
-    fn routes() {
-        assert_eq!(route("https://h.example/a/b?x=1"), "/a/b");
-        assert_eq!(route("http://h"), "/");
-        assert_eq!(route("wss://h/prod/$default"), "/prod/$default");
     }
 }

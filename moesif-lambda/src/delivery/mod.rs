@@ -15,6 +15,7 @@
 mod breaker;
 pub(crate) mod config;
 mod extension;
+mod governed;
 mod pipeline;
 pub(crate) mod queue;
 mod resolver;
@@ -25,6 +26,7 @@ mod synchronous;
 pub(crate) mod transport;
 mod worker;
 
+pub(crate) use governed::Governed;
 pub use pipeline::FlushReport;
 #[cfg(feature = "http")]
 pub(crate) use run::run_runtime;

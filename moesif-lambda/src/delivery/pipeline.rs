@@ -257,9 +257,10 @@ fn send_range(
     }
     report_outcome(&sent, transport, count, debug);
     match sent {
-        Sent::Accepted { config_etag } => {
+        Sent::Accepted { config_etag, rules_tag } => {
             transport.breaker.record_success();
             transport.config.note_etag(config_etag.as_deref());
+            transport.rules.note_etag(rules_tag.as_deref());
             report.sent += count;
             Ok(())
         }

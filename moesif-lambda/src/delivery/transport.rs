@@ -1,10 +1,11 @@
 //! HTTP to the Moesif collector: ureq over rustls, gzipped JSON, one reused agent (keep-alive).
 
 use super::breaker::{Backoff, Breaker};
-use super::config::{AppConfig, ConfigCache};
+use super::config::{digest, AppConfig, ConfigCache};
 use super::queue::{Policy, Queue};
 use super::resolver::CachingResolver;
 use crate::error::Error;
+use crate::governance::Rules;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use flate2::write::GzEncoder;
@@ -22,8 +23,11 @@ const USER_AGENT: &str = concat!("moesif-lambda-rust/", env!("CARGO_PKG_VERSION"
 
 /// How a POST to the collector went.
 pub(crate) enum Sent {
-    /// 2xx; the `X-Moesif-Config-ETag` the collector answered with, if any.
-    Accepted { config_etag: Option<String> },
+    /// 2xx; the `X-Moesif-Config-ETag` and `X-Moesif-Rules-Tag` the collector answered with, if any.
+    Accepted {
+        config_etag: Option<String>,
+        rules_tag: Option<String>,
+    },
     /// The collector answered with this non-2xx status (and a `Retry-After`, if it gave one).
     Status { status: u16, retry_after: Option<Duration> },
     /// No answer: connection refused, reset, or timed out (the error says which). Kept as the concrete
@@ -38,7 +42,11 @@ impl std::fmt::Debug for Sent {
     /// may hold) would add kilobytes to the binary for one debug log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Sent::Accepted { config_etag } => f.debug_struct("Accepted").field("config_etag", config_etag).finish(),
+            Sent::Accepted { config_etag, rules_tag } => f
+                .debug_struct("Accepted")
+                .field("config_etag", config_etag)
+                .field("rules_tag", rules_tag)
+                .finish(),
             Sent::Status { status, retry_after } => f
                 .debug_struct("Status")
                 .field("status", status)
@@ -65,6 +73,16 @@ impl Sent {
     }
 }
 
+/// What a GET to the collector gave.
+enum Got {
+    /// 2xx: the body, and the version its tag header names.
+    Body(Vec<u8>, Option<String>),
+    /// An answer, but not the document (non-2xx, a body that could not be read).
+    Refused,
+    /// No answer (network error, timeout).
+    Unreachable,
+}
+
 /// A configured connection to one collector with one application id.
 pub(crate) struct Transport {
     agent: Agent,
@@ -75,12 +93,16 @@ pub(crate) struct Transport {
     request_timeout: Duration,
     /// The application's server-side config (sampling), as last fetched through this transport.
     pub(crate) config: ConfigCache,
+    /// The application's governance rules (`GET /v1/rules`), as last fetched through this transport.
+    pub(crate) rules: ConfigCache<Rules>,
     /// Whether sends may go now.
     pub(crate) breaker: Breaker,
     /// The events waiting for this collector.
     pub(crate) queue: Queue,
     /// Whether handlers and middleware naming the same collector share it (else a client's own).
     shared: bool,
+    /// Whether a first call already waited for the governance rules (`wait_for_governance`).
+    pub(crate) waited_for_rules: std::sync::atomic::AtomicBool,
     /// The delivery settings, resolved once from the options that made this connection.
     settings: Settings,
 }
@@ -93,6 +115,7 @@ struct Settings {
     connect_timeout: Duration,
     request_timeout: Duration,
     backoff: (Duration, Duration),
+    governance: bool,
 }
 
 impl Settings {
@@ -102,6 +125,7 @@ impl Settings {
             connect_timeout: options.connect_timeout,
             request_timeout: options.request_timeout,
             backoff: (options.backoff_first, options.backoff_max),
+            governance: options.governance,
         }
     }
 }
@@ -228,12 +252,14 @@ impl Transport {
             application_id,
             request_timeout: options.request_timeout,
             config: ConfigCache::default(),
+            rules: ConfigCache::default(),
             breaker: Breaker::new(Backoff {
                 first: options.backoff_first,
                 max: options.backoff_max,
             }),
             queue: Queue::default(),
             shared: false,
+            waited_for_rules: Default::default(),
             settings: Settings::of(options),
         })
     }
@@ -264,6 +290,7 @@ impl Transport {
         match result {
             Ok(response) if response.status().is_success() => Sent::Accepted {
                 config_etag: header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned),
+                rules_tag: header_text(response.headers(), "x-moesif-rules-tag").map(str::to_owned),
             },
             Ok(response) => Sent::Status {
                 status: response.status().as_u16(),
@@ -280,55 +307,119 @@ impl Transport {
         }
     }
 
-    /// Fetches `GET /v1/config` if one is due and no other fetch runs. Blocking, bounded by `within`.
-    /// `false` when the collector could not be reached (network error, timeout).
+    /// Fetches `GET /v1/config`, and the governance rules when they are enforced, if due and no other
+    /// fetch of them runs. Blocking, bounded by `within` each. `false` when the collector could not be
+    /// reached (network error, timeout).
     pub(crate) fn refresh_config(&self, within: Duration) -> bool {
-        !self.config.claim_fetch() || self.fetch_config(within)
+        (!self.config.claim_fetch() || self.fetch_config(within))
+            && (!self.governs() || !self.rules.claim_fetch() || self.fetch_rules(within))
+    }
+
+    /// How long one request to the collector may take.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// Whether the governance rules are fetched through this connection.
+    pub(crate) fn governs(&self) -> bool {
+        self.settings.governance
     }
 
     /// Fetches `GET /v1/config` for a fetch already claimed ([`ConfigCache::claim_fetch`]). Blocking,
     /// bounded by `within`; `false` when the collector could not be reached.
     pub(crate) fn fetch_config(&self, within: Duration) -> bool {
+        self.fetch("/v1/config", "x-moesif-config-etag", &self.config, within, |bytes| {
+            AppConfig::from_slice(bytes).map_err(|error| error.to_string())
+        })
+    }
+
+    /// Fetches `GET /v1/rules` for a fetch already claimed; as [`Self::fetch_config`]. A body that
+    /// cannot be read keeps the rules known.
+    pub(crate) fn fetch_rules(&self, within: Duration) -> bool {
+        self.fetch("/v1/rules", "x-moesif-rules-tag", &self.rules, within, |bytes| {
+            let body = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+            Rules::parse(&body).map_err(str::to_owned)
+        })
+    }
+
+    /// GETs `path` into `cache` (read by `read`, unless it is the body read last), with the version
+    /// the `tag` header names.
+    fn fetch<T>(
+        &self,
+        path: &str,
+        tag: &str,
+        cache: &ConfigCache<T>,
+        within: Duration,
+        read: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> bool {
+        let (bytes, tag) = match self.get(path, tag, within) {
+            Got::Body(bytes, tag) => (bytes, tag),
+            Got::Refused => {
+                cache.finish_fetch(None);
+                return true;
+            }
+            Got::Unreachable => {
+                cache.finish_fetch(None);
+                return false;
+            }
+        };
+        let digest = digest(&bytes);
+        let fetched = match cache.is_unchanged(digest) {
+            true => Some((None, tag, Some(digest))),
+            false => match read(&bytes) {
+                Ok(document) => Some((Some(document), tag, Some(digest))),
+                Err(error) => {
+                    not_fetched(path, &error);
+                    None
+                }
+            },
+        };
+        cache.finish_fetch(fetched);
+        true
+    }
+
+    /// GETs `path`: its body and the value of its `tag` header.
+    fn get(&self, path: &str, tag: &str, within: Duration) -> Got {
         let result = self
             .agent
-            .get(format!("{}/v1/config", self.base_uri))
+            .get(format!("{}{path}", self.base_uri))
             .config()
             .timeout_global(Some(within.min(self.request_timeout)))
             .build()
             .header("X-Moesif-Application-Id", &self.application_id)
             .call();
-        let fetched = match result {
+        match result {
             Ok(mut response) if response.status().is_success() => {
-                let etag = header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned);
-                // Read, then parsed from the bytes: one JSON deserializer in the binary, not one per reader.
-                let body = response.body_mut().read_to_vec().map_err(|error| error.to_string());
-                match body.and_then(|bytes| AppConfig::from_slice(&bytes).map_err(|error| error.to_string())) {
-                    Ok(config) => Some((config, etag)),
+                let tag = header_text(response.headers(), tag).map(str::to_owned);
+                match response.body_mut().read_to_vec() {
+                    Ok(bytes) => Got::Body(bytes, tag),
                     Err(error) => {
-                        tracing::debug!(%error, "moesif: unreadable /v1/config; sampling at 100 %");
-                        None
+                        not_fetched(path, &error);
+                        Got::Refused
                     }
                 }
             }
             Ok(response) => {
-                tracing::debug!(status = response.status().as_u16(), "moesif: /v1/config not available");
-                None
+                not_fetched(path, &response.status());
+                Got::Refused
             }
             Err(error) => {
-                tracing::debug!(%error, "moesif: /v1/config not reachable");
+                not_fetched(path, &error);
                 self.addresses.forget();
-                self.config.finish_fetch(None);
-                return false;
+                Got::Unreachable
             }
-        };
-        self.config.finish_fetch(fetched);
-        true
+        }
     }
 
     /// The collector's base URI (no application id in it).
     pub(crate) fn base_uri(&self) -> &str {
         &self.base_uri
     }
+}
+
+/// Logs (debug) why `path` could not be fetched; what is known stays.
+fn not_fetched(path: &str, why: &dyn std::fmt::Display) {
+    tracing::debug!(path, %why, "moesif: not fetched; keeping what is known");
 }
 
 /// The process's collector connections: what the runtime loop, `SIGTERM` and [`crate::flush`] send

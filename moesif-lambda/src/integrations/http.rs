@@ -83,6 +83,12 @@ pub(crate) fn captured_event_of<'a, R: RequestExt>(
     }
 }
 
+/// The Lambda event a request came from, as JSON (for the identify hooks governance runs before the
+/// handler).
+pub(crate) fn event_json_of(head: RequestHead<'_>, lambda: &impl RequestExt, body: (Value, bool)) -> Value {
+    rebuilt_event(&head, lambda, body)
+}
+
 /// The Lambda event a request came from, rebuilt from what lambda_http keeps of it.
 fn rebuilt_event(head: &RequestHead<'_>, request: &impl RequestExt, (body, is_base64): (Value, bool)) -> Value {
     let headers = header_map_json(head.headers);

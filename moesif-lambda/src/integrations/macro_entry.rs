@@ -22,6 +22,9 @@ use std::pin::pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 
+#[cfg(feature = "http")]
+pub use super::govern::GovernedResponse;
+pub use super::govern::{GovernEvent, Governance};
 pub use super::probe;
 pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
 
@@ -47,10 +50,26 @@ impl State {
     }
 
     /// A state whose invocations go to `client`'s connection.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))] // used by the lambda_http integrations
     pub(crate) fn with_client(client: &crate::Client) -> Self {
         Self {
             options: OnceLock::new(),
             transport: OnceLock::from(Some(client.transport().clone())),
+        }
+    }
+
+    /// With `wait_for_governance`, makes the connection now and starts fetching the governance rules in
+    /// the background (a layer built at init: the first invocation then waits less, or not at all).
+    #[cfg(feature = "http")]
+    pub(crate) fn prefetch_governance(&self, options: &Options) {
+        if !options.governance || options.wait_for_governance.is_zero() {
+            return;
+        }
+        let transport = self
+            .transport
+            .get_or_init(|| hooks::call("transport", || Transport::shared(options)).flatten());
+        if let Some(transport) = transport {
+            transport.prefetch_governance();
         }
     }
 
@@ -96,6 +115,44 @@ impl State {
     }
 }
 
+/// The blocked answer of `governance` when the handler's answer type can hold it; `None` (and the
+/// handler runs) when it cannot, said once.
+pub fn blocked_output<T>(governance: &Option<Governance>, output: Option<T>) -> Option<T> {
+    let governance = governance.as_ref().filter(|g| g.blocks())?;
+    if output.is_none() {
+        not_governed(std::any::type_name::<T>());
+    }
+    let _ = governance;
+    output
+}
+
+/// The blocked answer of `governance` as an `http::Response` (lambda_http handlers answering
+/// `impl IntoResponse`).
+#[cfg(feature = "http")]
+pub fn blocked_response(governance: &Option<Governance>) -> Option<lambda_http::Response<lambda_http::Body>> {
+    let (parts, body) = super::govern::blocked_http(&governance.as_ref()?.decision)?;
+    let body = String::from_utf8(body.to_vec()).unwrap_or_default();
+    Some(lambda_http::Response::from_parts(parts, lambda_http::Body::from(body)))
+}
+
+/// The headers `governance` adds to the handler's answer.
+pub fn added_headers(governance: &Option<Governance>) -> Vec<(String, String)> {
+    governance
+        .as_ref()
+        .map(|governance| governance.decision.headers.clone())
+        .unwrap_or_default()
+}
+
+/// Says once that a handler's answer type cannot carry a blocked answer.
+pub(crate) fn not_governed(answer_type: &str) {
+    hooks::warn_once("answer-not-governed", || {
+        tracing::warn!(
+            answer_type,
+            "moesif: a governance rule blocks this request, but #[moesif_logger] cannot build this handler's              answer type (answer serde_json::Value, an aws_lambda_events response or an http::Response);              the handler runs and its requests are not governed"
+        )
+    });
+}
+
 /// An invocation in progress; `finish` it with the handler's answer.
 #[derive(Default)]
 pub struct Pending {
@@ -107,6 +164,51 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The governance rules in force for this invocation, with its options and Lambda context (`None`:
+    /// not logged, governance off, or no rule).
+    pub(crate) fn governance(&self) -> Option<(crate::delivery::Governed, &Options, &Context)> {
+        let (transport, invocation) = self.inner.as_ref()?;
+        let options = &invocation.options;
+        if !options.governance {
+            return None;
+        }
+        let governed = transport.governance(options.wait_for_governance)?;
+        Some((governed, options, &invocation.context))
+    }
+
+    /// What the governance rules decide for the handler's event (`None`: no rule applies, or not
+    /// governed).
+    pub fn govern<S: GovernEvent>(&self, source: Option<S>) -> Option<Governance> {
+        let source = source?;
+        let (governed, options, context) = self.governance()?;
+        source.decide(super::govern::GovernWith {
+            governed: &governed,
+            options,
+            context,
+        })
+    }
+
+    /// Records that `governance` blocked the request (when it did): the event's `blocked_by`, and the
+    /// answer the caller got is the rule's.
+    pub fn note_blocked(&mut self, governance: &Option<Governance>) {
+        if let Some(rule_id) = governance.as_ref().and_then(Governance::blocked_by) {
+            self.set_blocked(rule_id);
+        }
+    }
+
+    /// The invocation's Lambda event as JSON (parsed from the raw event when that is what is kept).
+    #[cfg(feature = "http")]
+    pub(crate) fn raw_event_json(&self) -> Option<serde_json::Value> {
+        self.inner.as_ref().map(|(_, invocation)| invocation.event.to_json())
+    }
+
+    /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).
+    pub(crate) fn set_blocked(&mut self, rule_id: &str) {
+        if let Some((_, invocation)) = self.inner.as_mut() {
+            invocation.blocked_by = Some(rule_id.to_owned());
+        }
+    }
+
     /// Runs `body` (one poll of a service's future, say) with this invocation current.
     pub(crate) fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
         match &self.started {

@@ -3,6 +3,7 @@
 //! axum and other `lambda_http` services ([`layer`]); both read requests and answers the same way.
 //! [`streaming`] runs a service under lambda_http's streaming runtime with the layer set for it.
 
+pub(crate) mod govern;
 #[cfg(feature = "http")]
 pub(crate) mod http;
 #[cfg(feature = "http")]

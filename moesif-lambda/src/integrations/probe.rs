@@ -5,6 +5,9 @@
 //! `LambdaEvent<T: Serialize>` (two), then anything (none: not logged, one warning). Answers and errors
 //! likewise. The generated code sees only these traits and `Option<CapturedEvent>`/`Option<CapturedJson>`.
 
+#[cfg(feature = "http")]
+use super::govern::HttpEvent;
+use super::govern::{Governance, JsonEvent, NoEvent, TypedEvent};
 use crate::capture::{CapturedEvent, CapturedJson, EventSource};
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -18,11 +21,17 @@ pub struct Probe<'a, T: ?Sized>(pub &'a T);
 pub trait ViaHttpRequest {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
+    /// The event, for governance.
+    #[cfg(feature = "http")]
+    fn __moesif_govern(&self) -> Option<HttpEvent<'_>>;
 }
 #[cfg(feature = "http")]
 impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
         Some(super::http::captured_event(self.0))
+    }
+    fn __moesif_govern(&self) -> Option<HttpEvent<'_>> {
+        Some(HttpEvent(self.0))
     }
 }
 
@@ -31,6 +40,8 @@ impl ViaHttpRequest for &&Probe<'_, lambda_http::Request> {
 pub trait ViaLambdaEventValue {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
+    /// The event, for governance.
+    fn __moesif_govern(&self) -> Option<JsonEvent<'_>>;
 }
 impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -40,6 +51,9 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
             lambda_http: false,
         })
     }
+    fn __moesif_govern(&self) -> Option<JsonEvent<'_>> {
+        Some(JsonEvent(&self.0.payload))
+    }
 }
 
 /// `LambdaEvent<T>` with a serialisable payload (`aws_lambda_events` types): lent; its shape is read
@@ -47,6 +61,8 @@ impl ViaLambdaEventValue for &&Probe<'_, LambdaEvent<Value>> {
 pub trait ViaLambdaEvent {
     /// The event and context.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
+    /// The event, for governance.
+    fn __moesif_govern(&self) -> Option<TypedEvent<'_>>;
 }
 impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -56,12 +72,19 @@ impl<T: Serialize> ViaLambdaEvent for &Probe<'_, LambdaEvent<T>> {
             lambda_http: false,
         })
     }
+    fn __moesif_govern(&self) -> Option<TypedEvent<'_>> {
+        Some(TypedEvent(&self.0.payload))
+    }
 }
 
 /// Anything else: not logged.
 pub trait ViaUnknownEvent {
     /// Nothing.
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>>;
+    /// Nothing: not governed.
+    fn __moesif_govern(&self) -> Option<NoEvent> {
+        None
+    }
 }
 impl<T: ?Sized> ViaUnknownEvent for Probe<'_, T> {
     fn __moesif_event(&self) -> Option<CapturedEvent<'_>> {
@@ -157,4 +180,123 @@ impl<T: ?Sized> ViaOpaqueError for Probe<'_, T> {
     fn __moesif_error(&self) -> String {
         "handler error".to_owned()
     }
+}
+
+/// The handler's answer type, probed for the blocked answer: `Result<Value, E>` (the Lambda response
+/// JSON of the event's shape) and `Result<http::Response<B>, E>` first, then any `Result<T, E>` with
+/// `T: DeserializeOwned` (`aws_lambda_events` responses, read from that JSON), else none.
+pub struct AnswerType<T>(pub std::marker::PhantomData<T>);
+
+/// `Result<Value, E>`.
+pub trait ViaBlockedValue<T> {
+    /// The blocked answer.
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<T>;
+}
+impl<E> ViaBlockedValue<Result<Value, E>> for &&AnswerType<Result<Value, E>> {
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<Result<Value, E>> {
+        let governance = governance.as_ref().filter(|g| !g.lambda_http)?;
+        governance.blocked_json().map(Ok)
+    }
+}
+
+/// `Result<http::Response<B>, E>`.
+pub trait ViaBlockedHttp<T> {
+    /// The blocked answer.
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<T>;
+}
+#[cfg(feature = "http")]
+impl<B: From<String>, E> ViaBlockedHttp<Result<lambda_http::Response<B>, E>>
+    for &&AnswerType<Result<lambda_http::Response<B>, E>>
+{
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<Result<lambda_http::Response<B>, E>> {
+        let (parts, body) = super::govern::blocked_http(&governance.as_ref()?.decision)?;
+        let body = String::from_utf8(body.to_vec()).ok()?;
+        Some(Ok(lambda_http::Response::from_parts(parts, B::from(body))))
+    }
+}
+
+/// `Result<T, E>`, `T: DeserializeOwned`.
+pub trait ViaBlockedTyped<T> {
+    /// The blocked answer.
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<T>;
+}
+impl<T: serde::de::DeserializeOwned, E> ViaBlockedTyped<Result<T, E>> for &AnswerType<Result<T, E>> {
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<Result<T, E>> {
+        let governance = governance.as_ref().filter(|g| !g.lambda_http)?;
+        serde_json::from_value(governance.blocked_json()?).ok().map(Ok)
+    }
+}
+
+/// Anything else: no blocked answer (the handler runs; said once).
+pub trait ViaBlockedUnknown<T> {
+    /// Nothing.
+    fn __moesif_blocked(&self, governance: &Option<Governance>) -> Option<T>;
+}
+impl<T> ViaBlockedUnknown<T> for AnswerType<T> {
+    fn __moesif_blocked(&self, _governance: &Option<Governance>) -> Option<T> {
+        None
+    }
+}
+
+/// The handler's answer, lent mutably to add the governance headers to it.
+pub struct AnswerMut<'a, T>(pub std::cell::Cell<Option<&'a mut T>>);
+
+/// `serde_json::Value` (a Lambda response JSON).
+pub trait ViaHeadersValue {
+    /// Adds the headers.
+    fn __moesif_add_headers(&self, governance: &Option<Governance>);
+}
+impl ViaHeadersValue for &&AnswerMut<'_, Value> {
+    fn __moesif_add_headers(&self, governance: &Option<Governance>) {
+        if let (Some(governance), Some(answer)) = (governance, self.0.take()) {
+            super::govern::add_headers_json(answer, &governance.decision.headers);
+        }
+    }
+}
+
+/// `http::Response<B>`.
+pub trait ViaHeadersHttp {
+    /// Adds the headers.
+    fn __moesif_add_headers(&self, governance: &Option<Governance>);
+}
+#[cfg(feature = "http")]
+impl<B> ViaHeadersHttp for &&AnswerMut<'_, lambda_http::Response<B>> {
+    fn __moesif_add_headers(&self, governance: &Option<Governance>) {
+        if let (Some(governance), Some(answer)) = (governance, self.0.take()) {
+            super::govern::add_headers_http(answer.headers_mut(), &governance.decision.headers);
+        }
+    }
+}
+
+/// A typed answer that is JSON both ways (`aws_lambda_events` responses): read as JSON, changed, read back.
+pub trait ViaHeadersTyped {
+    /// Adds the headers.
+    fn __moesif_add_headers(&self, governance: &Option<Governance>);
+}
+impl<T: Serialize + serde::de::DeserializeOwned> ViaHeadersTyped for &AnswerMut<'_, T> {
+    fn __moesif_add_headers(&self, governance: &Option<Governance>) {
+        let (Some(governance), Some(answer)) = (governance, self.0.take()) else {
+            return;
+        };
+        if governance.decision.headers.is_empty() || governance.lambda_http {
+            return;
+        }
+        let Ok(mut json) = serde_json::to_value(&*answer) else {
+            return;
+        };
+        if super::govern::add_headers_json(&mut json, &governance.decision.headers) {
+            if let Ok(changed) = serde_json::from_value(json) {
+                *answer = changed;
+            }
+        }
+    }
+}
+
+/// Anything else: left as it is.
+pub trait ViaHeadersUnknown {
+    /// Nothing.
+    fn __moesif_add_headers(&self, governance: &Option<Governance>);
+}
+impl<T> ViaHeadersUnknown for AnswerMut<'_, T> {
+    fn __moesif_add_headers(&self, _governance: &Option<Governance>) {}
 }

@@ -134,6 +134,8 @@ pub struct Options {
     pub(crate) idle_threshold: Duration,
     pub(crate) backoff_first: Duration,
     pub(crate) backoff_max: Duration,
+    pub(crate) governance: bool,
+    pub(crate) wait_for_governance: Duration,
 }
 
 impl Default for Options {
@@ -185,6 +187,8 @@ impl Options {
             idle_threshold: DEFAULT_IDLE_THRESHOLD,
             backoff_first: DEFAULT_BACKOFF_FIRST,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            governance: true,
+            wait_for_governance: Duration::ZERO,
         }
     }
 
@@ -799,6 +803,36 @@ impl Options {
         self
     }
 
+    /// Whether the app's governance rules in Moesif are enforced: a request a rule blocks gets the
+    /// rule's answer without the handler being called, and the headers of the rules that apply are
+    /// added to the handler's answer (see the guide's *Governance* section). Default: on, as in Moesif's
+    /// SDKs; off, the rules are never fetched.
+    ///
+    /// ```
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().governance(false);
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub const fn governance(mut self, on: bool) -> Self {
+        self.governance = on;
+        self
+    }
+
+    /// How long the sandbox's first invocation may wait for the governance rules. Default: zero: the
+    /// rules are fetched with the sandbox's first send, after its first response, and until then
+    /// nothing is blocked (as in Moesif's SDKs). With a wait, they are fetched in the background as
+    /// soon as the handler's connection to the collector is made, and the first invocation waits at
+    /// most `wait` for them (never more: a collector that is slow or down costs that wait once).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// const O: moesif_lambda::Options = moesif_lambda::Options::new().wait_for_governance(Duration::from_millis(300));
+    /// ```
+    #[must_use = "a builder returns the changed options"]
+    pub const fn wait_for_governance(mut self, wait: Duration) -> Self {
+        self.wait_for_governance = wait;
+        self
+    }
+
     /// Whether bodies are captured.
     ///
     /// ```
@@ -847,6 +881,8 @@ impl std::fmt::Debug for Options {
             .field("idle_threshold", &self.idle_threshold)
             .field("backoff_first", &self.backoff_first)
             .field("backoff_max", &self.backoff_max)
+            .field("governance", &self.governance)
+            .field("wait_for_governance", &self.wait_for_governance)
             .finish()
     }
 }

@@ -161,6 +161,7 @@ impl Captured {
             direction: Direction::Outgoing,
             weight: 1,
             transaction_id: transaction_id(),
+            blocked_by: None,
         };
         finish(event, options)
     }

@@ -123,8 +123,10 @@ pin_project! {
     /// the data of each frame is handed on as [`Bytes`] (the same bytes: `Buf::copy_to_bytes`, which
     /// copies nothing when they are `Bytes` already), trailers as they are. It is `Unpin` when yours is.
     pub struct MoesifBody<B> {
+        // `None`: the answer of a request a governance rule blocked (`blocked`), not your service's.
         #[pin]
-        inner: B,
+        inner: Option<B>,
+        blocked: Option<Bytes>,
         capture: Option<Capture>,
     }
 
@@ -148,7 +150,20 @@ impl<B: HttpBody> MoesifBody<B> {
                 capture.finish();
             }
         }
-        MoesifBody { inner, capture }
+        MoesifBody {
+            inner: Some(inner),
+            blocked: None,
+            capture,
+        }
+    }
+
+    /// The body of a blocked request's answer (its event is already finished).
+    pub(super) fn blocked(body: Bytes) -> Self {
+        MoesifBody {
+            inner: None,
+            blocked: Some(body).filter(|body| !body.is_empty()),
+            capture: None,
+        }
     }
 }
 
@@ -157,7 +172,8 @@ impl<B: HttpBody> MoesifBody<B> {
 impl<B: Default> Default for MoesifBody<B> {
     fn default() -> Self {
         MoesifBody {
-            inner: B::default(),
+            inner: Some(B::default()),
+            blocked: None,
             capture: None,
         }
     }
@@ -179,7 +195,9 @@ where
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
-        let mut inner = this.inner;
+        let Some(mut inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(this.blocked.take().map(|body| Ok(Frame::data(body))));
+        };
         // Everything that runs the body's code (its poll, its `Buf`, `is_end_stream`), a panic caught.
         let polled = catch_unwind(AssertUnwindSafe(|| {
             let frame = ready!(inner.as_mut().poll_frame(cx))
@@ -227,11 +245,17 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Some(inner) => inner.is_end_stream(),
+            None => self.blocked.is_none(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Some(inner) => inner.size_hint(),
+            None => SizeHint::with_exact(self.blocked.as_ref().map_or(0, |body| body.len() as u64)),
+        }
     }
 }
 

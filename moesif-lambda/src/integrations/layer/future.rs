@@ -15,10 +15,13 @@ use std::task::{Context, Poll};
 
 pin_project! {
     /// The future of [`MoesifService`](super::MoesifService): your service's future, unchanged but for
-    /// its response body, wrapped in a [`MoesifBody`].
+    /// its response body, wrapped in a [`MoesifBody`] (and the headers of the governance rules that
+    /// apply); or, for a request a rule blocked, the rule's answer at once.
     pub struct ResponseFuture<F> {
+        // `None`: blocked (`blocked` holds the answer until it is polled).
         #[pin]
-        inner: F,
+        inner: Option<F>,
+        blocked: Option<(http::response::Parts, bytes::Bytes)>,
         // `None` once the future has resolved (the event went on with the body, or was finished).
         started: Option<Started>,
     }
@@ -27,8 +30,18 @@ pin_project! {
 impl<F> ResponseFuture<F> {
     pub(super) fn new(inner: F, started: Started) -> Self {
         ResponseFuture {
-            inner,
+            inner: Some(inner),
+            blocked: None,
             started: Some(started),
+        }
+    }
+
+    /// The answer of a blocked request (its event is already finished).
+    pub(super) fn blocked(parts: http::response::Parts, body: bytes::Bytes) -> Self {
+        ResponseFuture {
+            inner: None,
+            blocked: Some((parts, body)),
+            started: None,
         }
     }
 }
@@ -49,7 +62,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut inner = this.inner;
+        let Some(mut inner) = this.inner.as_pin_mut() else {
+            let (parts, body) = this
+                .blocked
+                .take()
+                .unwrap_or_else(|| (http::Response::new(()).into_parts().0, bytes::Bytes::new()));
+            return Poll::Ready(Ok(http::Response::from_parts(parts, MoesifBody::blocked(body))));
+        };
         let mut poll = || catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx)));
         let polled = match this.started.as_ref() {
             Some(started) => started.pending.in_scope(poll),
@@ -69,7 +88,10 @@ where
         let started = this.started.take();
         Poll::Ready(match output {
             Ok(response) => {
-                let (parts, body) = response.into_parts();
+                let (mut parts, body) = response.into_parts();
+                if let Some(started) = &started {
+                    crate::integrations::govern::add_headers_http(&mut parts.headers, &started.governance_headers);
+                }
                 let capture = started.map(|started| Capture::new(started, &parts));
                 Ok(http::Response::from_parts(parts, MoesifBody::new(body, capture)))
             }

@@ -91,6 +91,8 @@ struct Started {
     runtime: Runtime,
     /// A `HEAD` request: its response body is never read, and dropping it unread does not cut it.
     head_request: bool,
+    /// The headers of the governance rules that apply, added to the response.
+    governance_headers: Vec<(String, String)>,
 }
 
 /// How the runtime answers the caller, which decides what a response whose body fails is logged as.
@@ -136,6 +138,7 @@ impl MoesifLayer {
     }
 
     fn built(options: Options, state: State, runtime: Runtime) -> Self {
+        state.prefetch_governance(&options);
         MoesifLayer {
             shared: Arc::new(Shared {
                 options,

@@ -3,8 +3,11 @@
 
 use super::future::ResponseFuture;
 use super::{Shared, Started};
-use crate::integrations::http::{captured_event_of, lambda_body_json, RequestHead};
-use crate::integrations::macro_entry::answer_of_panic;
+use crate::capture::json_body_of;
+use crate::capture::CapturedJson;
+use crate::integrations::govern::{blocked_http, decide_http, json_object};
+use crate::integrations::http::{answer_json, captured_event_of, event_json_of, lambda_body_json, RequestHead};
+use crate::integrations::macro_entry::{answer_of_panic, CallAnswer};
 use http_body::Body as HttpBody;
 use lambda_http::http;
 use lambda_runtime::Service;
@@ -52,7 +55,29 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let head_request = request.method() == http::Method::HEAD;
         let captured = captured_event_of(RequestHead::of(&request), &request, || request_body_json(&request));
-        let pending = self.shared.state.begin(&self.shared.options, Some(captured));
+        let mut pending = self.shared.state.begin(&self.shared.options, Some(captured));
+        let decision = pending.governance().and_then(|(governed, options, context)| {
+            // The body as lambda_http gave it, else (another body type) from the raw Lambda event.
+            let body = || match request_body_bytes(&request) {
+                Some(bytes) => json_object(bytes, options.max_body_bytes),
+                None => pending
+                    .raw_event_json()
+                    .and_then(|event| json_body_of(&event, options.max_body_bytes)),
+            };
+            decide_http(&governed, options, context, &request, body, || {
+                event_json_of(RequestHead::of(&request), &request, request_body_json(&request))
+            })
+        });
+        if let Some((parts, body)) = decision.as_ref().and_then(blocked_http) {
+            // The inner service is not called: the rule's answer is the caller's, and the event's.
+            if let Some(blocked) = decision.as_ref().and_then(|d| d.blocked.as_ref()) {
+                pending.set_blocked(&blocked.rule_id);
+            }
+            let answer = answer_json(parts.status, &parts.headers, Some(&body));
+            pending.finish_detached(CallAnswer::Response(Some(CapturedJson::Value(answer))));
+            return ResponseFuture::blocked(parts, body);
+        }
+        let governance_headers = decision.map(|decision| decision.headers).unwrap_or_default();
         // The inner `call`, with the invocation current; a panic in it is logged, then goes on from here
         // (where it would have gone without the layer).
         let inner = &mut self.inner;
@@ -64,6 +89,7 @@ where
                     max_body_bytes: self.shared.options.max_body_bytes,
                     runtime: self.shared.runtime,
                     head_request,
+                    governance_headers,
                 };
                 ResponseFuture::new(future, started)
             }
@@ -82,5 +108,14 @@ fn request_body_json<B: HttpBody + 'static>(request: &http::Request<B>) -> (Valu
     match (request.body() as &dyn Any).downcast_ref::<lambda_http::Body>() {
         Some(lambda_body) => lambda_body_json(lambda_body),
         None => (Value::Null, false),
+    }
+}
+
+/// The request body's bytes, when it is lambda_http's `Body` (in memory).
+fn request_body_bytes<B: HttpBody + 'static>(request: &http::Request<B>) -> Option<&[u8]> {
+    match (request.body() as &dyn Any).downcast_ref::<lambda_http::Body>()? {
+        lambda_http::Body::Text(text) => Some(text.as_bytes()),
+        lambda_http::Body::Binary(bytes) => Some(bytes),
+        _ => None,
     }
 }
