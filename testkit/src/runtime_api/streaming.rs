@@ -84,8 +84,10 @@ impl Streamed {
     pub fn reported_error(&self) -> Option<StreamError> {
         self.trailer_error.clone().or_else(|| {
             let prefix = "Lambda-Runtime-Function-Error-Type:";
-            let chunk = self.chunks.iter().find(|chunk| chunk.starts_with(prefix.as_bytes()))?;
-            let text = String::from_utf8_lossy(chunk);
+            // Found in the body, not by chunk: the connection may hand the lines over joined to the
+            // bytes before them.
+            let at = self.body.windows(prefix.len()).rposition(|window| window == prefix.as_bytes())?;
+            let text = String::from_utf8_lossy(&self.body[at..]);
             let fields: Vec<(String, String)> = text
                 .split("\r\n")
                 .filter_map(|line| line.split_once(':'))
