@@ -86,7 +86,10 @@ impl Streamed {
             let prefix = "Lambda-Runtime-Function-Error-Type:";
             // Found in the body, not by chunk: the connection may hand the lines over joined to the
             // bytes before them.
-            let at = self.body.windows(prefix.len()).rposition(|window| window == prefix.as_bytes())?;
+            let at = self
+                .body
+                .windows(prefix.len())
+                .rposition(|window| window == prefix.as_bytes())?;
             let text = String::from_utf8_lossy(&self.body[at..]);
             let fields: Vec<(String, String)> = text
                 .split("\r\n")
