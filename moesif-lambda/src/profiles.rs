@@ -231,199 +231,109 @@ async fn off_worker<T: Send + 'static>(call: impl FnOnce() -> Result<T, Error> +
     tokio::task::spawn_blocking(call).await.map_err(Error::network)?
 }
 
-/// Creates or updates a user profile (`POST /v1/users`), blocking.
-///
-/// ```no_run
-/// let user = moesif_lambda::profiles::UserModel { user_id: "u-42".into(), ..Default::default() };
-/// moesif_lambda::profiles::update_user(&user)?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_user(user: &UserModel) -> Result<(), Error> {
-    update_user_with(&Options::new(), user)
+/// The six calls of one kind of profile: one and a batch, each blocking, `_with` options and `_async`.
+macro_rules! profile_calls {
+    (
+        $model:ident, $path:literal, $example:literal,
+        $one:ident, $one_with:ident, $one_async:ident,
+        $batch:ident, $batch_with:ident, $batch_async:ident $(,)?
+    ) => {
+        #[doc = concat!("Creates or updates one (`POST ", $path, "`), blocking, with the application id and")]
+        #[doc = "collector of `MOESIF_APPLICATION_ID` / `MOESIF_BASE_URI`."]
+        #[doc = ""]
+        #[doc = "```no_run"]
+        #[doc = concat!("use moesif_lambda::profiles::{", stringify!($one), ", ", stringify!($model), "};")]
+        #[doc = ""]
+        #[doc = concat!(stringify!($one), "(&", stringify!($model), " { ", $example, ", ..Default::default() })?;")]
+        #[doc = "# Ok::<_, moesif_lambda::Error>(())"]
+        #[doc = "```"]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = "[`Error::MissingField`] when a required id is empty (nothing is sent), [`Error::MissingApplicationId`],"]
+        #[doc = "[`Error::InvalidBaseUri`], [`Error::Unauthorized`] (401), [`Error::Status`] (another non-success"]
+        #[doc = "status), [`Error::Network`] (not reachable), [`Error::Encode`]."]
+        pub fn $one(profile: &$model) -> Result<(), Error> {
+            $one_with(&Options::new(), profile)
+        }
+
+        #[doc = concat!("[`", stringify!($one), "`] with explicit options (application id, collector, timeouts).")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($one), "`].")]
+        pub fn $one_with(options: &Options, profile: &$model) -> Result<(), Error> {
+            post(options, std::slice::from_ref(profile), false)
+        }
+
+        #[doc = concat!("Creates or updates several in one call (`POST ", $path, "/batch`), blocking.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($one), "`].")]
+        pub fn $batch(profiles: &[$model]) -> Result<(), Error> {
+            $batch_with(&Options::new(), profiles)
+        }
+
+        #[doc = concat!("[`", stringify!($batch), "`] with explicit options.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($one), "`].")]
+        pub fn $batch_with(options: &Options, profiles: &[$model]) -> Result<(), Error> {
+            post(options, profiles, true)
+        }
+
+        #[doc = concat!("[`", stringify!($one_with), "`], off the async worker (on tokio's blocking pool).")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($one), "`].")]
+        pub async fn $one_async(options: Options, profile: $model) -> Result<(), Error> {
+            off_worker(move || $one_with(&options, &profile)).await
+        }
+
+        #[doc = concat!("[`", stringify!($batch_with), "`], off the async worker.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = ""]
+        #[doc = concat!("As [`", stringify!($one), "`].")]
+        pub async fn $batch_async(options: Options, profiles: Vec<$model>) -> Result<(), Error> {
+            off_worker(move || $batch_with(&options, &profiles)).await
+        }
+    };
 }
 
-/// [`update_user`] with explicit options.
-///
-/// ```no_run
-/// let options = moesif_lambda::Options::new().application_id("your-app-id");
-/// moesif_lambda::profiles::update_user_with(&options, &moesif_lambda::profiles::UserModel { user_id: "u-1".into(), ..Default::default() })?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_user_with(options: &Options, user: &UserModel) -> Result<(), Error> {
-    post(options, std::slice::from_ref(user), false)
-}
-
-/// Creates or updates user profiles in one call (`POST /v1/users/batch`), blocking.
-///
-/// ```no_run
-/// let users = vec![moesif_lambda::profiles::UserModel { user_id: "u-1".into(), ..Default::default() }];
-/// moesif_lambda::profiles::update_users_batch(&users)?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_users_batch(users: &[UserModel]) -> Result<(), Error> {
-    update_users_batch_with(&Options::new(), users)
-}
-
-/// [`update_users_batch`] with explicit options.
-///
-/// ```no_run
-/// moesif_lambda::profiles::update_users_batch_with(&moesif_lambda::Options::new(), &[])?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_users_batch_with(options: &Options, users: &[UserModel]) -> Result<(), Error> {
-    post(options, users, true)
-}
-
-/// Creates or updates a company profile (`POST /v1/companies`), blocking.
-///
-/// ```no_run
-/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::profiles::update_company(&company)?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_company(company: &CompanyModel) -> Result<(), Error> {
-    update_company_with(&Options::new(), company)
-}
-
-/// [`update_company`] with explicit options.
-///
-/// ```no_run
-/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::profiles::update_company_with(&moesif_lambda::Options::new(), &company)?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_company_with(options: &Options, company: &CompanyModel) -> Result<(), Error> {
-    post(options, std::slice::from_ref(company), false)
-}
-
-/// Creates or updates company profiles in one call (`POST /v1/companies/batch`), blocking.
-///
-/// ```no_run
-/// let companies = vec![moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() }];
-/// moesif_lambda::profiles::update_companies_batch(&companies)?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_companies_batch(companies: &[CompanyModel]) -> Result<(), Error> {
-    update_companies_batch_with(&Options::new(), companies)
-}
-
-/// [`update_companies_batch`] with explicit options.
-///
-/// ```no_run
-/// moesif_lambda::profiles::update_companies_batch_with(&moesif_lambda::Options::new(), &[])?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-pub fn update_companies_batch_with(options: &Options, companies: &[CompanyModel]) -> Result<(), Error> {
-    post(options, companies, true)
-}
-
-/// [`update_user_with`], off the async worker.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// let user = moesif_lambda::profiles::UserModel { user_id: "u-42".into(), ..Default::default() };
-/// moesif_lambda::profiles::update_user_async(moesif_lambda::Options::new(), user).await?;
-/// # Ok(()) }
-/// ```
-pub async fn update_user_async(options: Options, user: UserModel) -> Result<(), Error> {
-    off_worker(move || update_user_with(&options, &user)).await
-}
-
-/// [`update_users_batch_with`], off the async worker.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// moesif_lambda::profiles::update_users_batch_async(moesif_lambda::Options::new(), vec![]).await?;
-/// # Ok(()) }
-/// ```
-pub async fn update_users_batch_async(options: Options, users: Vec<UserModel>) -> Result<(), Error> {
-    off_worker(move || update_users_batch_with(&options, &users)).await
-}
-
-/// [`update_company_with`], off the async worker.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// let company = moesif_lambda::profiles::CompanyModel { company_id: "acme".into(), ..Default::default() };
-/// moesif_lambda::profiles::update_company_async(moesif_lambda::Options::new(), company).await?;
-/// # Ok(()) }
-/// ```
-pub async fn update_company_async(options: Options, company: CompanyModel) -> Result<(), Error> {
-    off_worker(move || update_company_with(&options, &company)).await
-}
-
-/// [`update_companies_batch_with`], off the async worker.
-///
-/// ```no_run
-/// # async fn f() -> Result<(), moesif_lambda::Error> {
-/// moesif_lambda::profiles::update_companies_batch_async(moesif_lambda::Options::new(), vec![]).await?;
-/// # Ok(()) }
-/// ```
-pub async fn update_companies_batch_async(options: Options, companies: Vec<CompanyModel>) -> Result<(), Error> {
-    off_worker(move || update_companies_batch_with(&options, &companies)).await
-}
-
-/// Creates or updates a subscription (`POST /v1/subscriptions`), blocking.
-///
-/// ```no_run
-/// use moesif_lambda::profiles::{update_subscription, SubscriptionModel};
-///
-/// update_subscription(&SubscriptionModel { subscription_id: "sub-7".into(), company_id: "acme".into(), ..Default::default() })?;
-/// # Ok::<_, moesif_lambda::Error>(())
-/// ```
-///
-/// # Errors
-///
-/// [`Error::MissingField`] without a `subscription_id` or `company_id`; otherwise as
-/// [`update_user`].
-pub fn update_subscription(subscription: &SubscriptionModel) -> Result<(), Error> {
-    update_subscription_with(&Options::new(), subscription)
-}
-
-/// [`update_subscription`] with explicit options.
-///
-/// # Errors
-///
-/// As [`update_subscription`].
-pub fn update_subscription_with(options: &Options, subscription: &SubscriptionModel) -> Result<(), Error> {
-    post(options, std::slice::from_ref(subscription), false)
-}
-
-/// Creates or updates subscriptions in one call (`POST /v1/subscriptions/batch`), blocking.
-///
-/// # Errors
-///
-/// As [`update_subscription`].
-pub fn update_subscriptions_batch(subscriptions: &[SubscriptionModel]) -> Result<(), Error> {
-    update_subscriptions_batch_with(&Options::new(), subscriptions)
-}
-
-/// [`update_subscriptions_batch`] with explicit options.
-///
-/// # Errors
-///
-/// As [`update_subscription`].
-pub fn update_subscriptions_batch_with(options: &Options, subscriptions: &[SubscriptionModel]) -> Result<(), Error> {
-    post(options, subscriptions, true)
-}
-
-/// [`update_subscription_with`], off the async worker.
-///
-/// # Errors
-///
-/// As [`update_subscription`].
-pub async fn update_subscription_async(options: Options, subscription: SubscriptionModel) -> Result<(), Error> {
-    off_worker(move || update_subscription_with(&options, &subscription)).await
-}
-
-/// [`update_subscriptions_batch_with`], off the async worker.
-///
-/// # Errors
-///
-/// As [`update_subscription`].
-pub async fn update_subscriptions_batch_async(
-    options: Options,
-    subscriptions: Vec<SubscriptionModel>,
-) -> Result<(), Error> {
-    off_worker(move || update_subscriptions_batch_with(&options, &subscriptions)).await
-}
+profile_calls!(
+    UserModel,
+    "/v1/users",
+    r#"user_id: "u-42".into()"#,
+    update_user,
+    update_user_with,
+    update_user_async,
+    update_users_batch,
+    update_users_batch_with,
+    update_users_batch_async,
+);
+profile_calls!(
+    CompanyModel,
+    "/v1/companies",
+    r#"company_id: "acme".into()"#,
+    update_company,
+    update_company_with,
+    update_company_async,
+    update_companies_batch,
+    update_companies_batch_with,
+    update_companies_batch_async,
+);
+profile_calls!(
+    SubscriptionModel,
+    "/v1/subscriptions",
+    r#"subscription_id: "sub-7".into(), company_id: "acme".into()"#,
+    update_subscription,
+    update_subscription_with,
+    update_subscription_async,
+    update_subscriptions_batch,
+    update_subscriptions_batch_with,
+    update_subscriptions_batch_async,
+);
