@@ -233,6 +233,54 @@ pub(crate) fn estimate_size(value: &Value) -> usize {
     total
 }
 
+/// A streamed body's bytes, kept as they pass up to a cap, and its whole size: what the response-body
+/// wrappers (the layer's, the outgoing clients') log once the body has ended.
+#[cfg(any(feature = "http", feature = "reqwest", feature = "tower-client"))]
+#[derive(Debug)]
+pub(crate) struct Kept {
+    bytes: Vec<u8>,
+    size: usize,
+    max: usize,
+}
+
+#[cfg(any(feature = "http", feature = "reqwest", feature = "tower-client"))]
+impl Kept {
+    /// Nothing kept yet, at most `max` bytes.
+    pub(crate) fn up_to(max: usize) -> Kept {
+        Kept {
+            bytes: Vec::new(),
+            size: 0,
+            max,
+        }
+    }
+
+    /// Notes `chunk`, the next bytes of the body; past the cap, nothing is kept.
+    pub(crate) fn record(&mut self, chunk: &[u8]) {
+        self.size = self.size.saturating_add(chunk.len());
+        if self.size <= self.max {
+            self.bytes.extend_from_slice(chunk);
+        } else {
+            self.bytes = Vec::new();
+        }
+    }
+
+    /// How many bytes passed.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// What is kept so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The whole body, `None` when it went over the cap.
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        (self.size <= self.max).then_some(self.bytes)
+    }
+}
+
 /// The key that marks a body left out for its size.
 const OMITTED_KEY: &str = "moesif_body_omitted";
 

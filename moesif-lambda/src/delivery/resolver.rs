@@ -117,13 +117,13 @@ mod tests {
         let resolver = CachingResolver::<Counting>::default();
         let config = Config::default();
         let timeout = NextTimeout::default;
-        let collector: Uri = "https://collector.example:8443/v1/events/batch".parse().expect("uri");
-        let config_path: Uri = "https://collector.example:8443/v1/config".parse().expect("uri");
+        let collector = Uri::from_static("https://collector.example:8443/v1/events/batch");
+        let config_path = Uri::from_static("https://collector.example:8443/v1/config");
         let first = resolver.resolve(&collector, &config, timeout()).ok();
         let again = resolver.resolve(&config_path, &config, timeout()).ok();
         assert_eq!(first.as_deref(), again.as_deref());
         assert_eq!(lookups(&resolver), 1, "the same origin: looked up once");
-        let other: Uri = "https://other.example:8443/".parse().expect("uri");
+        let other = Uri::from_static("https://other.example:8443/");
         let _ = resolver.resolve(&other, &config, timeout());
         assert_eq!(lookups(&resolver), 2, "another origin: looked up");
         resolver.clone().forget();

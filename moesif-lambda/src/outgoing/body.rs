@@ -4,6 +4,7 @@
 
 use super::event::Seen;
 use super::record::{content_encoding, Begun};
+use crate::capture::body::Kept;
 use bytes::{Buf, Bytes};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -16,9 +17,7 @@ pub(super) struct Tap {
     status: u16,
     headers: http::HeaderMap,
     encoding: String,
-    kept: Vec<u8>,
-    size: usize,
-    max: usize,
+    kept: Kept,
 }
 
 impl Tap {
@@ -30,27 +29,17 @@ impl Tap {
             headers: parts.headers.clone(),
             // The client undid what it decodes and removed the header: what is left is what to undo.
             encoding: content_encoding(&parts.headers),
-            kept: Vec::new(),
-            size: 0,
-            max,
-        }
-    }
-
-    fn record(&mut self, chunk: &[u8]) {
-        self.size = self.size.saturating_add(chunk.len());
-        if self.size <= self.max {
-            self.kept.extend_from_slice(chunk);
-        } else {
-            self.kept = Vec::new();
+            kept: Kept::up_to(max),
         }
     }
 
     /// The body ended: logged with it (or its size, over the cap).
     fn finish(self) {
-        tracing::trace!(size = self.size, "outgoing response body ended; call logged");
-        let body = match self.size > self.max {
-            true => Seen::Omitted(self.size),
-            false => self.begun.seen(self.kept, self.encoding),
+        let size = self.kept.size();
+        tracing::trace!(size, "outgoing response body ended; call logged");
+        let body = match self.kept.into_bytes() {
+            Some(bytes) => self.begun.seen(bytes, self.encoding),
+            None => Seen::Omitted(size),
         };
         self.begun.finish(self.status, &self.headers, body);
     }
@@ -58,10 +47,11 @@ impl Tap {
     /// The body failed, or was dropped before its end: logged as cut.
     fn cut(self, why: &str) {
         tracing::debug!(
-            size = self.size,
+            size = self.kept.size(),
             "outgoing response body {why} before its end; call logged as cut"
         );
-        self.begun.finish(self.status, &self.headers, Seen::Cut(self.size));
+        self.begun
+            .finish(self.status, &self.headers, Seen::Cut(self.kept.size()));
     }
 }
 
@@ -117,7 +107,7 @@ impl<B: HttpBody> HttpBody for MoesifClientBody<B> {
         match &frame {
             Some(Ok(frame)) => {
                 if let (Some(data), Some(tap)) = (frame.data_ref(), this.tap.as_mut()) {
-                    tap.record(data);
+                    tap.kept.record(data);
                 }
                 // Trailers are the last frame; else the body says whether that was its last.
                 if frame.is_trailers() || inner.is_end_stream() {

@@ -2,7 +2,7 @@
 //! event is finished at the body's end, when it fails, or when it is dropped (then logged as cut).
 
 use super::{Runtime, Started};
-use crate::capture::body::{omitted, omitted_because};
+use crate::capture::body::{omitted, omitted_because, Kept};
 use crate::capture::CapturedJson;
 use crate::integrations::http::answer_json;
 use crate::integrations::macro_entry::{answer_of_error, answer_of_panic, CallAnswer, Pending};
@@ -25,9 +25,7 @@ pub(super) struct Capture {
     pending: Pending,
     status: http::StatusCode,
     headers: http::HeaderMap,
-    kept: Vec<u8>,
-    size: usize,
-    max: usize,
+    kept: Kept,
     runtime: Runtime,
     head_request: bool,
 }
@@ -39,28 +37,19 @@ impl Capture {
             pending: started.pending,
             status: parts.status,
             headers: parts.headers.clone(),
-            kept: Vec::new(),
-            size: 0,
-            max: started.max_body_bytes,
+            kept: Kept::up_to(started.max_body_bytes),
             runtime: started.runtime,
             head_request: started.head_request,
         }
     }
 
-    fn record(&mut self, chunk: &[u8]) {
-        self.size += chunk.len();
-        if self.size <= self.max {
-            self.kept.extend_from_slice(chunk);
-        } else {
-            self.kept = Vec::new();
-        }
-    }
-
     /// Finishes the event: the body as read (or its marker when over the cap).
     fn finish(self) {
-        let mut answer = answer_json(self.status, &self.headers, Some(&self.kept[..]));
-        if self.size > self.max {
-            set_body(&mut answer, omitted(self.size));
+        let size = self.kept.size();
+        let kept = self.kept.into_bytes();
+        let mut answer = answer_json(self.status, &self.headers, Some(kept.as_deref().unwrap_or_default()));
+        if kept.is_none() {
+            set_body(&mut answer, omitted(size));
         }
         let answer = CallAnswer::Response(Some(CapturedJson::Value(answer)));
         self.pending.finish_detached(answer);
@@ -96,14 +85,14 @@ impl Capture {
 
     fn cut_answer(&self) -> CallAnswer {
         let mut response = answer_json(self.status, &self.headers, None);
-        set_body(&mut response, omitted_because(CUT_REASON, self.size));
+        set_body(&mut response, omitted_because(CUT_REASON, self.kept.size()));
         CallAnswer::Interrupted {
             response: CapturedJson::Value(response),
             failure: Box::new(CallAnswer::Error {
                 error_type: CUT_ERROR_TYPE.to_owned(),
                 message: format!(
                     "the response body was dropped before its end, after {} bytes",
-                    self.size
+                    self.kept.size()
                 ),
             }),
         }
@@ -221,7 +210,7 @@ where
         match &frame {
             Some(Ok(frame)) => {
                 if let (Some(data), Some(capture)) = (frame.data_ref(), this.capture.as_mut()) {
-                    capture.record(data);
+                    capture.kept.record(data);
                 }
                 if last {
                     if let Some(capture) = this.capture.take() {
@@ -273,9 +262,11 @@ mod tests {
             pending: Pending::default(),
             status: http::StatusCode::CREATED,
             headers,
-            kept: b"part".to_vec(),
-            size: 4,
-            max: 512 * 1024,
+            kept: {
+                let mut kept = Kept::up_to(512 * 1024);
+                kept.record(b"part");
+                kept
+            },
             runtime,
             head_request: false,
         }
@@ -359,7 +350,7 @@ mod tests {
         };
         assert_eq!(first.into_data().ok(), Some(Bytes::from_static(b"hello world")));
         assert_eq!(
-            body.capture.as_ref().map(|c| c.kept.clone()),
+            body.capture.as_ref().map(|c| c.kept.bytes().to_vec()),
             Some(b"parthello world".to_vec())
         );
         let Poll::Ready(Some(Ok(second))) = body.as_mut().poll_frame(&mut cx) else {
