@@ -50,8 +50,8 @@ pub(crate) struct Framing {
 }
 
 /// What a handler answers: a response, or "drop the connection without answering".
-pub(crate) enum Reply {
-    Respond(Response<Full<Bytes>>),
+pub(crate) enum Reply<B = Full<Bytes>> {
+    Respond(Response<B>),
     Close,
 }
 
@@ -82,10 +82,12 @@ impl Server {
 }
 
 /// Starts serving `handler` on 127.0.0.1 (a free port).
-pub(crate) async fn serve<H, F>(handler: H) -> std::io::Result<Server>
+pub(crate) async fn serve<H, F, B>(handler: H) -> std::io::Result<Server>
 where
     H: Fn(Received, Framing) -> F + Send + Sync + 'static,
-    F: Future<Output = Reply> + Send + 'static,
+    F: Future<Output = Reply<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -133,7 +135,7 @@ where
 }
 
 /// Reads a request to its end, frame by frame (a body that fails part-way keeps what came before).
-pub(crate) async fn read(request: Request<Incoming>) -> (Received, Framing) {
+async fn read(request: Request<Incoming>) -> (Received, Framing) {
     let (parts, mut incoming) = request.into_parts();
     let mut body = Vec::new();
     let mut framing = Framing::default();

@@ -2,21 +2,13 @@
 //! answers a client gets (JSON, text, binary, gzip, error statuses, a streamed body, a body that breaks
 //! off, a redirect, an echo of the request).
 
-use crate::serve::{read, Received};
+use crate::serve::{serve, Received, Reply, Server};
 use bytes::Bytes;
 use http_body_util::{channel::Channel, BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
+use hyper::Response;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
@@ -46,15 +38,8 @@ pub const UPSTREAM_CHUNKS: [&str; 3] = ["chunk-1;", "chunk-2;", "chunk-3;"];
 /// - `/empty`: `204`
 /// - anything else: `404`
 pub struct Upstream {
-    addr: SocketAddr,
+    server: Server,
     received: Arc<Mutex<Vec<Received>>>,
-    shutdown: watch::Sender<bool>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
-    }
 }
 
 impl Upstream {
@@ -63,58 +48,29 @@ impl Upstream {
     /// # Panics
     /// If no loopback port can be bound (a broken test machine).
     pub async fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port for the upstream");
-        let addr = listener.local_addr().expect("a bound address");
-        let (shutdown, mut stop) = watch::channel(false);
         let received = Arc::new(Mutex::new(Vec::new()));
-        let connections = shutdown.subscribe();
         let log = received.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    accepted = listener.accept() => accepted,
-                    _ = stop.changed() => return,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let log = log.clone();
-                let mut stop_connection = connections.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let log = log.clone();
-                        async move {
-                            let (incoming, _) = read(request).await;
-                            let response = answer(&incoming);
-                            log.lock().unwrap_or_else(|p| p.into_inner()).push(incoming);
-                            Ok::<_, Infallible>(response)
-                        }
-                    });
-                    let connection = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = connection => {}
-                        _ = stop_connection.wait_for(|stopped| *stopped) => {}
-                    }
-                });
+        let server = serve(move |incoming: Received, _| {
+            let log = log.clone();
+            async move {
+                let response = answer(&incoming);
+                log.lock().unwrap_or_else(|p| p.into_inner()).push(incoming);
+                Reply::Respond(response)
             }
-        });
-        Upstream {
-            addr,
-            received,
-            shutdown,
-        }
+        })
+        .await
+        .expect("bind a loopback port for the upstream");
+        Upstream { server, received }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.server.addr)
     }
 
     /// Every request received so far, in order.
