@@ -8,6 +8,7 @@
 //! cargo run --release --example latency -- 500 --rounds 1 --sparse 20 --memory 1000 --sync-hang 20 --only warm,sparse
 //! cargo run --release --example latency -- 250 --rounds 6 --only plain,warm,down,hang   # the bar against plain
 //! HARNESS_DUMP_DIR=/tmp/harness cargo run --release --example latency   # + a CSV per configuration and round
+//! HARNESS_FUNCTION_WRAPPER="valgrind --tool=callgrind" cargo run --release --example latency -- 500 --rounds 1 --only plain
 //! ```
 //!
 //! Each configuration gets a fresh emulator and collector in this process and a fresh **function
@@ -269,7 +270,18 @@ struct FunctionProcess {
 
 impl FunctionProcess {
     fn start(function: Function, api: &RuntimeApi, collector_url: &str) -> Result<FunctionProcess, String> {
-        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        // `HARNESS_FUNCTION_WRAPPER="valgrind --tool=callgrind"` runs the function under a profiler.
+        let wrapper = std::env::var("HARNESS_FUNCTION_WRAPPER").unwrap_or_default();
+        let mut command = match wrapper.split_whitespace().collect::<Vec<_>>().split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .args(["--function", function.name()])
             .env_remove("AWS_LAMBDA_MAX_CONCURRENCY")
             .envs(api.lambda_env())

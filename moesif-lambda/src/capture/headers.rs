@@ -5,30 +5,33 @@
 
 use super::shape::{field, EventShape};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The request headers: `headers` if it is a non-empty object, else `multiValueHeaders` with each
 /// header's values joined by `", "`, else `{}` (the reference raised `KeyError` here). `take`: moved out
-/// of the event rather than copied, when nothing reads them there afterwards.
-pub(crate) fn request_headers(event: &mut Value, take: bool) -> Value {
-    let Some(event) = event.as_object_mut() else {
+/// of the event rather than copied, when the event is our own copy and nothing reads them there
+/// afterwards.
+pub(crate) fn request_headers(event: &mut Cow<'_, Value>, take: bool) -> Value {
+    let take = take && matches!(event, Cow::Owned(_));
+    let Some(object) = event.as_object() else {
         return Value::Object(Map::new());
     };
-    let has_multi = field(event, "multiValueHeaders")
+    let has_multi = field(object, "multiValueHeaders")
         .and_then(Value::as_object)
         .is_some_and(|m| !m.is_empty());
     // Typed events serialise an absent `headers` as `{}`: then the multi-value ones are the headers.
-    let single = match event.get_mut("headers") {
+    let single = match object.get("headers") {
         Some(Value::Object(headers)) if !headers.is_empty() || !has_multi => Some(headers),
         _ => None,
     };
     if let Some(headers) = single {
-        return Value::Object(match headers.values().all(Value::is_string) {
-            true if take => std::mem::take(headers),
-            true => headers.clone(),
-            false => join_multi_values(headers),
-        });
+        return match headers.values().all(Value::is_string) {
+            true if take => event.to_mut().get_mut("headers").map(Value::take).unwrap_or_default(),
+            true => Value::Object(headers.clone()),
+            false => Value::Object(join_multi_values(headers)),
+        };
     }
-    match field(event, "multiValueHeaders").and_then(Value::as_object) {
+    match field(object, "multiValueHeaders").and_then(Value::as_object) {
         Some(multi) if has_multi => Value::Object(join_multi_values(multi)),
         _ => Value::Object(Map::new()),
     }
@@ -36,7 +39,7 @@ pub(crate) fn request_headers(event: &mut Value, take: bool) -> Value {
 
 /// The request headers ([`request_headers`]) with a v2 / Function URL `cookies` array (API Gateway
 /// moves the `Cookie` header there) logged as the `cookie` header, joined by `"; "`.
-pub(crate) fn request_headers_with_cookies(event: &mut Value, shape: EventShape, take: bool) -> Value {
+pub(crate) fn request_headers_with_cookies(event: &mut Cow<'_, Value>, shape: EventShape, take: bool) -> Value {
     let mut headers = request_headers(event, take);
     if matches!(shape, EventShape::ApiGatewayV2 | EventShape::FunctionUrl) {
         if let (Some(cookies), Some(map)) = (
@@ -176,26 +179,34 @@ mod tests {
 
     #[test]
     fn multi_value_headers_are_joined() {
-        let mut event = json!({"multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}});
+        let mut event = Cow::Owned(json!({"multiValueHeaders": {"a": ["1", "2"], "host": ["h"]}}));
         assert_eq!(request_headers(&mut event, false), json!({"a": "1, 2", "host": "h"}));
-        let mut both = json!({"headers": {"a": "2"}, "multiValueHeaders": {"a": ["1", "2"]}});
-        assert_eq!(request_headers(&mut both, true), json!({"a": "2"}));
-        assert_eq!(both["headers"], json!({}), "taken");
+        let both = json!({"headers": {"a": "2"}, "multiValueHeaders": {"a": ["1", "2"]}});
+        let mut borrowed = Cow::Borrowed(&both);
+        assert_eq!(request_headers(&mut borrowed, true), json!({"a": "2"}));
+        assert_eq!(
+            borrowed["headers"],
+            json!({"a": "2"}),
+            "a borrowed event is never changed"
+        );
+        let mut owned = Cow::Owned(both.clone());
+        assert_eq!(request_headers(&mut owned, true), json!({"a": "2"}));
+        assert_eq!(owned["headers"], Value::Null, "taken from our own copy");
     }
 
     #[test]
     fn v2_request_cookies_are_the_cookie_header() {
-        let mut event = json!({"headers": {"host": "h"}, "cookies": ["a=1", "b=2"]});
+        let mut event = Cow::Owned(json!({"headers": {"host": "h"}, "cookies": ["a=1", "b=2"]}));
         let headers = request_headers_with_cookies(&mut event, EventShape::ApiGatewayV2, false);
         assert_eq!(headers, json!({"host": "h", "cookie": "a=1; b=2"}));
         let furl = request_headers_with_cookies(&mut event, EventShape::FunctionUrl, true);
         assert_eq!(furl["cookie"], "a=1; b=2");
-        let mut kept = json!({"headers": {"Cookie": "c=3"}, "cookies": ["a=1"]});
+        let mut kept = Cow::Owned(json!({"headers": {"Cookie": "c=3"}, "cookies": ["a=1"]}));
         assert_eq!(
             request_headers_with_cookies(&mut kept, EventShape::ApiGatewayV2, false),
             json!({"Cookie": "c=3"})
         );
-        let mut empty = json!({"headers": {"host": "h"}, "cookies": []});
+        let mut empty = Cow::Owned(json!({"headers": {"host": "h"}, "cookies": []}));
         assert_eq!(
             request_headers_with_cookies(&mut empty, EventShape::ApiGatewayV2, false),
             json!({"host": "h"})

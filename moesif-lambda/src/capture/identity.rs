@@ -9,6 +9,7 @@ use crate::hooks;
 use crate::options::{IdentifyFn, IdentifyHook, Options, Slot};
 use lambda_runtime::Context;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 /// The identity fields of one event.
 #[derive(Debug, Default, PartialEq)]
@@ -73,10 +74,10 @@ pub(crate) fn entities(
 
 /// The metadata: the hook's, or the default. Takes the event: the default moves its `requestContext`
 /// into the metadata rather than copying its largest part, so this is the event's last reader.
-pub(crate) fn metadata(mut event: Value, context: &Context, options: &Options) -> Option<Value> {
+pub(crate) fn metadata(event: Cow<'_, Value>, context: &Context, options: &Options) -> Option<Value> {
     match options.metadata.get() {
         Some(hook) => hooks::call("metadata", || hook(&event, context)).flatten(),
-        None => default_metadata(&mut event, context),
+        None => default_metadata(event, context),
     }
 }
 
@@ -86,11 +87,15 @@ pub(crate) fn builds_default_metadata(context: &Context) -> bool {
     !context.request_id.is_empty() && !context.env_config.function_name.is_empty()
 }
 
-fn default_metadata(event: &mut Value, context: &Context) -> Option<Value> {
+/// The reference's metadata; it takes the request context out of an event of our own, else copies it.
+fn default_metadata(event: Cow<'_, Value>, context: &Context) -> Option<Value> {
     if !builds_default_metadata(context) {
         return None;
     }
-    let request_context = event.as_object_mut()?.remove("requestContext")?;
+    let request_context = match event {
+        Cow::Owned(mut event) => event.as_object_mut()?.remove("requestContext")?,
+        Cow::Borrowed(event) => event.get("requestContext")?.clone(),
+    };
     Some(json!({
         "trace_id": context.request_id,
         "function_name": context.env_config.function_name,
@@ -123,7 +128,8 @@ mod tests {
         assert_eq!(identity.session_token.as_deref(), Some("k1"));
         assert_eq!(identity.api_version.as_deref(), Some("$LATEST"));
         assert_eq!(identity.company_id, None);
-        let metadata = metadata(event, &context(), &Options::new());
+        let borrowed = metadata(Cow::Borrowed(&event), &context(), &Options::new());
+        let metadata = metadata(Cow::Owned(event), &context(), &Options::new());
         assert_eq!(metadata.as_ref().and_then(|m| m.get("trace_id")), Some(&json!("req-1")));
         assert_eq!(
             metadata
@@ -131,11 +137,12 @@ mod tests {
                 .and_then(|m| m.pointer("/request_context/identity/apiKey")),
             Some(&json!("k1"))
         );
+        assert_eq!(borrowed, metadata, "the same whether the event is borrowed or owned");
     }
 
     #[test]
     fn no_request_context_no_metadata() {
-        assert_eq!(metadata(json!({}), &context(), &Options::new()), None);
+        assert_eq!(metadata(Cow::Owned(json!({})), &context(), &Options::new()), None);
     }
 
     #[test]
@@ -149,6 +156,9 @@ mod tests {
         assert_eq!(identity.user_id.as_deref(), Some("hooked"));
         assert_eq!(identity.company_id, None);
         assert_eq!(identity.api_version.as_deref(), Some("v9"));
-        assert_eq!(metadata(json!({}), &context(), &options), Some(json!({"id": "req-1"})));
+        assert_eq!(
+            metadata(Cow::Owned(json!({})), &context(), &options),
+            Some(json!({"id": "req-1"}))
+        );
     }
 }

@@ -29,6 +29,8 @@ use response::{capture_response, FrontEnd};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use shape::EventShape;
+use std::borrow::Cow;
+use std::sync::Arc;
 use trim::Keep;
 
 /// JSON as captured on the hot path: already a value, or serialised (a compact copy is several times
@@ -104,6 +106,14 @@ pub enum Answer {
 }
 
 impl Answer {
+    /// The answer with a body over `max_body_bytes` replaced by its marker.
+    fn within(self, max_body_bytes: usize) -> Answer {
+        match self {
+            Answer::Response(Some(json)) => Answer::Response(Some(json.shrink_body(max_body_bytes, true))),
+            other => other,
+        }
+    }
+
     /// `metadata.error` of a failed invocation: the error's type (`panic` for a panic) and message.
     fn error_metadata(&self) -> Option<Value> {
         match self {
@@ -322,7 +332,8 @@ pub(crate) fn entities_of(
 pub(crate) struct Invocation {
     /// The governance rule that blocked the request (`blocked_by` of the event).
     pub blocked_by: Option<String>,
-    pub options: Options,
+    /// Shared with the handler's other invocations (resolved once per cold start).
+    pub options: Arc<Options>,
     pub event: RawEvent,
     /// What of the event is read.
     keep: Keep,
@@ -336,7 +347,7 @@ impl Invocation {
     /// request never occupies the queue). `raw_event`: the event as Lambda sent it, when the runtime
     /// layer has it: then nothing is copied now (it is parsed, only what is needed, after the response).
     pub(crate) fn start(
-        options: Options,
+        options: Arc<Options>,
         event: EventSource<'_>,
         raw_event: Option<bytes::Bytes>,
         context: Context,
@@ -369,13 +380,9 @@ impl Invocation {
 
     /// The invocation with the handler's answer (a body over the cap replaced by its marker).
     pub(crate) fn answered(self, answer: Answer) -> Call {
-        let answer = match answer {
-            Answer::Response(Some(json)) => Answer::Response(Some(json.shrink_body(self.options.max_body_bytes, true))),
-            other => other,
-        };
         Call {
+            answer: answer.within(self.options.max_body_bytes),
             invocation: self,
-            answer,
             answered_millis: crate::time::now_millis(),
         }
     }
@@ -412,26 +419,62 @@ impl Call {
             context,
             received_millis,
         } = self.invocation;
-        let options = &options;
-        let (shape, mut json) = event.read(keep)?;
+        let (shape, json) = event.read(keep)?;
+        let incoming = Incoming {
+            json: Cow::Owned(json),
+            shape,
+            // Nothing but the metadata hook reads the event after its request is captured.
+            take_headers: keep != Keep::Whole,
+            options: &options,
+            context: &context,
+            received_millis,
+            blocked_by,
+        };
+        incoming.into_event(self.answer, self.answered_millis)
+    }
+}
+
+/// What an incoming event is built from: the Lambda event (our own copy, or borrowed), and how it came.
+struct Incoming<'a> {
+    json: Cow<'a, Value>,
+    shape: EventShape,
+    /// The request headers may be moved out of `json` (when it is our own).
+    take_headers: bool,
+    options: &'a Options,
+    context: &'a Context,
+    received_millis: i64,
+    blocked_by: Option<String>,
+}
+
+impl Incoming<'_> {
+    /// The Moesif event of the request and the handler's `answer` (given at `answered`); `None` as
+    /// [`Call::into_event`] says.
+    fn into_event(self, answer: Answer, answered: i64) -> Option<EventModel> {
+        let Incoming {
+            mut json,
+            shape,
+            take_headers,
+            options,
+            context,
+            received_millis,
+            blocked_by,
+        } = self;
         if let Some(skip) = options.skip.get() {
             // A failing skip hook logs the call: losing data silently is worse than logging one too many.
-            if hooks::call("skip", || skip(&json, &context)).unwrap_or(false) {
+            if hooks::call("skip", || skip(&json, context)).unwrap_or(false) {
                 return None;
             }
         }
-        let identity = identity::identify(&json, &context, options);
+        let identity = identity::identify(&json, context, options);
         let front_end = FrontEnd::of(shape, &json);
-        // Only a hook (the metadata one, next) reads the event after its request is captured.
-        let mut request = capture_request(&mut json, shape, options, received_millis, keep != Keep::Whole);
+        let mut request = capture_request(&mut json, shape, options, received_millis, take_headers);
         request.api_version = identity.api_version;
         // The event's last reader: the default metadata takes its request context rather than a copy.
-        let mut metadata = identity::metadata(json, &context, options);
-        if let Some(error) = self.answer.error_metadata() {
+        let mut metadata = identity::metadata(json, context, options);
+        if let Some(error) = answer.error_metadata() {
             add_metadata(&mut metadata, "error", error);
         }
-        let answered = self.answered_millis;
-        let response = match self.answer {
+        let response = match answer {
             Answer::Response(answer) => sent_response(answer, front_end, options, answered, &mut metadata),
             Answer::Interrupted { response, .. } => {
                 sent_response(Some(response), front_end, options, answered, &mut metadata)
@@ -487,9 +530,36 @@ pub fn preview_event(
     context: &Context,
     answer: Option<&Value>,
 ) -> Option<EventModel> {
-    let invocation = Invocation::start(options.clone(), EventSource::Json(event), None, context.clone())?;
-    let answer = Answer::Response(answer.cloned().map(CapturedJson::Value));
-    invocation.answered(answer).into_event()
+    let shape = EventShape::detect(event);
+    if !shape.is_http() {
+        return None;
+    }
+    let answer = Answer::Response(answer.cloned().map(CapturedJson::Value)).within(options.max_body_bytes);
+    let oversized = shape::at(event, &["body"])
+        .and_then(Value::as_str)
+        .is_some_and(|body| body.len() > crate::model::MAX_EVENT_BYTES);
+    if oversized {
+        // Rare: the invocation's own path, which keeps such a body out of its copy of the event.
+        let invocation = Invocation::start(
+            Arc::new(options.clone()),
+            EventSource::Json(event),
+            None,
+            context.clone(),
+        )?;
+        return invocation.answered(answer).into_event();
+    }
+    // Built from the event where it is: nothing is copied but what the Moesif event carries.
+    let now = crate::time::now_millis();
+    let incoming = Incoming {
+        json: Cow::Borrowed(event),
+        shape,
+        take_headers: false,
+        options,
+        context,
+        received_millis: now,
+        blocked_by: None,
+    };
+    incoming.into_event(answer, now)
 }
 
 /// A random (v4) UUID. Transaction ids need uniqueness, not secrecy: a fast PRNG spares a system call
@@ -563,7 +633,7 @@ mod tests {
 
     fn call(options: Options, answer: Answer) -> Call {
         let event = json!({"httpMethod": "GET", "path": "/x", "headers": {"host": "h"}, "requestContext": {}});
-        let invocation = Invocation::start(options, EventSource::Typed(&event), None, Context::default());
+        let invocation = Invocation::start(Arc::new(options), EventSource::Typed(&event), None, Context::default());
         invocation
             .unwrap_or_else(|| unreachable!("an HTTP event"))
             .answered(answer)

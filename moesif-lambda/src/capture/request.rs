@@ -16,9 +16,10 @@ use std::borrow::Cow;
 const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'.').remove(b'-').remove(b'~');
 
 /// Captures the request half of the event (all but `api_version`, which hooks decide). `take_headers`:
-/// the headers are moved out of the event (nothing reads them there afterwards).
+/// the headers are moved out of the event when it is our own copy (nothing reads them there
+/// afterwards).
 pub(crate) fn capture_request(
-    event: &mut Value,
+    event: &mut Cow<'_, Value>,
     shape: EventShape,
     options: &Options,
     received_millis: i64,
@@ -26,7 +27,7 @@ pub(crate) fn capture_request(
 ) -> EventRequest {
     let content_encoding = wrapper_header(event, "content-encoding");
     let headers = request_headers_with_cookies(event, shape, take_headers);
-    let event = &*event;
+    let event: &Value = event;
     let parts = RequestParts::of(event, shape);
     let scheme = match shape {
         EventShape::WebSocket => "wss",
@@ -229,9 +230,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn capture(mut event: Value) -> EventRequest {
+    fn capture(event: Value) -> EventRequest {
         let shape = EventShape::detect(&event);
-        capture_request(&mut event, shape, &Options::new(), 0, true)
+        capture_request(&mut Cow::Owned(event), shape, &Options::new(), 0, true)
     }
 
     #[test]

@@ -38,6 +38,8 @@ use crate::capture::Call;
 use crate::options::Options;
 pub(crate) use queue::BuildLater;
 use queue::{Entry, Item};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -50,12 +52,14 @@ fn after_response() -> bool {
     crate::process::PROCESS.after_response.load(Ordering::Relaxed)
 }
 
-/// Queues one recorded call; in synchronous mode also sends the queue before returning (on the
-/// delivery thread, never past the invocation's deadline, without blocking the async runtime).
-pub(crate) async fn deliver(transport: Arc<Transport>, call: Call) {
-    if let Some(deadline) = enqueue_call(&transport, call) {
+/// Queues one recorded call; in synchronous mode also returns the send of the queue to await before
+/// the invocation ends (on the delivery thread, never past its deadline, without blocking the async
+/// runtime).
+pub(crate) fn deliver(transport: Arc<Transport>, call: Call) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    let deadline = enqueue_call(&transport, call)?;
+    Some(Box::pin(async move {
         worker::run(move || synchronous::flush(deadline)).await;
-    }
+    }))
 }
 
 /// [`deliver`], from blocking code.

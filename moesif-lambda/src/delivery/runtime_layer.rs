@@ -15,6 +15,7 @@ use crate::current;
 use crate::delivery;
 use crate::hooks::warn_once;
 use lambda_runtime::{LambdaInvocation, Service};
+use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,7 +148,7 @@ where
         let inner = &mut self.inner;
         let posting = current::scope_invocation(request_id, raw_event, captured.clone(), || inner.call(invocation));
         SendWhenDue {
-            stage: Stage::Posting(Box::pin(posting)),
+            stage: Stage::Posting { posting },
             last_posted: self.last_posted.clone(),
             captured,
             deadline_ms,
@@ -155,14 +156,17 @@ where
     }
 }
 
-/// The future of one invocation under [`MoesifRuntimeLayer`]: the runtime posting the response, then
-/// the send, if one is due.
-pub struct SendWhenDue<F> {
-    stage: Stage<F>,
-    last_posted: Arc<Mutex<Option<Instant>>>,
-    /// Whether anything captured the invocation.
-    captured: Arc<AtomicBool>,
-    deadline_ms: u64,
+pin_project! {
+    /// The future of one invocation under [`MoesifRuntimeLayer`]: the runtime posting the response, then
+    /// the send, if one is due. The runtime's future is polled in place (never boxed or moved).
+    pub struct SendWhenDue<F> {
+        #[pin]
+        stage: Stage<F>,
+        last_posted: Arc<Mutex<Option<Instant>>>,
+        // Whether anything captured the invocation.
+        captured: Arc<AtomicBool>,
+        deadline_ms: u64,
+    }
 }
 
 impl<F> std::fmt::Debug for SendWhenDue<F> {
@@ -171,62 +175,66 @@ impl<F> std::fmt::Debug for SendWhenDue<F> {
     }
 }
 
-enum Stage<F> {
-    Posting(Pin<Box<tokio::task::futures::TaskLocalFuture<current::RunningInvocation, F>>>),
-    Sending(Pin<Box<dyn Future<Output = ()> + Send>>, Option<lambda_runtime::Error>),
-    Done,
+pin_project! {
+    #[project = StageProjection]
+    enum Stage<F> {
+        Posting { #[pin] posting: tokio::task::futures::TaskLocalFuture<current::RunningInvocation, F> },
+        Sending { sending: Pin<Box<dyn Future<Output = ()> + Send>>, error: Option<lambda_runtime::Error> },
+        Done,
+    }
 }
 
 impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenDue<F> {
     type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
         loop {
-            match &mut self.stage {
-                Stage::Posting(posting) => {
-                    let result = std::task::ready!(posting.as_mut().poll(cx));
-                    self.warn_if_nothing_logged();
+            match this.stage.as_mut().project() {
+                StageProjection::Posting { posting } => {
+                    let result = std::task::ready!(posting.poll(cx));
+                    warn_if_nothing_logged(this.captured);
                     let idle = {
-                        let mut last = lock(&self.last_posted);
+                        let mut last = lock(this.last_posted);
                         let idle = last.map(|posted| posted.elapsed());
                         *last = Some(Instant::now());
                         idle
                     };
                     if !any_due(idle) {
-                        self.stage = Stage::Done;
+                        this.stage.set(Stage::Done);
                         return Poll::Ready(result);
                     }
                     let budget_end = Instant::now() + delivery::flush_budget();
-                    let end = invocation_deadline(self.deadline_ms).map_or(budget_end, |d| d.min(budget_end));
+                    let end = invocation_deadline(*this.deadline_ms).map_or(budget_end, |d| d.min(budget_end));
                     let sending = Box::pin(async move {
                         worker::run(move || flush_blocking(end, Breaker::Respect)).await;
                     });
-                    self.stage = Stage::Sending(sending, result.err());
+                    this.stage.set(Stage::Sending {
+                        sending,
+                        error: result.err(),
+                    });
                 }
-                Stage::Sending(sending, _) => {
+                StageProjection::Sending { sending, error } => {
                     std::task::ready!(sending.as_mut().poll(cx));
-                    let error = match std::mem::replace(&mut self.stage, Stage::Done) {
-                        Stage::Sending(_, error) => error,
-                        _ => None,
-                    };
+                    let error = error.take();
+                    this.stage.set(Stage::Done);
                     return Poll::Ready(error.map_or(Ok(()), Err));
                 }
-                Stage::Done => return Poll::Pending,
+                StageProjection::Done => return Poll::Pending,
             }
         }
     }
 }
 
-impl<F> SendWhenDue<F> {
-    fn warn_if_nothing_logged(&self) {
-        if !self.captured.load(Ordering::Relaxed) {
-            warn_once("nothing-logs", || {
-                tracing::warn!(
-                    "moesif: an invocation was served but nothing logged it: wrap the service in \
-                     moesif_lambda::MoesifLayer or annotate the handler with #[moesif_logger]"
-                )
-            });
-        }
+/// Says once that an invocation was served with nothing capturing it (a layer or attribute missing).
+fn warn_if_nothing_logged(captured: &AtomicBool) {
+    if !captured.load(Ordering::Relaxed) {
+        warn_once("nothing-logs", || {
+            tracing::warn!(
+                "moesif: an invocation was served but nothing logged it: wrap the service in \
+                 moesif_lambda::MoesifLayer or annotate the handler with #[moesif_logger]"
+            )
+        });
     }
 }
 

@@ -30,7 +30,7 @@ pub use crate::capture::{Answer as CallAnswer, CapturedEvent, CapturedJson};
 
 /// Per-handler state, built once per cold start: the options and the collector connection.
 pub struct State {
-    options: OnceLock<Option<Options>>,
+    options: OnceLock<Option<Arc<Options>>>,
     transport: OnceLock<Option<Arc<Transport>>>,
 }
 
@@ -101,17 +101,20 @@ impl State {
         event: Option<EventSource<'_>>,
         raw_event: Option<bytes::Bytes>,
         context: Context,
-    ) -> Option<(Arc<Transport>, Invocation)> {
+    ) -> Option<Box<(Arc<Transport>, Invocation)>> {
         let event = event?;
         let options = self
             .options
-            .get_or_init(|| hooks::call("options", || source.options()))
+            .get_or_init(|| hooks::call("options", || source.options()).map(Arc::new))
             .clone()?;
         let transport = self
             .transport
             .get_or_init(|| hooks::call("transport", || Transport::shared(&options)).flatten())
             .clone()?;
-        Some((transport, Invocation::start(options, event, raw_event, context)?))
+        Some(Box::new((
+            transport,
+            Invocation::start(options, event, raw_event, context)?,
+        )))
     }
 }
 
@@ -160,14 +163,16 @@ pub struct Pending {
     started: Option<crate::current::Started>,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     lambda_http: bool,
-    inner: Option<(Arc<Transport>, Invocation)>,
+    /// Boxed: the pending invocation lives in the handler's future, which every layer of the runtime
+    /// moves; a pointer keeps that future small.
+    inner: Option<Box<(Arc<Transport>, Invocation)>>,
 }
 
 impl Pending {
     /// The governance rules in force for this invocation, with its options and Lambda context (`None`:
     /// not logged, governance off, or no rule).
     pub(crate) fn governance(&self) -> Option<(crate::delivery::Governed, &Options, &Context)> {
-        let (transport, invocation) = self.inner.as_ref()?;
+        let (transport, invocation) = self.inner.as_deref()?;
         let options = &invocation.options;
         if !options.governance {
             return None;
@@ -199,12 +204,12 @@ impl Pending {
     /// The invocation's Lambda event as JSON (parsed from the raw event when that is what is kept).
     #[cfg(feature = "http")]
     pub(crate) fn raw_event_json(&self) -> Option<serde_json::Value> {
-        self.inner.as_ref().map(|(_, invocation)| invocation.event.to_json())
+        self.inner.as_deref().map(|(_, invocation)| invocation.event.to_json())
     }
 
     /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).
     pub(crate) fn set_blocked(&mut self, rule_id: &str) {
-        if let Some((_, invocation)) = self.inner.as_mut() {
+        if let Some((_, invocation)) = self.inner.as_deref_mut() {
             invocation.blocked_by = Some(rule_id.to_owned());
         }
     }
@@ -224,7 +229,7 @@ impl Pending {
         deliver: impl FnOnce(Arc<Transport>, crate::capture::Call) -> R,
     ) -> Option<R> {
         drop(self.started.take());
-        let (transport, invocation) = self.inner.take()?;
+        let (transport, invocation) = *self.inner.take()?;
         #[cfg(feature = "http")]
         let answer = match self.lambda_http {
             true => super::http::into_response_answer(answer),
@@ -240,10 +245,15 @@ impl Pending {
         self.finish_with(answer, delivery::deliver_detached);
     }
 
-    /// Records the answer and delivers the event (async handlers).
-    pub async fn finish(self, answer: Answer) {
-        if let Some(delivered) = self.finish_with(answer, delivery::deliver) {
-            delivered.await;
+    /// Records the answer and delivers the event (async handlers). The event is queued at once; the
+    /// future returned only waits for the send synchronous mode makes before the invocation ends (it
+    /// holds nothing else, so the handler's future stays small).
+    pub fn finish(self, answer: Answer) -> impl Future<Output = ()> + Send {
+        let sending = self.finish_with(answer, delivery::deliver).flatten();
+        async move {
+            if let Some(sending) = sending {
+                sending.await;
+            }
         }
     }
 
