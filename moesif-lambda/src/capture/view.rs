@@ -4,7 +4,7 @@
 use super::request::RequestParts;
 use super::shape::EventShape;
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// The HTTP request of a Lambda event, the same for API Gateway REST (v1) and HTTP API (v2), ALB,
@@ -29,18 +29,28 @@ use std::borrow::Cow;
 pub struct RequestView<'a> {
     event: &'a Value,
     shape: EventShape,
+    /// The event's `headers` and `multiValueHeaders` objects, found once (governance reads many
+    /// headers per request).
+    headers: Option<&'a Map<String, Value>>,
+    multi_value_headers: Option<&'a Map<String, Value>>,
 }
 
 impl<'a> RequestView<'a> {
     /// The request of `event`; `None` when it is not an HTTP event (SQS, S3, …).
     pub fn of(event: &'a Value) -> Option<Self> {
         let shape = EventShape::detect(event);
-        shape.is_http().then_some(RequestView { event, shape })
+        shape.is_http().then(|| RequestView::of_shape(event, shape))
     }
 
     /// The request of `event`, whose shape is known to be `shape` (an HTTP one).
     pub(crate) fn of_shape(event: &'a Value, shape: EventShape) -> Self {
-        RequestView { event, shape }
+        let object = |key: &str| event.get(key)?.as_object();
+        RequestView {
+            event,
+            shape,
+            headers: object("headers"),
+            multi_value_headers: object("multiValueHeaders"),
+        }
     }
 
     /// The HTTP method (`GET`, …); a WebSocket `CONNECT` is `GET`, its other events `POST`.
@@ -55,17 +65,15 @@ impl<'a> RequestView<'a> {
 
     /// A header's value, its name matched without regard to case; the first of a multi-value header.
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        let found = |key: &str| {
-            self.event
-                .get(key)?
-                .as_object()?
+        let found = |headers: Option<&'a Map<String, Value>>| {
+            headers?
                 .iter()
                 .find(|(header, _)| header.eq_ignore_ascii_case(name))
                 .map(|(_, value)| value)
         };
-        match found("headers") {
+        match found(self.headers) {
             Some(Value::String(value)) => Some(value),
-            _ => found("multiValueHeaders")?.get(0)?.as_str(),
+            _ => found(self.multi_value_headers)?.get(0)?.as_str(),
         }
     }
 

@@ -20,6 +20,7 @@ pub(crate) use field::{route, text_of, Field, Pattern};
 
 use rules::{Condition, Kind, Rule};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use template::{render, render_json, Values};
 
 /// The compiled rules of one version of `/v1/rules`, in the server's order within each kind.
@@ -240,6 +241,27 @@ fn applicable<'a, 'r>(
         };
         conditions_match(rule, request).then_some((rule, values))
     })
+}
+
+/// `lookup` (a header by name) with its last answer remembered: rules in turn often read the same
+/// header, and a lookup in a Lambda event's headers is a scan.
+pub(crate) fn remembering_last<'a>(lookup: impl Fn(&str) -> Option<&'a str>) -> impl Fn(&str) -> Option<&'a str> {
+    let last: RefCell<(String, Option<Option<&'a str>>)> = RefCell::default();
+    move |name| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return lookup(name);
+        };
+        match last.1 {
+            Some(found) if last.0 == name => found,
+            _ => {
+                let found = lookup(name);
+                last.0.clear();
+                last.0.push_str(name);
+                last.1 = Some(found);
+                found
+            }
+        }
+    }
 }
 
 fn conditions_match(rule: &Rule, request: &Request<'_>) -> bool {

@@ -321,3 +321,22 @@ fn thousands_of_cohort_entries_and_odd_cohorts() {
     assert_eq!(user("odd").eval(&set, &c), None);
     assert_eq!(user("odd2").eval(&set, &c), None);
 }
+
+#[test]
+fn a_remembered_lookup_answers_as_the_lookup_does() {
+    let calls = std::cell::Cell::new(0);
+    let lookup = |name: &str| {
+        calls.set(calls.get() + 1);
+        match name {
+            "user-agent" => Some("bot"),
+            _ => None,
+        }
+    };
+    let remembered = super::remembering_last(lookup);
+    let seen: Vec<Option<&str>> = ["user-agent", "user-agent", "x-a", "x-a", "user-agent"]
+        .into_iter()
+        .map(&remembered)
+        .collect();
+    assert_eq!(seen, [Some("bot"), Some("bot"), None, None, Some("bot")]);
+    assert_eq!(calls.get(), 3, "a repeated name is not looked up again");
+}

@@ -174,7 +174,8 @@ fn decide_event(governed: &Governed, options: &Options, context: &Context, event
     let rules = &governed.rules;
     let hot = crate::capture::HotRequest::of(event, rules.uses_ip(), options.trusted_source_ip_only)?;
     let view = hot.view;
-    let header = |name: &str| view.header(name);
+    let remembered = crate::governance::remembering_last(|name| view.header(name));
+    let header = |name: &str| remembered(name);
     let body = rules
         .uses_body()
         .then(|| crate::capture::json_body_of(event, options.max_body_bytes))
