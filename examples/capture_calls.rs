@@ -4,6 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example capture_calls            # or: -- 10000 (calls per event)
+//! cargo run --release --example capture_calls -- 3000 pt  # only the events whose name starts so
 //! ```
 //!
 //! Why besides criterion: on a machine shared with other work, criterion's samples (means over
@@ -39,7 +40,8 @@ fn main() -> Result<(), String> {
     println!("median of {calls} single calls per event (wall clock)\n");
     println!("| event | capture + serialise | bytes |");
     println!("|---|---:|---:|");
-    for name in CASES {
+    let only = std::env::args().nth(2).unwrap_or_default();
+    for name in CASES.into_iter().filter(|name| name.starts_with(&only)) {
         let case = cases
             .iter()
             .find(|case| case.name == name)
@@ -71,6 +73,9 @@ fn main() -> Result<(), String> {
             name.to_owned(),
             serde_json::json!({"median_ns": median, "bytes": bytes}),
         );
+    }
+    if !only.is_empty() {
+        return Ok(()); // a partial run leaves the figures benches/reference_python.py reads alone
     }
     let out = root.join("target/capture_calls.json");
     std::fs::write(&out, serde_json::Value::Object(medians).to_string())

@@ -16,6 +16,7 @@ mod breaker;
 pub(crate) mod config;
 mod extension;
 mod governed;
+mod gzip;
 mod pipeline;
 pub(crate) mod queue;
 mod resolver;

@@ -2,15 +2,13 @@
 
 use super::breaker::{Backoff, Breaker};
 use super::config::{digest, AppConfig, ConfigCache};
+use super::gzip::Gzip;
 use super::queue::{Policy, Queue};
 use super::resolver::CachingResolver;
 use crate::error::Error;
 use crate::governance::Rules;
 use crate::hooks::warn_once;
 use crate::options::Options;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::unversioned::transport::DefaultConnector;
@@ -105,6 +103,8 @@ pub(crate) struct Transport {
     pub(crate) waited_for_rules: std::sync::atomic::AtomicBool,
     /// The delivery settings, resolved once from the options that made this connection.
     settings: Settings,
+    /// Compresses request bodies (its state kept between sends).
+    gzip: Gzip,
 }
 
 /// What a connection takes from its options, once: the queue's bounds and when to send, the timeouts
@@ -261,13 +261,14 @@ impl Transport {
             shared: false,
             waited_for_rules: Default::default(),
             settings: Settings::of(options),
+            gzip: Gzip::default(),
         })
     }
 
     /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking; bounded by
     /// the request timeout, or by `within` if that is shorter.
     pub(crate) fn post_json(&self, path: &str, json: &[u8], within: Option<Duration>) -> Sent {
-        let body = match gzip(json) {
+        let body = match self.gzip.compress(json) {
             Ok(body) => body,
             Err(error) => {
                 return Sent::Failed {
@@ -458,12 +459,6 @@ fn is_http_url(uri: &str) -> bool {
     }
 }
 
-fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
-    encoder.write_all(bytes)?;
-    encoder.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,15 +514,5 @@ mod tests {
             timed_out: true
         }
         .is_outage());
-    }
-
-    #[test]
-    fn gzip_round_trips() {
-        use std::io::Read as _;
-        let packed = gzip(b"{\"a\":1}").unwrap_or_default();
-        let mut text = String::new();
-        let read = flate2::read::GzDecoder::new(&packed[..]).read_to_string(&mut text);
-        assert!(read.is_ok());
-        assert_eq!(text, "{\"a\":1}");
     }
 }

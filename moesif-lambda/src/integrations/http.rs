@@ -101,32 +101,39 @@ fn rebuilt_event(head: &RequestHead<'_>, request: &impl RequestExt, (body, is_ba
         .and_then(request_context_json)
         .unwrap_or_else(|| json!({}));
     match request_context {
-        Some(RequestContext::ApiGatewayV2(_)) => json!({
-            "version": "2.0",
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": headers,
-            "requestContext": context_json,
-            "body": body,
-            "isBase64Encoded": is_base64,
-        }),
-        _ => {
-            let mut event = json!({
-                "httpMethod": head.method.as_str(),
-                "path": path,
-                "headers": headers,
-                "multiValueQueryStringParameters": query_json(request),
-                "requestContext": context_json,
-                "body": body,
-                "isBase64Encoded": is_base64,
-            });
-            if let (Some(RequestContext::WebSocket(_)), Some(object)) = (request_context, event.as_object_mut()) {
-                // WebSocket events carry no httpMethod; keep the shape detection honest.
-                object.remove("httpMethod");
-            }
-            event
-        }
+        Some(RequestContext::ApiGatewayV2(_)) => object([
+            ("version", Value::from("2.0")),
+            ("rawPath", Value::from(path)),
+            ("rawQueryString", Value::from(query)),
+            ("headers", headers),
+            ("requestContext", context_json),
+            ("body", body),
+            ("isBase64Encoded", Value::Bool(is_base64)),
+        ]),
+        // WebSocket events carry no httpMethod; keep the shape detection honest.
+        Some(RequestContext::WebSocket(_)) => object([
+            ("path", Value::from(path)),
+            ("headers", headers),
+            ("multiValueQueryStringParameters", query_json(request)),
+            ("requestContext", context_json),
+            ("body", body),
+            ("isBase64Encoded", Value::Bool(is_base64)),
+        ]),
+        _ => object([
+            ("httpMethod", Value::from(head.method.as_str())),
+            ("path", Value::from(path)),
+            ("headers", headers),
+            ("multiValueQueryStringParameters", query_json(request)),
+            ("requestContext", context_json),
+            ("body", body),
+            ("isBase64Encoded", Value::Bool(is_base64)),
+        ]),
     }
+}
+
+/// A JSON object of `fields`, moved in (`json!` would copy each value through its serialiser).
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
 }
 
 /// The answer of an annotated lambda_http handler, as lambda_http turns it into a response: an
@@ -143,7 +150,11 @@ pub(crate) fn into_response_answer(answer: Answer) -> Answer {
         .is_some_and(|object| object.get("statusCode").is_some_and(Value::is_u64) && object.contains_key("headers"));
     let converted = match value {
         response if is_response => response,
-        Value::String(text) => json!({"statusCode": 200, "headers": {}, "body": text}),
+        Value::String(text) => object([
+            ("statusCode", Value::from(200)),
+            ("headers", Value::Object(Map::new())),
+            ("body", Value::String(text)),
+        ]),
         other => json!({
             "statusCode": 200,
             "headers": {"content-type": "application/json"},
@@ -161,10 +172,10 @@ pub(crate) fn response_json<B: AsRef<[u8]>>(response: &lambda_http::Response<B>)
 /// The Lambda response JSON of a status, headers and body bytes (`None`: the body could not be read,
 /// and is left out). Only the headers the response has: none is invented.
 pub(crate) fn answer_json(status: http::StatusCode, headers: &http::HeaderMap, body: Option<&[u8]>) -> Value {
-    let mut answer = json!({
-        "statusCode": status.as_u16(),
-        "headers": header_map_json(headers),
-    });
+    let mut answer = object([
+        ("statusCode", Value::from(status.as_u16())),
+        ("headers", header_map_json(headers)),
+    ]);
     if let (Some(bytes), Some(object)) = (body, answer.as_object_mut()) {
         let (body, is_base64) = bytes_json(bytes);
         object.insert("body".to_owned(), body);
