@@ -586,6 +586,20 @@ mod attribute {
             "the rule's header replaces the handler's: {answer}"
         );
         assert!(event.get("blocked_by").is_none());
+        let logged: Vec<(&String, &Value)> = event["response"]["headers"]
+            .as_object()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case("x-plan"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            logged,
+            [(&"X-Plan".to_owned(), &json!("free"))],
+            "the event logs the answer as the caller got it: {event}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

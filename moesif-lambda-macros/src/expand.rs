@@ -130,10 +130,13 @@ fn expand(args: &Args, mut function: ItemFn) -> TokenStream {
                     #ok(#ok(#private::GovernedResponse::Blocked(__moesif_rule_answer)))
                 }
                 ::core::option::Option::None => match #run_body {
-                    #ok(#ok(__moesif_value)) => #ok(#ok(#private::GovernedResponse::Handler(
-                        __moesif_value,
-                        #private::added_headers(&__moesif_governance),
-                    ))),
+                    #ok(#ok(__moesif_value)) => {
+                        __moesif_pending.note_added_headers(&__moesif_governance);
+                        #ok(#ok(#private::GovernedResponse::Handler(
+                            __moesif_value,
+                            #private::added_headers(&__moesif_governance),
+                        )))
+                    }
                     #ok(#err(__moesif_error)) => #ok(#err(__moesif_error)),
                     #err(__moesif_panic) => #err(__moesif_panic),
                 },

@@ -101,9 +101,13 @@ pub(crate) fn rule(value: &Value) -> Result<Rule, (String, &'static str)> {
         None if block => return Err(unreadable("it blocks but has no numeric `response.status`; skipped")),
         None => 502,
     };
+    let body = response.get("body").filter(|body| !body.is_null()).cloned();
+    if body.as_ref().is_some_and(any_unclosed) {
+        warn(&id, "a string of its body has a `{{` without `}}`; sent as it is");
+    }
     Ok(Rule {
         headers: headers(response.get("headers"), &id),
-        body: response.get("body").filter(|body| !body.is_null()).cloned(),
+        body,
         id,
         kind,
         block,
@@ -112,6 +116,16 @@ pub(crate) fn rule(value: &Value) -> Result<Rule, (String, &'static str)> {
         groups,
         status,
     })
+}
+
+/// Whether a string anywhere in `body` has a `{{` without `}}`.
+fn any_unclosed(body: &Value) -> bool {
+    match body {
+        Value::String(text) => has_unclosed(text),
+        Value::Array(items) => items.iter().any(any_unclosed),
+        Value::Object(fields) => fields.values().any(any_unclosed),
+        _ => false,
+    }
 }
 
 /// A `regex_config` group's conditions; `None` when it is malformed.
@@ -160,4 +174,23 @@ pub(crate) fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unclosed_template_is_found_at_any_depth_and_the_rule_kept() {
+        assert!(any_unclosed(&json!({"error": {"detail": ["ok", "{{open"]}})));
+        assert!(!any_unclosed(&json!({"error": "{{name|x}} and }} {", "n": 5})));
+        let parsed = rule(&json!({"_id": "r", "type": "regex", "block": true,
+            "response": {"status": 429, "body": {"error": "{{open"}}}));
+        assert_eq!(
+            parsed.ok().and_then(|rule| rule.body),
+            Some(json!({"error": "{{open"})),
+            "sent as it is"
+        );
+    }
 }

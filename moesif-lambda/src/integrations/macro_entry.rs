@@ -90,6 +90,7 @@ impl State {
             inner: self.start(source, event, raw_event, context),
             started: Some(started),
             lambda_http,
+            added_headers: Vec::new(),
         }
     }
 
@@ -146,6 +147,19 @@ pub fn added_headers(governance: &Option<Governance>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// `answer` with `headers` added (replacing the answer's own of the same name).
+#[cfg(feature = "http")]
+fn with_headers(answer: Answer, headers: &[(String, String)]) -> Answer {
+    match answer {
+        Answer::Response(Some(json)) if !headers.is_empty() => {
+            let mut value = json.into_value();
+            super::govern::add_headers_json(&mut value, headers);
+            Answer::Response(Some(crate::capture::CapturedJson::Value(value)))
+        }
+        other => other,
+    }
+}
+
 /// Says once that a handler's answer type cannot carry a blocked answer.
 pub(crate) fn not_governed(answer_type: &str) {
     hooks::warn_once("answer-not-governed", || {
@@ -163,6 +177,9 @@ pub struct Pending {
     started: Option<crate::current::Started>,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     lambda_http: bool,
+    /// Headers governance added to an answer the event cannot see them in (`impl IntoResponse`).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    added_headers: Vec<(String, String)>,
     /// Boxed: the pending invocation lives in the handler's future, which every layer of the runtime
     /// moves; a pointer keeps that future small.
     inner: Option<Box<(Arc<Transport>, Invocation)>>,
@@ -207,6 +224,12 @@ impl Pending {
         self.inner.as_deref().map(|(_, invocation)| invocation.event.to_json())
     }
 
+    /// Records the headers `governance` adds to an answer that is turned into a response after the
+    /// handler (`impl IntoResponse`): the event logs the answer with them, as the caller gets it.
+    pub fn note_added_headers(&mut self, governance: &Option<Governance>) {
+        self.added_headers = added_headers(governance);
+    }
+
     /// Marks the invocation as blocked by the governance rule `rule_id` (the event's `blocked_by`).
     pub(crate) fn set_blocked(&mut self, rule_id: &str) {
         if let Some((_, invocation)) = self.inner.as_deref_mut() {
@@ -232,7 +255,7 @@ impl Pending {
         let (transport, invocation) = *self.inner.take()?;
         #[cfg(feature = "http")]
         let answer = match self.lambda_http {
-            true => super::http::into_response_answer(answer),
+            true => with_headers(super::http::into_response_answer(answer), &self.added_headers),
             false => answer,
         };
         Some(deliver(transport, invocation.answered(answer)))
