@@ -287,3 +287,51 @@ async fn the_event_is_sent_only_once_the_stream_has_ended() {
     );
     assert!(api.wait_until_idle(WAIT).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_governance_rule_blocks_a_streamed_request_before_the_service_runs() {
+    let api = Arc::new(RuntimeApi::start().await);
+    let collector = Collector::start().await;
+    collector.set_rules(
+        json!([{"_id": "no-reports", "type": "regex", "block": true,
+                "regex_config": [{"conditions": [{"path": "request.route", "value": "^/report"}]}],
+                "response": {"status": 429, "headers": {"X-Quota": "0"}, "body": {"error": "quota"}}}]),
+        "rules-1",
+    );
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    let url = collector.base_url();
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = served.clone();
+    spawn_function(move || {
+        let options = Options::new()
+            .application_id("streaming-governance-app")
+            .base_uri_owned(url)
+            .wait_for_governance(Duration::from_secs(10));
+        let app = Router::new().route(
+            "/report",
+            get(move || {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { answer(StatusCode::OK, vec![Ok("streamed".to_owned())]) }
+            }),
+        );
+        moesif_lambda::run_http_streaming_with(options, app)
+    });
+    let invocation = invoke(&api, "/report", "stream-blocked").await;
+    let caller = streamed(&invocation);
+    assert_eq!(caller.status, 429);
+    let headers = headers_json(caller);
+    assert_eq!(headers["x-moesif-blocked-by"], "no-reports", "{headers}");
+    assert_eq!(headers["x-quota"], "0");
+    assert_eq!(caller.body, br#"{"error":"quota"}"#);
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the service never ran"
+    );
+
+    let (event, _) = event_of(&collector, "stream-blocked").await;
+    assert_eq!(event["blocked_by"], "no-reports");
+    assert_eq!(event["response"]["status"], 429);
+    assert_eq!(event["response"]["body"], json!({"error": "quota"}));
+    assert!(api.wait_until_idle(WAIT).await);
+}

@@ -207,11 +207,14 @@ pub(crate) fn sample(rate: f64) -> Option<u32> {
 #[derive(Debug)]
 pub(crate) struct ConfigCache<T = AppConfig> {
     state: Mutex<CacheState<T>>,
+    /// How old a fetched document may get ([`MAX_AGE`]; shorter in tests).
+    max_age: Duration,
 }
 
 impl<T> Default for ConfigCache<T> {
     fn default() -> Self {
         ConfigCache {
+            max_age: MAX_AGE,
             state: Mutex::new(CacheState {
                 config: None,
                 etag: None,
@@ -284,7 +287,7 @@ impl<T> ConfigCache<T> {
         let backing_off = state
             .failed_at
             .is_some_and(|failed| failed.elapsed() < RETRY_AFTER_FAILURE);
-        let due = state.fetched_at.is_none_or(|at| at.elapsed() >= MAX_AGE) || state.stale;
+        let due = state.fetched_at.is_none_or(|at| at.elapsed() >= self.max_age) || state.stale;
         if due && !state.fetching && !backing_off {
             state.fetching = true;
             true
@@ -480,6 +483,25 @@ mod tests {
         cache.finish_fetch(Some((None, Some("t2".into()), Some(digest(b"one")))));
         assert_eq!(cache.current().as_deref(), Some(&1), "the same body is not read again");
         assert!(!cache.claim_fetch(), "and the new tag is known");
+    }
+
+    #[test]
+    fn a_document_older_than_its_max_age_is_fetched_again_and_the_last_good_kept_meanwhile() {
+        let cache = ConfigCache {
+            max_age: Duration::from_millis(50),
+            ..ConfigCache::default()
+        };
+        assert!(cache.claim_fetch());
+        cache.finish_fetch(Some((Some(7u8), None, None)));
+        assert!(!cache.claim_fetch(), "fresh");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.claim_fetch(), "old: fetched again");
+        assert!(!cache.claim_fetch(), "one fetch at a time");
+        assert_eq!(cache.current().as_deref(), Some(&7), "the last good meanwhile");
+        cache.finish_fetch(Some((Some(8), None, None)));
+        assert!(!cache.claim_fetch(), "fresh again");
+        assert_eq!(cache.current().as_deref(), Some(&8));
+        assert_eq!(ConfigCache::<u8>::default().max_age, Duration::from_secs(300));
     }
 
     #[test]
