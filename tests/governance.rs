@@ -479,6 +479,50 @@ mod attribute {
         );
     }
 
+    /// No wait: only a fetch started at init (`prefetch_governance`) governs the first invocation.
+    const NO_WAIT: Options = Options::new();
+
+    #[moesif_logger(options = NO_WAIT)]
+    async fn no_wait(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+        ran();
+        Ok(json!({"statusCode": 200, "body": "handler"}))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rules_prefetched_at_init_govern_the_first_invocation_without_a_wait() {
+        let collector = Collector::start().await;
+        collector.set_rules(block_all(), "rules-1");
+        let api = RuntimeApi::start().await;
+        let url = collector.base_url();
+        let env = LambdaEnv::acquire(
+            &api,
+            &[
+                ("MOESIF_APPLICATION_ID", Some("governance-prefetch-app")),
+                ("MOESIF_BASE_URI", Some(&url)),
+            ],
+        )
+        .await;
+        // Init: before the runtime asks for any event.
+        moesif_lambda::prefetch_governance(&NO_WAIT);
+        let requests = collector.wait_for_requests(2, Duration::from_secs(10)).await;
+        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        assert!(
+            paths.contains(&"/v1/rules") && paths.contains(&"/v1/config"),
+            "{paths:?}"
+        );
+        let before = RAN.load(Ordering::SeqCst);
+        spawn_function(|| lambda_runtime::run(service_fn(no_wait)));
+        let invocation = api
+            .invoke(case_event("edge-v1-cognito-apikey--json"))
+            .await
+            .expect("the function answers");
+        let ran = RAN.load(Ordering::SeqCst) - before;
+        drop(env);
+        let mut events = collector.wait_for_events(1, Duration::from_secs(10)).await;
+        assert_eq!(events.len(), 1, "one event");
+        assert_blocked(&invocation.response_json().unwrap_or_default(), &events.remove(0), ran);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rest_v1_typed() {
         let (answer, event, ran) = one_call!(

@@ -40,7 +40,7 @@ pub use capture::redact;
 pub use capture::{preview_event, RequestView};
 pub use client::Client;
 pub use current::InvocationHandle;
-pub use delivery::{flush, run, run_concurrent, FlushReport, MoesifRuntimeLayer};
+pub use delivery::{flush, prefetch_governance, run, run_concurrent, FlushReport, MoesifRuntimeLayer};
 pub use error::Error;
 #[cfg(feature = "http")]
 pub use integrations::http::run_http;

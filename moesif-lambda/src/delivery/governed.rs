@@ -60,6 +60,41 @@ impl Transport {
     }
 }
 
+/// Starts fetching the governance rules (and the app config) of `options`' collector and application
+/// now, in the background, for every handler and layer logging there. Call it in `main`, before
+/// [`run`](crate::run), so that an annotated handler's rules are fetched during init rather than with
+/// the sandbox's first send: its first invocation is then governed, and `wait_for_governance` waits
+/// less, or not at all. (A [`MoesifLayer`](crate::MoesifLayer) built with `wait_for_governance` does
+/// this itself.) Nothing happens with governance off, or when no collector can be had (said once).
+///
+/// ```no_run
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use moesif_lambda::{moesif_logger, Options};
+/// use serde_json::{json, Value};
+/// use std::time::Duration;
+///
+/// const OPTIONS: Options = Options::new().wait_for_governance(Duration::from_millis(300));
+///
+/// #[moesif_logger(options = OPTIONS)]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(json!({ "statusCode": 200 }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     moesif_lambda::prefetch_governance(&OPTIONS);
+///     moesif_lambda::run(service_fn(handler)).await
+/// }
+/// ```
+pub fn prefetch_governance(options: &crate::Options) {
+    if !options.governance {
+        return;
+    }
+    if let Some(transport) = Transport::shared(options) {
+        transport.prefetch_governance();
+    }
+}
+
 /// Waits (blocking, without holding up other tasks of a multi-thread runtime) until `done` or `deadline`.
 fn wait_until(deadline: Instant, done: impl Fn() -> bool) {
     let wait = || {

@@ -27,6 +27,7 @@ mod synchronous;
 pub(crate) mod transport;
 mod worker;
 
+pub use governed::prefetch_governance;
 pub(crate) use governed::Governed;
 pub use pipeline::FlushReport;
 #[cfg(feature = "http")]
