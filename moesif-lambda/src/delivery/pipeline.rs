@@ -96,7 +96,14 @@ const BACKGROUND_MAX_DELAY: Duration = Duration::from_secs(1);
 /// Sends `transport`'s queue until it is empty, `deadline` passes or the collector fails.
 fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report: &mut FlushReport) {
     let queue = &transport.queue;
+    let mut sent_any = false;
     while let Some(left) = remaining(deadline) {
+        if queue.len() == 0 && sent_any {
+            // An answer of this flush may have named new rules or a new config: fetched now, so that
+            // they apply from the next request on rather than after the next send.
+            transport.refresh_config(left);
+            return;
+        }
         if queue.len() == 0 || (breaker == Breaker::Respect && !transport.breaker.allows()) {
             return;
         }
@@ -115,6 +122,7 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
             Some(_) => Some(Stop::unsent_from(0)),
         };
         let stop = events_stop.or(actions_stop);
+        sent_any |= stop.is_none();
         if let Some(Stop {
             outage: true,
             retry_after,
