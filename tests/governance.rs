@@ -6,7 +6,9 @@
 use axum::routing::{get, post};
 use axum::Router;
 use moesif_lambda::{MoesifLayer, Options, RequestView};
-use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    answer_header, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -74,15 +76,6 @@ async fn invoke(api: &RuntimeApi, requests: Vec<(&str, Value)>) -> Vec<Value> {
     answers
 }
 
-fn header<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
-    answer["headers"]
-        .as_object()?
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))?
-        .1
-        .as_str()
-}
-
 fn options(url: String) -> Options {
     Options::new()
         .application_id("governance-app")
@@ -119,11 +112,11 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     // Blocked: the rule's status, headers and templated body, and the handler never ran for it.
     let over = &answers[0];
     assert_eq!(over["statusCode"], 429, "{over}");
-    assert_eq!(header(over, "x-moesif-blocked-by"), Some("quota"));
-    assert_eq!(header(over, "content-type"), Some("application/json"));
-    assert_eq!(header(over, "x-quota"), Some("1000"));
+    assert_eq!(answer_header(over, "x-moesif-blocked-by"), Some("quota"));
+    assert_eq!(answer_header(over, "content-type"), Some("application/json"));
+    assert_eq!(answer_header(over, "x-quota"), Some("1000"));
     assert_eq!(
-        header(over, "x-plan"),
+        answer_header(over, "x-plan"),
         Some("free"),
         "u-over is not in plan-header's cohort: merged in"
     );
@@ -132,17 +125,17 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
     let other = &answers[1];
     assert_eq!(other["statusCode"], 200, "{other}");
     assert_eq!(other["body"], "created");
-    assert_eq!(header(other, "x-plan"), Some("free"));
-    assert_eq!(header(other, "x-own"), Some("1"));
-    assert_eq!(header(other, "x-moesif-blocked-by"), None);
+    assert_eq!(answer_header(other, "x-plan"), Some("free"));
+    assert_eq!(answer_header(other, "x-own"), Some("1"));
+    assert_eq!(answer_header(other, "x-moesif-blocked-by"), None);
     let bot = &answers[2];
     assert_eq!(
         (bot["statusCode"].clone(), bot["body"].clone()),
         (json!(403), json!(r#"{"error":"no bots"}"#))
     );
-    assert_eq!(header(bot, "x-moesif-blocked-by"), Some("bots"));
+    assert_eq!(answer_header(bot, "x-moesif-blocked-by"), Some("bots"));
     assert_eq!(
-        header(&answers[3], "x-plan"),
+        answer_header(&answers[3], "x-plan"),
         Some("free"),
         "unidentified: applied_to_unidentified"
     );
@@ -255,7 +248,7 @@ async fn each_condition_path_company_rules_bad_rules_and_a_bad_rules_body_keeps_
     let outcome = |answer: &Value| {
         (
             answer["statusCode"].clone(),
-            header(answer, "x-moesif-blocked-by").map(String::from),
+            answer_header(answer, "x-moesif-blocked-by").map(String::from),
         )
     };
     assert_eq!(outcome(&answers[0]), (json!(403), Some("route".into())));
@@ -625,7 +618,7 @@ mod attribute {
         assert_eq!(ran, 1);
         assert_eq!(answer["body"], "tagged");
         assert_eq!(
-            header(&answer, "x-plan"),
+            answer_header(&answer, "x-plan"),
             Some("free"),
             "the rule's header replaces the handler's: {answer}"
         );

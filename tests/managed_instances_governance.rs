@@ -4,7 +4,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
-use moesif_lambda_testkit::{Collector, FunctionRuntime, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{answer_header, Collector, FunctionRuntime, LambdaEnv, RuntimeApi};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -54,15 +54,6 @@ async fn rules_fetches(collector: &Collector, n: usize) -> usize {
     }
 }
 
-fn header<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
-    answer["headers"]
-        .as_object()?
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))?
-        .1
-        .as_str()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_sender_fetches_and_refreshes_the_rules() {
     let collector = Collector::start().await;
@@ -83,7 +74,7 @@ async fn the_background_sender_fetches_and_refreshes_the_rules() {
     let blocked = api.invoke(event("/admin/users")).await.expect("an answer");
     let blocked = blocked.response_json().unwrap_or_default();
     assert_eq!(blocked["statusCode"], 403, "{blocked}");
-    assert_eq!(header(&blocked, "x-moesif-blocked-by"), Some("no-admin"));
+    assert_eq!(answer_header(&blocked, "x-moesif-blocked-by"), Some("no-admin"));
     assert_eq!(blocked["body"], r#"{"error":"forbidden"}"#);
     assert_eq!(HANDLED.load(Ordering::SeqCst), handled, "the handler never ran for it");
 
@@ -94,8 +85,8 @@ async fn the_background_sender_fetches_and_refreshes_the_rules() {
     let tagged = api.invoke(event("/admin/users")).await.expect("an answer");
     let tagged = tagged.response_json().unwrap_or_default();
     assert_eq!(tagged["statusCode"], 200, "no longer blocked: {tagged}");
-    assert_eq!(header(&tagged, "x-plan"), Some("free"));
-    assert_eq!(header(&tagged, "x-own"), Some("1"));
+    assert_eq!(answer_header(&tagged, "x-plan"), Some("free"));
+    assert_eq!(answer_header(&tagged, "x-own"), Some("1"));
 
     let events = collector.wait_for_events(4, Duration::from_secs(10)).await;
     let blocked_by: Vec<Option<&str>> = events.iter().map(|e| e["blocked_by"].as_str()).collect();

@@ -16,7 +16,8 @@ mod watched;
 pub use collector::{Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;
 pub use runtime_api::{
-    Invocation, InvokeOptions, Outcome, RuntimeApi, StreamError, Streamed, TestkitError, HTTP_INTEGRATION_RESPONSE,
+    answer_header, Invocation, InvokeOptions, Outcome, RuntimeApi, StreamError, Streamed, TestkitError,
+    HTTP_INTEGRATION_RESPONSE,
 };
 pub use serve::Received;
 pub use upstream::{Upstream, UPSTREAM_BINARY, UPSTREAM_CHUNKS, UPSTREAM_GZIP_JSON, UPSTREAM_JSON, UPSTREAM_TEXT};

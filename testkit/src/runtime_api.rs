@@ -58,6 +58,21 @@ pub struct Invocation {
     pub streamed: Option<Streamed>,
 }
 
+/// A header of a Lambda answer (its `headers` object), the name matched in any case.
+///
+/// ```
+/// let answer = serde_json::json!({"statusCode": 200, "headers": {"X-Plan": "free"}});
+/// assert_eq!(moesif_lambda_testkit::answer_header(&answer, "x-plan"), Some("free"));
+/// ```
+pub fn answer_header<'a>(answer: &'a Value, name: &str) -> Option<&'a str> {
+    answer["headers"]
+        .as_object()?
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))?
+        .1
+        .as_str()
+}
+
 impl Invocation {
     /// The response body as JSON (`None` for errors or non-JSON bodies).
     pub fn response_json(&self) -> Option<Value> {

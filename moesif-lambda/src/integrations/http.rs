@@ -110,29 +110,26 @@ fn rebuilt_event(head: &RequestHead<'_>, request: &impl RequestExt, (body, is_ba
             ("body", body),
             ("isBase64Encoded", Value::Bool(is_base64)),
         ]),
-        // WebSocket events carry no httpMethod; keep the shape detection honest.
-        Some(RequestContext::WebSocket(_)) => object([
-            ("path", Value::from(path)),
-            ("headers", headers),
-            ("multiValueQueryStringParameters", query_json(request)),
-            ("requestContext", context_json),
-            ("body", body),
-            ("isBase64Encoded", Value::Bool(is_base64)),
-        ]),
-        _ => object([
-            ("httpMethod", Value::from(head.method.as_str())),
-            ("path", Value::from(path)),
-            ("headers", headers),
-            ("multiValueQueryStringParameters", query_json(request)),
-            ("requestContext", context_json),
-            ("body", body),
-            ("isBase64Encoded", Value::Bool(is_base64)),
-        ]),
+        _ => {
+            // WebSocket events carry no httpMethod; keep the shape detection honest.
+            let method = match request_context {
+                Some(RequestContext::WebSocket(_)) => None,
+                _ => Some(("httpMethod", Value::from(head.method.as_str()))),
+            };
+            object(method.into_iter().chain([
+                ("path", Value::from(path)),
+                ("headers", headers),
+                ("multiValueQueryStringParameters", query_json(request)),
+                ("requestContext", context_json),
+                ("body", body),
+                ("isBase64Encoded", Value::Bool(is_base64)),
+            ]))
+        }
     }
 }
 
 /// A JSON object of `fields`, moved in (`json!` would copy each value through its serialiser).
-fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
     Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
 }
 
