@@ -36,6 +36,9 @@ pub(crate) struct DeliveryThread {
 pub(crate) struct Process {
     /// Whether the runtime layer started: the queues are then sent after responses (`delivery`).
     pub(crate) after_response: AtomicBool,
+    /// Whether many invocations run at once (Managed Instances, `delivery::run_concurrent`): the
+    /// queues left at their default bounds are then larger (`delivery::queue`).
+    pub(crate) concurrent: AtomicBool,
     /// A [`phase`] value (`delivery::shutdown`).
     pub(crate) shutdown_phase: AtomicU8,
     /// The `SIGTERM` listener, started once (`delivery::shutdown`).
@@ -66,6 +69,7 @@ impl Process {
 /// The state of this process.
 pub(crate) static PROCESS: Process = Process {
     after_response: AtomicBool::new(false),
+    concurrent: AtomicBool::new(false),
     shutdown_phase: AtomicU8::new(phase::RUNNING),
     sigterm_listener: Once::new(),
     batch_ready: Notify::const_new(),

@@ -9,7 +9,7 @@
 use crate::capture::Call;
 use crate::hooks::warn_once;
 use crate::model::EventModel;
-use crate::options::Options;
+use crate::options::{Options, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -79,6 +79,26 @@ impl Policy {
             max_batch_delay: options.max_batch_delay,
             idle_threshold: options.idle_threshold,
             flush_budget: options.flush_budget,
+        }
+    }
+}
+
+/// How many times its default bounds a queue holds when many invocations run at once.
+const CONCURRENT_QUEUE_SCALE: usize = 10;
+
+impl Policy {
+    /// The policy in force when `concurrent` (Managed Instances): a queue left at the default bounds
+    /// holds [`CONCURRENT_QUEUE_SCALE`] times as much, since bursts of thousands of events a second
+    /// come between two sends of the background sender; bounds set in the options stay as they are.
+    pub(crate) fn in_mode(self, concurrent: bool) -> Policy {
+        let defaults = self.max_events == DEFAULT_QUEUE_CAPACITY && self.max_bytes == DEFAULT_QUEUE_BYTES;
+        match concurrent && defaults {
+            true => Policy {
+                max_events: DEFAULT_QUEUE_CAPACITY * CONCURRENT_QUEUE_SCALE,
+                max_bytes: DEFAULT_QUEUE_BYTES * CONCURRENT_QUEUE_SCALE,
+                ..self
+            },
+            false => self,
         }
     }
 }
@@ -251,6 +271,20 @@ mod tests {
             max_bytes,
             ..Policy::default()
         }
+    }
+
+    #[test]
+    fn default_bounds_grow_when_many_invocations_run_at_once_set_ones_stay() {
+        let default = Policy::default();
+        assert_eq!(default.in_mode(false), default);
+        let concurrent = default.in_mode(true);
+        assert_eq!(
+            (concurrent.max_events, concurrent.max_bytes),
+            (10 * DEFAULT_QUEUE_CAPACITY, 10 * DEFAULT_QUEUE_BYTES)
+        );
+        assert_eq!(concurrent.batch_events, default.batch_events);
+        let set = policy(200, 1024 * 1024);
+        assert_eq!(set.in_mode(true), set, "bounds the options set are kept");
     }
 
     #[test]

@@ -108,6 +108,7 @@ where
     }
     register_for_shutdown().await;
     delivery::enable_after_response();
+    PROCESS.concurrent.store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::spawn(async {
         let mut tick = tokio::time::interval(BACKGROUND_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

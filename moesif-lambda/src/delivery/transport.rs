@@ -189,9 +189,13 @@ impl Transport {
         Ok(transport)
     }
 
-    /// The queue's bounds and when to send, as this connection's options said.
+    /// The queue's bounds and when to send, as this connection's options said (larger default bounds
+    /// when many invocations run at once, [`Policy::in_mode`]).
     pub(crate) fn policy(&self) -> Policy {
-        self.settings.policy
+        let concurrent = crate::process::PROCESS
+            .concurrent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.settings.policy.in_mode(concurrent)
     }
 
     /// Every shared connection made in this process.

@@ -735,7 +735,9 @@ impl Options {
     }
 
     /// Bounds of the after-response queue: at most `events` events and about `bytes` bytes (defaults
-    /// 1000 and 4 MiB). When full, the newest event is dropped and counted; one warning per cold start.
+    /// 1000 and 4 MiB; under [`run_concurrent`](crate::run_concurrent) with Lambda Managed Instances, left
+    /// at the defaults, 10 000 and 40 MiB, since many invocations queue at once). When full, the newest
+    /// event is dropped and counted; one warning per cold start.
     ///
     /// ```
     /// const O: moesif_lambda::Options = moesif_lambda::Options::new().queue_capacity(200, 1024 * 1024);
