@@ -4,11 +4,11 @@
 //! `requestContext.identity.apiKey`, API version = the function version, metadata = request id (as
 //! `trace_id`), function name, `requestContext` and `context.aws_request_id`; company = none.
 
-use super::shape::non_empty_str_at;
+use super::shape::{non_empty_str_at, object};
 use crate::hooks;
 use crate::options::{IdentifyFn, IdentifyHook, Options, Slot};
 use lambda_runtime::Context;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 
 /// The identity fields of one event.
@@ -96,16 +96,13 @@ fn default_metadata(event: Cow<'_, Value>, context: &Context) -> Option<Value> {
         Cow::Owned(mut event) => event.as_object_mut()?.remove("requestContext")?,
         Cow::Borrowed(event) => event.get("requestContext")?.clone(),
     };
-    // Built by hand: `json!` would copy the request context (through its serialiser) rather than move it.
     let text = |text: &str| Value::String(text.to_owned());
-    let mut aws = Map::new();
-    aws.insert("aws_request_id".to_owned(), text(&context.request_id));
-    let mut metadata = Map::new();
-    metadata.insert("trace_id".to_owned(), text(&context.request_id));
-    metadata.insert("function_name".to_owned(), text(&context.env_config.function_name));
-    metadata.insert("request_context".to_owned(), request_context);
-    metadata.insert("context".to_owned(), Value::Object(aws));
-    Some(Value::Object(metadata))
+    Some(object([
+        ("trace_id", text(&context.request_id)),
+        ("function_name", text(&context.env_config.function_name)),
+        ("request_context", request_context),
+        ("context", object([("aws_request_id", text(&context.request_id))])),
+    ]))
 }
 
 #[cfg(test)]

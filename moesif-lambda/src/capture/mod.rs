@@ -135,6 +135,14 @@ pub struct RawEvent {
     shape: Option<EventShape>,
 }
 
+/// The event's text body, when it is over the collector's event limit (never sent whole, whatever the
+/// options).
+fn oversized_body(event: &Value) -> Option<&str> {
+    shape::at(event, &["body"])
+        .and_then(Value::as_str)
+        .filter(|body| body.len() > crate::model::MAX_EVENT_BYTES)
+}
+
 impl RawEvent {
     /// A JSON event: `None` when it is not an HTTP event (nothing more is spent on it). Only what
     /// `keep` says is copied, except that a body over the collector's event limit (never sent whole,
@@ -144,10 +152,7 @@ impl RawEvent {
         if !shape.is_http() {
             return None;
         }
-        let oversized = shape::at(event, &["body"])
-            .and_then(Value::as_str)
-            .filter(|body| body.len() > crate::model::MAX_EVENT_BYTES);
-        let json = match (event.as_object(), oversized) {
+        let json = match (event.as_object(), oversized_body(event)) {
             (Some(object), Some(body)) => {
                 let rest: Map<String, Value> = object
                     .iter()
@@ -535,10 +540,7 @@ pub fn preview_event(
         return None;
     }
     let answer = Answer::Response(answer.cloned().map(CapturedJson::Value)).within(options.max_body_bytes);
-    let oversized = shape::at(event, &["body"])
-        .and_then(Value::as_str)
-        .is_some_and(|body| body.len() > crate::model::MAX_EVENT_BYTES);
-    if oversized {
+    if oversized_body(event).is_some() {
         // Rare: the invocation's own path, which keeps such a body out of its copy of the event.
         let invocation = Invocation::start(
             Arc::new(options.clone()),
@@ -621,9 +623,9 @@ fn add_metadata(metadata: &mut Option<Value>, key: &str, value: Value) {
         }
         Some(other) => {
             let previous = other.take();
-            *other = json!({ "value": previous, key: value });
+            *other = shape::object([("value", previous), (key, value)]);
         }
-        None => *metadata = Some(Value::Object(Map::from_iter([(key.to_owned(), value)]))),
+        None => *metadata = Some(shape::object([(key, value)])),
     }
 }
 

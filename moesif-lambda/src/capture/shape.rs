@@ -83,6 +83,11 @@ pub(crate) fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |value, key| field(value.as_object()?, key))
 }
 
+/// A JSON object of `fields`, moved in (`json!` would copy each value through its serialiser).
+pub(crate) fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
+}
+
 /// `object[key]`: a scan of a small object (most of an event's are) costs less than hashing the key.
 pub(crate) fn field<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
     match object.len() {

@@ -2,7 +2,7 @@
 //! hooks (`identify_user`, `skip`, …) that receive the raw event.
 
 use super::request::RequestParts;
-use super::shape::EventShape;
+use super::shape::{field, EventShape};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -44,7 +44,7 @@ impl<'a> RequestView<'a> {
 
     /// The request of `event`, whose shape is known to be `shape` (an HTTP one).
     pub(crate) fn of_shape(event: &'a Value, shape: EventShape) -> Self {
-        let object = |key: &str| event.get(key)?.as_object();
+        let object = |key: &str| field(event.as_object()?, key)?.as_object();
         RequestView {
             event,
             shape,

@@ -107,11 +107,7 @@ fn govern_http(
     context: &Context,
     request: &lambda_http::Request,
 ) -> Option<Governance> {
-    let body = || match request.body() {
-        lambda_http::Body::Text(text) => json_object(text.as_bytes(), options.max_body_bytes),
-        lambda_http::Body::Binary(bytes) => json_object(bytes, options.max_body_bytes),
-        _ => None,
-    };
+    let body = || json_object(super::http::lambda_body_bytes(request.body())?, options.max_body_bytes);
     let decision = decide_http(governed, options, context, request, body, || {
         super::http::event_json_of(
             super::http::RequestHead::of(request),

@@ -3,6 +3,7 @@
 //! response JSON.
 
 use crate::capture::headers::header_map_json;
+use crate::capture::shape::object;
 use crate::capture::{Answer, CapturedEvent, CapturedJson, EventSource, RawEvent};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -128,11 +129,6 @@ fn rebuilt_event(head: &RequestHead<'_>, request: &impl RequestExt, (body, is_ba
     }
 }
 
-/// A JSON object of `fields`, moved in (`json!` would copy each value through its serialiser).
-fn object<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
-    Value::Object(fields.into_iter().map(|(key, value)| (key.to_owned(), value)).collect())
-}
-
 /// The answer of an annotated lambda_http handler, as lambda_http turns it into a response: an
 /// `http::Response` is already read as one (status, headers, body); a `String` or `&str` is a 200 with
 /// that body and no header; any other JSON (`serde_json::Value`) is a 200 with that JSON as body and
@@ -193,10 +189,15 @@ pub(crate) fn bytes_json(bytes: &[u8]) -> (Value, bool) {
 /// lambda_http's `Body` read by reference as [`MoesifLayer`](crate::MoesifLayer) logs it: [`bytes_json`]
 /// of its bytes (a binary body that is valid UTF-8 is text).
 pub(crate) fn lambda_body_json(body: &Body) -> (Value, bool) {
+    lambda_body_bytes(body).map_or((Value::Null, false), bytes_json)
+}
+
+/// The bytes of lambda_http's `Body` (`None` when it is empty).
+pub(crate) fn lambda_body_bytes(body: &Body) -> Option<&[u8]> {
     match body {
-        Body::Text(text) => bytes_json(text.as_bytes()),
-        Body::Binary(bytes) => bytes_json(bytes),
-        _ => (Value::Null, false),
+        Body::Text(text) => Some(text.as_bytes()),
+        Body::Binary(bytes) => Some(bytes),
+        _ => None,
     }
 }
 

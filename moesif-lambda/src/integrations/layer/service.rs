@@ -6,7 +6,9 @@ use super::{Shared, Started};
 use crate::capture::json_body_of;
 use crate::capture::CapturedJson;
 use crate::integrations::govern::{blocked_http, decide_http, json_object};
-use crate::integrations::http::{answer_json, captured_event_of, event_json_of, lambda_body_json, RequestHead};
+use crate::integrations::http::{
+    answer_json, bytes_json, captured_event_of, event_json_of, lambda_body_bytes, RequestHead,
+};
 use crate::integrations::macro_entry::{answer_of_panic, CallAnswer};
 use http_body::Body as HttpBody;
 use lambda_http::http;
@@ -105,17 +107,10 @@ where
 /// plain `lambda_http::run`; `run_http` gives the layer the raw event): lambda_http's `Body`, read by
 /// reference; any other body type (axum's, inside a `Router`) is not read, and the event has no body.
 fn request_body_json<B: HttpBody + 'static>(request: &http::Request<B>) -> (Value, bool) {
-    match (request.body() as &dyn Any).downcast_ref::<lambda_http::Body>() {
-        Some(lambda_body) => lambda_body_json(lambda_body),
-        None => (Value::Null, false),
-    }
+    request_body_bytes(request).map_or((Value::Null, false), bytes_json)
 }
 
 /// The request body's bytes, when it is lambda_http's `Body` (in memory).
 fn request_body_bytes<B: HttpBody + 'static>(request: &http::Request<B>) -> Option<&[u8]> {
-    match (request.body() as &dyn Any).downcast_ref::<lambda_http::Body>()? {
-        lambda_http::Body::Text(text) => Some(text.as_bytes()),
-        lambda_http::Body::Binary(bytes) => Some(bytes),
-        _ => None,
-    }
+    lambda_body_bytes((request.body() as &dyn Any).downcast_ref::<lambda_http::Body>()?)
 }
