@@ -8,7 +8,9 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, MoesifLayer, Options};
-use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    event_for, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -90,13 +92,6 @@ async fn run_events(api: &RuntimeApi, collector: &Collector, events: &[(&str, Va
     collector.events()
 }
 
-fn event_of<'a>(events: &'a [Value], request_id: &str) -> &'a Value {
-    events
-        .iter()
-        .find(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(request_id))
-        .unwrap_or_else(|| panic!("no event for {request_id}: {events:?}"))
-}
-
 fn header<'a>(headers: &'a Value, name: &str) -> &'a str {
     headers
         .as_object()
@@ -142,7 +137,7 @@ async fn typed_and_raw_handlers_log_cookies_arrays_and_every_set_cookie() {
         let _env = LambdaEnv::acquire(&api, &[]).await;
         let runtime = tokio::spawn(lambda_runtime::run(service_fn(typed::handler)));
         let events = run_events(&api, &collector, &[("typed-v2", v2_event("api.example"))]).await;
-        assert_cookies_as_the_client_saw_them(event_of(&events, "req-typed-v2"), true);
+        assert_cookies_as_the_client_saw_them(event_for(&events, "req-typed-v2"), true);
         runtime.abort();
     }
     {
@@ -156,8 +151,8 @@ async fn typed_and_raw_handlers_log_cookies_arrays_and_every_set_cookie() {
             ("raw-rest", rest),
         ];
         let events = run_events(&api, &collector, &cases).await;
-        assert_cookies_as_the_client_saw_them(event_of(&events, "req-raw-furl"), true);
-        assert_cookies_as_the_client_saw_them(event_of(&events, "req-raw-rest"), false);
+        assert_cookies_as_the_client_saw_them(event_for(&events, "req-raw-furl"), true);
+        assert_cookies_as_the_client_saw_them(event_for(&events, "req-raw-rest"), false);
         runtime.abort();
     }
     for request in collector.requests() {
@@ -213,7 +208,7 @@ async fn the_layer_logs_the_cookie_header_and_every_set_cookie() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_cookies_as_the_client_saw_them(event_of(&events, "req-layer-v2"), true);
+    assert_cookies_as_the_client_saw_them(event_for(&events, "req-layer-v2"), true);
     for request in collector.requests() {
         assert_no_secret(&request.body);
     }

@@ -14,7 +14,9 @@ use base64::Engine as _;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, MoesifLayer, MoesifMiddleware, Options};
 use moesif_lambda_testkit::encode::{gzip, raw_deflate, zlib};
-use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    event_for, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -210,13 +212,7 @@ async fn a_compressed_router_answers_as_without_the_layer_and_is_logged_decoded(
     let report = moesif_lambda::flush(Duration::from_secs(10)).await;
     assert_eq!(report.requeued, 0, "{report:?}");
     let events = collector.events();
-    let by_id = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(id))
-            .cloned()
-            .unwrap_or_else(|| panic!("an event for {id}: {events:?}"))
-    };
+    let by_id = |id: &str| event_for(&events, id).clone();
     for (id, coding) in [
         ("decode-gzip", Some("gzip")),
         ("decode-br", Some("br")),

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use moesif_lambda::{MoesifLayer, Options, RequestView};
 use moesif_lambda_testkit::{
-    answer_header, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+    answer_header, event_for, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
 };
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -148,13 +148,7 @@ async fn the_layer_blocks_by_the_rules_and_adds_their_headers_and_the_event_says
 
     moesif_lambda::flush(Duration::from_secs(10)).await;
     let events = collector.wait_for_events(4, Duration::from_secs(10)).await;
-    let by_id = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(id))
-            .cloned()
-            .unwrap_or_else(|| panic!("an event for {id}: {events:?}"))
-    };
+    let by_id = |id: &str| event_for(&events, id).clone();
     let over = by_id("gov-over");
     assert_eq!(over["blocked_by"], "quota");
     assert_eq!(over["response"]["status"], 429);

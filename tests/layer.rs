@@ -24,7 +24,9 @@ use http_body_util::BodyExt as _;
 use lambda_http::http::Response;
 use moesif_lambda::{MoesifBody, MoesifLayer, Options, RequestView, ResponseFuture};
 use moesif_lambda_testkit::encode::gzip;
-use moesif_lambda_testkit::{http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi};
+use moesif_lambda_testkit::{
+    event_for, event_request_id, http_api_event, spawn_function, Collector, InvokeOptions, LambdaEnv, RuntimeApi,
+};
 use pin_project_lite::pin_project;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -132,13 +134,7 @@ async fn an_axum_router_answers_as_without_the_layer_and_each_event_is_real() {
     let report = moesif_lambda::flush(Duration::from_secs(10)).await;
     assert_eq!(report.requeued, 0, "{report:?}");
     let events = collector.events();
-    let by_id = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(id))
-            .cloned()
-            .unwrap_or_else(|| panic!("an event for {id}: {events:?}"))
-    };
+    let by_id = |id: &str| event_for(&events, id).clone();
     let json_event = by_id("layer-json");
     assert_eq!(json_event["response"]["status"], 200);
     assert_eq!(json_event["response"]["headers"]["content-type"], "application/json");
@@ -193,10 +189,7 @@ async fn events_of(collector: &Collector, ids: &[&str]) -> Vec<Value> {
     let events = collector.events();
     ids.iter()
         .map(|id| {
-            let mine: Vec<&Value> = events
-                .iter()
-                .filter(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(*id))
-                .collect();
+            let mine: Vec<&Value> = events.iter().filter(|e| event_request_id(e) == Some(*id)).collect();
             assert_eq!(mine.len(), 1, "exactly one event for {id}: {events:?}");
             mine[0].clone()
         })

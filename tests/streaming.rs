@@ -10,7 +10,8 @@ use axum::routing::get;
 use axum::Router;
 use moesif_lambda::Options;
 use moesif_lambda_testkit::{
-    http_api_event, spawn_function, Collector, Invocation, InvokeOptions, LambdaEnv, Recorded, RuntimeApi, Streamed,
+    event_for, http_api_event, spawn_function, Collector, Invocation, InvokeOptions, LambdaEnv, Recorded, RuntimeApi,
+    Streamed,
 };
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
@@ -163,11 +164,7 @@ fn logged_body(response: &Value) -> Vec<u8> {
 /// The event of `request_id` (waiting for it), and the POST that carried it.
 async fn event_of(collector: &Collector, request_id: &str) -> (Value, Recorded) {
     let events = collector.wait_for_events(1, WAIT).await;
-    let event = events
-        .iter()
-        .find(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(request_id))
-        .cloned()
-        .unwrap_or_else(|| panic!("an event for {request_id}: {events:?}"));
+    let event = event_for(&events, request_id).clone();
     let post = collector
         .requests()
         .into_iter()

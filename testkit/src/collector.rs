@@ -174,16 +174,11 @@ impl Collector {
         self.shared.wait_for(timeout, |state| done(state).then_some(())).await;
     }
 
-    /// The request id (`metadata.trace_id`, where the default metadata puts it) of each accepted event.
+    /// The request id ([`event_request_id`]) of each accepted event.
     pub fn event_request_ids(&self) -> Vec<String> {
         self.events()
             .iter()
-            .filter_map(|event| {
-                event
-                    .pointer("/metadata/trace_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+            .filter_map(|event| event_request_id(event).map(str::to_owned))
             .collect()
     }
 
@@ -377,4 +372,22 @@ fn default_answer(request: &Received, config: &Value, rules: &Value) -> (u16, St
         ) => (201, String::new()),
         _ => (404, String::new()),
     }
+}
+
+/// The request id an event carries (`metadata.trace_id`, where the default metadata puts it).
+pub fn event_request_id(event: &Value) -> Option<&str> {
+    event.pointer("/metadata/trace_id").and_then(Value::as_str)
+}
+
+/// The event of the invocation `request_id` among `events`; panics, listing them, when there is none.
+///
+/// ```
+/// let events = vec![serde_json::json!({"metadata": {"trace_id": "req-1"}})];
+/// assert_eq!(moesif_lambda_testkit::event_for(&events, "req-1"), &events[0]);
+/// ```
+pub fn event_for<'a>(events: &'a [Value], request_id: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|event| event_request_id(event) == Some(request_id))
+        .unwrap_or_else(|| panic!("an event for {request_id}: {events:?}"))
 }

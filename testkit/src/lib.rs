@@ -13,7 +13,7 @@ mod serve;
 mod upstream;
 mod watched;
 
-pub use collector::{Behaviour, Collector, Recorded};
+pub use collector::{event_for, event_request_id, Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;
 pub use runtime_api::{
     answer_header, Invocation, InvokeOptions, Outcome, RuntimeApi, StreamError, Streamed, TestkitError,
