@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use moesif_lambda::{preview_event, Options};
-use moesif_lambda_testkit::conformance::load_cases;
+use moesif_lambda_testkit::conformance::{load_cases, BENCHMARK_CASES};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -12,11 +12,7 @@ fn capture(c: &mut Criterion) {
     let context = lambda_runtime::Context::default();
     let options = Options::new();
     let mut group = c.benchmark_group("capture_and_serialise");
-    for name in [
-        "edge-v1-cognito-apikey--json",
-        "rr-example-apigw-v2-request-iam--json",
-        "pt-albEvent--json",
-    ] {
+    for name in BENCHMARK_CASES {
         let Some(case) = cases.iter().find(|case| case.name == name) else {
             continue;
         };

@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use moesif_lambda::bench::GovernanceBench;
-use moesif_lambda_testkit::conformance::load_cases;
+use moesif_lambda_testkit::conformance::{load_cases, BENCHMARK_CASES};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::path::Path;
@@ -49,11 +49,7 @@ fn governance(c: &mut Criterion) {
         return;
     };
     let mut group = c.benchmark_group("governance");
-    for name in [
-        "edge-v1-cognito-apikey--json",
-        "rr-example-apigw-v2-request-iam--json",
-        "pt-albEvent--json",
-    ] {
+    for name in BENCHMARK_CASES {
         let Some(case) = cases.iter().find(|case| case.name == name) else {
             continue;
         };

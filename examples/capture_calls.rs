@@ -14,16 +14,11 @@
 //! `benches/reference_python.py` finds them.
 
 use moesif_lambda::{preview_event, Options};
-use moesif_lambda_testkit::conformance::load_cases;
+use moesif_lambda_testkit::conformance::{load_cases, BENCHMARK_CASES};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-const CASES: [&str; 3] = [
-    "edge-v1-cognito-apikey--json",
-    "rr-example-apigw-v2-request-iam--json",
-    "pt-albEvent--json",
-];
 const WARM_UP: usize = 300;
 
 fn main() -> Result<(), String> {
@@ -41,7 +36,7 @@ fn main() -> Result<(), String> {
     println!("| event | capture + serialise | bytes |");
     println!("|---|---:|---:|");
     let only = std::env::args().nth(2).unwrap_or_default();
-    for name in CASES.into_iter().filter(|name| name.starts_with(&only)) {
+    for name in BENCHMARK_CASES.into_iter().filter(|name| name.starts_with(&only)) {
         let case = cases
             .iter()
             .find(|case| case.name == name)

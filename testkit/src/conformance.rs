@@ -38,6 +38,15 @@ const COMPARED: [&str; 17] = [
     "/metadata",
 ];
 
+/// The three cases the capture and governance benchmarks time (and `benches/reference_python.py` times
+/// Moesif's Python middleware on): API Gateway REST v1 with Cognito and an API key, HTTP API v2 with
+/// IAM, ALB.
+pub const BENCHMARK_CASES: [&str; 3] = [
+    "edge-v1-cognito-apikey--json",
+    "rr-example-apigw-v2-request-iam--json",
+    "pt-albEvent--json",
+];
+
 /// Loads every case under `dir` (sorted by name). Unreadable cases are an error, not a skip.
 pub fn load_cases(dir: &Path) -> Result<Vec<Case>, String> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
