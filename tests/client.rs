@@ -160,6 +160,10 @@ async fn a_middleware_given_a_client_logs_through_its_connection() {
         MoesifMiddleware::with_client(Options::new().application_id("client-app").base_uri(named_url), &client);
     let status = get_through(middleware, format!("{}/v1/config", downstream.base_url())).await;
     assert_eq!(status, Some(200));
+    // A call outside any invocation is sent at once in synchronous mode, and with the next invocation's
+    // send after `run_http` (another test of this binary) switched the process to after-response
+    // delivery: flushed here so that either mode delivers it.
+    client.flush(WAIT).await;
     let events = owned.wait_for_events(1, WAIT).await;
     assert_eq!(
         events.len(),
