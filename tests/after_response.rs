@@ -111,6 +111,16 @@ fn keep(options: Options) -> Options {
 /// `MoesifLayer` logs through a client of its own, made from this test's options (its collector, a
 /// flush budget of `budget_ms`, then `more`); returns them with the env lock.
 async fn start(budget_ms: u64, more: fn(Options) -> Options) -> (RuntimeApi, Collector, LambdaEnv, Function) {
+    let (api, collector, env, function, _client) = start_with_client(budget_ms, more).await;
+    (api, collector, env, function)
+}
+
+/// [`start`], with the function's client (to flush its connection only: other tests' connections, in
+/// this process too, may be sending to collectors that fail on purpose).
+async fn start_with_client(
+    budget_ms: u64,
+    more: fn(Options) -> Options,
+) -> (RuntimeApi, Collector, LambdaEnv, Function, Client) {
     let api = RuntimeApi::start().await;
     let collector = Collector::start().await;
     let options = more(
@@ -121,7 +131,7 @@ async fn start(budget_ms: u64, more: fn(Options) -> Options) -> (RuntimeApi, Col
     );
     let client = Client::new(&options).expect("a client");
     let env = LambdaEnv::acquire(&api, &[]).await;
-    let function = MoesifLayer::with_client(options, client).layer(lambda_http::service_fn(|_request| async {
+    let function = MoesifLayer::with_client(options, client.clone()).layer(lambda_http::service_fn(|_request| async {
         let answer = lambda_http::Response::builder()
             .status(200)
             .header("Content-Type", "application/json")
@@ -136,7 +146,7 @@ async fn start(budget_ms: u64, more: fn(Options) -> Options) -> (RuntimeApi, Col
             _ = stopped.wait_for(|stopped| *stopped) => {}
         }
     });
-    (api, collector, env, Function(stop))
+    (api, collector, env, Function(stop), client)
 }
 
 /// The function's loop, running until [`Function::abort`].
@@ -179,12 +189,12 @@ async fn conformance_cases_after_the_response() {
         if invocation.response_json().as_ref() != Some(&case.response) {
             failures.push(format!("{}: the caller got {:?}", case.name, invocation.outcome));
         }
-        assert!(api.wait_until_idle(WAIT).await, "the extension finished its flush");
-        let sent: Vec<Value> = collector
-            .events()
-            .into_iter()
-            .filter(|e| e.pointer("/metadata/trace_id").and_then(Value::as_str) == Some(&format!("req-{}", case.name)))
-            .collect();
+        assert!(api.wait_until_idle(WAIT).await);
+        // Sent after the response; a full batch under warm traffic arrives after the invocation ended.
+        let sent = match case.expected.is_null() {
+            true => Vec::new(),
+            false => collector.wait_for_events_of(&format!("req-{}", case.name), WAIT).await,
+        };
         match (sent.as_slice(), case.expected.is_null()) {
             (_, true) => {}
             ([event], false) => {
@@ -220,29 +230,70 @@ async fn conformance_cases_after_the_response() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_response_does_not_wait_for_the_collector() {
     let (api, collector, _env, runtime) = start(2000, each_event).await;
-    collector.set_default_behaviour(Some(Behaviour::Delay(Duration::from_millis(300))));
+    let delay = Duration::from_millis(300);
+    collector.set_default_behaviour(Some(Behaviour::Delay(delay)));
     for n in 0..3 {
-        let invocation = invoke(&api, http_event("/slow"), &format!("slow-{n}")).await;
+        let id = format!("slow-{n}");
+        let invocation = invoke(&api, http_event("/slow"), &id).await;
         assert!(api.wait_until_idle(WAIT).await);
+        assert_eq!(collector.wait_for_events_of(&id, WAIT).await.len(), 1, "{id} arrived");
         let post = collector
             .requests()
             .into_iter()
-            .find(|r| r.method == "POST" && r.body.windows(6).any(|w| w == format!("slow-{n}").as_bytes()))
+            .find(|r| r.method == "POST" && r.body.windows(id.len()).any(|w| w == id.as_bytes()))
             .expect("the event was posted");
         assert!(
             invocation.answered_at <= post.received_at,
             "the caller had its response before the collector even received the event"
         );
-        // The send ran in the runtime's loop between posting the response and asking for the next
-        // event: the invocation (billed time) ended only after the collector had the event.
-        let finished = api.invocation_finished_at(&format!("slow-{n}"));
-        assert!(
-            finished.is_some_and(|at| at >= post.received_at),
-            "sent before the runtime asked for its next event"
-        );
+        let finished = api.invocation_finished_at(&id).expect("the invocation ended");
+        if n == 0 {
+            // The sandbox's first invocation (the next may be far away): the send ran in the runtime's
+            // loop between posting the response and asking for the next event, answer included.
+            assert!(finished >= post.received_at + delay, "{id}: the answer was awaited");
+        } else {
+            // Warm traffic, a full batch: built and written in the loop, the answer awaited on the
+            // delivery thread while the sandbox goes on (billed time ends before the answer comes).
+            assert!(finished < post.received_at + delay, "{id}: the answer was not awaited");
+        }
     }
     runtime.abort();
     assert_eq!(collector.events().len(), 3);
+}
+
+/// Under warm traffic the loop never waits for the collector: sends whose answers are awaited pile up
+/// on the delivery thread (two at most), and what fills the queue meanwhile goes when the last of them
+/// is answered, with no further invocation to send it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_due_while_an_answer_is_awaited_goes_without_another_invocation() {
+    let (api, collector, _env, runtime) = start(2000, each_event).await;
+    let delay = Duration::from_millis(200);
+    collector.set_default_behaviour(Some(Behaviour::Delay(delay)));
+    let mut ended = Vec::new();
+    for n in 0..5 {
+        let id = format!("piled-{n}");
+        invoke(&api, http_event("/piled"), &id).await;
+        assert!(api.wait_until_idle(WAIT).await);
+        ended.push(api.invocation_finished_at(&id).expect("the invocation ended"));
+    }
+    assert_eq!(collector.wait_for_event_count(5, WAIT).await, 5, "every event arrived");
+    runtime.abort();
+    let answered_last = collector
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.received_at + delay)
+        .max()
+        .expect("POSTs");
+    let warm_span = ended[4] - ended[1];
+    assert!(
+        warm_span < delay,
+        "the four warm invocations ended within {warm_span:?}, none waiting for a {delay:?} answer"
+    );
+    assert!(
+        ended[4] < answered_last,
+        "the last events went after the last invocation ended"
+    );
 }
 
 /// POSTs the collector received.
@@ -253,8 +304,8 @@ fn posts(collector: &Collector) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
     // Never sparse (a loaded test machine may pause between invocations): batching alone decides.
-    let (api, collector, _env, runtime) =
-        start(2000, |options: Options| options.idle_threshold(Duration::from_secs(60))).await;
+    let (api, collector, _env, runtime, client) =
+        start_with_client(2000, |options: Options| options.idle_threshold(Duration::from_secs(60))).await;
     for n in 0..200 {
         invoke(&api, http_event(&format!("/items/{n}")), &format!("warm-{n}")).await;
     }
@@ -263,7 +314,7 @@ async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
     // away), then one POST per 50 events; the last events wait for the next batch, or shutdown.
     let during = posts(&collector);
     assert!(during <= 5, "{during} POSTs for 200 warm invocations");
-    let report = moesif_lambda::flush(WAIT).await;
+    let report = client.flush(WAIT).await;
     runtime.abort();
     assert!(report.sent > 0 && report.requeued == 0, "{report:?}");
     let mut ids = collector.event_request_ids();
@@ -355,11 +406,10 @@ async fn an_own_runtime_with_the_public_layer_sends_after_each_response() {
     for n in 0..3 {
         let invocation = invoke(&api, http_event("/own"), &format!("own-{n}")).await;
         assert!(api.wait_until_idle(WAIT).await);
-        let ids = collector.event_request_ids();
         assert_eq!(
-            ids.len(),
+            collector.wait_for_event_count(n + 1, WAIT).await,
             n + 1,
-            "own-{n} is on the collector when the invocation ended"
+            "own-{n} is on the collector"
         );
         let post = collector
             .requests()
@@ -398,7 +448,7 @@ async fn an_event_waits_at_most_the_max_batch_delay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_pause_sends_and_nothing_is_lost() {
-    let (api, collector, _env, runtime) = start(2000, each_event_quick_breaker).await;
+    let (api, collector, _env, runtime, client) = start_with_client(2000, each_event_quick_breaker).await;
     collector.push_behaviours([
         Behaviour::Status(500),
         Behaviour::Status(503),
@@ -414,9 +464,11 @@ async fn server_errors_pause_sends_and_nothing_is_lost() {
             Some((json!(200), json!("{\"ok\":true}")))
         );
         assert!(api.wait_until_idle(WAIT).await);
+        // The attempt of this invocation (two for the dropped connection, retried at once) is over.
+        collector.wait_for_posts([1, 2, 4, 5][n], WAIT).await;
         tokio::time::sleep(Duration::from_millis(60)).await; // past the breaker's backoff
     }
-    let report = moesif_lambda::flush(WAIT).await;
+    let report = client.flush(WAIT).await;
     runtime.abort();
     assert_eq!(report.requeued, 0, "{report:?}");
     let mut ids = collector.event_request_ids();
@@ -461,6 +513,7 @@ async fn a_hanging_collector_delays_neither_the_response_nor_the_next_invocation
     tokio::time::sleep(Duration::from_millis(350)).await;
     invoke(&api, http_event("/hang"), "hang-3").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(4, WAIT).await;
     runtime.abort();
     let mut ids = collector.event_request_ids();
     ids.sort();
@@ -487,8 +540,8 @@ async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     invoke(&api, http_event("/up"), "down-10").await;
     assert!(api.wait_until_idle(WAIT).await);
+    assert_eq!(collector.wait_for_event_count(11, WAIT).await, 11, "nothing lost");
     runtime.abort();
-    assert_eq!(collector.event_request_ids().len(), 11, "nothing lost");
     assert_eq!(posts(&collector), 2, "the queue drained in one batch");
 }
 
@@ -524,6 +577,7 @@ async fn an_event_the_collector_refuses_does_not_take_the_batch_down() {
         invoke(&api, http_event(&path), &format!("iso-{n}")).await;
     }
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(5, WAIT).await;
     runtime.abort();
     let mut ids = collector.event_request_ids();
     ids.sort();
@@ -537,12 +591,13 @@ async fn an_event_the_collector_refuses_does_not_take_the_batch_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zero_sample_rate_sends_nothing() {
-    let (api, collector, _env, runtime) = start(2000, each_event).await;
+    let (api, collector, _env, runtime, client) = start_with_client(2000, each_event).await;
     collector.set_config(json!({"sample_rate": 0}), "zero");
     for n in 0..10 {
         invoke(&api, http_event("/sampled"), &format!("zero-{n}")).await;
     }
     assert!(api.wait_until_idle(WAIT).await);
+    client.flush(WAIT).await; // after the sends still under way
     runtime.abort();
     assert!(
         collector.requests().iter().any(|r| r.path == "/v1/config"),
@@ -553,12 +608,13 @@ async fn a_zero_sample_rate_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifty_percent_sample_rate_sends_weight_two() {
-    let (api, collector, _env, runtime) = start(2000, each_event).await;
+    let (api, collector, _env, runtime, client) = start_with_client(2000, each_event).await;
     collector.set_config(json!({"sample_rate": 50}), "half");
     for n in 0..40 {
         invoke(&api, http_event("/sampled"), &format!("half-{n}")).await;
     }
     assert!(api.wait_until_idle(WAIT).await);
+    client.flush(WAIT).await; // after the sends still under way
     runtime.abort();
     let events = collector.events();
     assert!(
@@ -574,7 +630,7 @@ async fn a_fifty_percent_sample_rate_sends_weight_two() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_regex_rule_samples_its_calls_and_what_the_config_gets_wrong_is_ignored() {
-    let (api, collector, _env, runtime) = start(2000, each_event).await;
+    let (api, collector, _env, runtime, client) = start_with_client(2000, each_event).await;
     collector.set_config(
         json!({
             "sample_rate": "not a number",
@@ -593,6 +649,7 @@ async fn a_regex_rule_samples_its_calls_and_what_the_config_gets_wrong_is_ignore
         invoke(&api, http_event("/orders"), &format!("rule-orders-{n}")).await;
     }
     assert!(api.wait_until_idle(WAIT).await);
+    client.flush(WAIT).await; // after the sends still under way
     runtime.abort();
     let mut ids = collector.event_request_ids();
     ids.sort();
@@ -616,12 +673,16 @@ async fn a_new_config_etag_triggers_a_refetch() {
     assert!(api.wait_until_idle(WAIT).await);
     invoke(&api, http_event("/e"), "etag-2").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(2, WAIT).await;
     assert_eq!(config_fetches(&collector), 1, "same ETag: no refetch");
     collector.set_config(json!({"sample_rate": 100}), "etag-b");
-    invoke(&api, http_event("/e"), "etag-3").await; // its POST answers with the new ETag
+    // Its POST answers with the new ETag; the send that saw it fetches the config again.
+    invoke(&api, http_event("/e"), "etag-3").await;
     assert!(api.wait_until_idle(WAIT).await);
-    invoke(&api, http_event("/e"), "etag-4").await; // this flush refetches
+    collector.wait_for_event_count(3, WAIT).await;
+    invoke(&api, http_event("/e"), "etag-4").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(4, WAIT).await;
     runtime.abort();
     assert_eq!(config_fetches(&collector), 2, "a changed ETag triggers one refetch");
     assert_eq!(collector.events().len(), 4);
@@ -685,6 +746,7 @@ async fn a_client_error_is_not_retried() {
     collector.set_default_behaviour(None);
     invoke(&api, http_event("/good"), "rejected-2").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(1, WAIT).await;
     runtime.abort();
     assert_eq!(
         posts(&collector),
@@ -709,6 +771,7 @@ async fn a_full_queue_drops_the_newest_events() {
     tokio::time::sleep(Duration::from_millis(60)).await; // past the breaker's backoff
     invoke(&api, http_event("/q"), "queued-4").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(2, WAIT).await;
     runtime.abort();
     // Capacity 2: the two oldest waited for the collector to recover, the newer ones were dropped.
     assert_eq!(collector.event_request_ids(), ["queued-0", "queued-1"]);

@@ -170,6 +170,27 @@ impl Collector {
         self.event_count()
     }
 
+    /// Waits until `n` POSTs arrived or `timeout` passed; returns how many there are.
+    pub async fn wait_for_posts(&self, n: usize, timeout: Duration) -> usize {
+        let posts = |requests: &[Recorded]| requests.iter().filter(|r| r.method == "POST").count();
+        self.wait(timeout, |state| posts(&state.requests) >= n).await;
+        posts(&self.requests())
+    }
+
+    /// Waits until an event of invocation `request_id` ([`event_request_id`]) arrived or `timeout`
+    /// passed; returns the events of that invocation there are.
+    pub async fn wait_for_events_of(&self, request_id: &str, timeout: Duration) -> Vec<Value> {
+        let of = |events: Vec<Value>| -> Vec<Value> {
+            events
+                .into_iter()
+                .filter(|event| event_request_id(event) == Some(request_id))
+                .collect()
+        };
+        self.wait(timeout, |state| !of(events_of(&state.requests)).is_empty())
+            .await;
+        of(self.events())
+    }
+
     async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
         self.shared.wait_for(timeout, |state| done(state).then_some(())).await;
     }

@@ -10,13 +10,15 @@
 //! [`Breaker`]: super::breaker::Breaker
 
 use super::config::sample;
-use super::queue::{Entry, Item, Queue};
+use super::queue::{Due, Entry, Item};
 use super::transport::{Sent, Transport};
 use crate::capture::body::omitted;
 use crate::capture::Call;
 use crate::hooks::warn_once;
 use crate::model::{EventModel, MAX_EVENT_BYTES};
 use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Batches stay far below the collector's 50 MB limit.
@@ -56,49 +58,138 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
         if remaining(deadline).is_none() {
             break;
         }
-        flush_one(&transport, deadline, breaker, &mut report);
+        flush_one(&transport, deadline, breaker, Extent::UntilEmpty, &mut report);
     }
     report
 }
 
 /// Sends what one connection has queued, within `deadline` (a [`crate::Client`]'s flush).
-pub(crate) fn flush_transport(transport: &Transport, deadline: Instant) -> FlushReport {
+pub(crate) fn flush_transport(transport: &Arc<Transport>, deadline: Instant) -> FlushReport {
     let mut report = FlushReport::default();
-    flush_one(transport, deadline, Breaker::Ignore, &mut report);
+    flush_one(transport, deadline, Breaker::Ignore, Extent::UntilEmpty, &mut report);
     report
 }
 
-/// Whether any collector's queue is due to be sent at the end of an invocation that came after `idle`
-/// (see [`Queue::is_due`]).
+/// How the end of an invocation sends what is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Sending {
+    /// The sandbox's first invocation, sparse traffic or an old event: the send waits for the
+    /// collector's answer (the sandbox may sit frozen for long after it).
+    AwaitingTheAnswer,
+    /// Full batches under warm traffic (or anything due while a send's answer is still awaited): the
+    /// loop does not wait for the collector (see [`send_in_background`]).
+    InTheBackground,
+}
+
+/// Whether a send is due at the end of an invocation that came after `idle` (see [`Queue::due`]), and
+/// how: in the background only when that is so of every collector that is due. A collector whose
+/// breaker holds sends back is never due.
 ///
-/// [`Queue::is_due`]: super::queue::Queue::is_due
-pub(crate) fn any_due(idle: Option<Duration>) -> bool {
-    any_collector(|queue| queue.is_due(idle))
+/// [`Queue::due`]: super::queue::Queue::due
+pub(crate) fn due(idle: Option<Duration>) -> Option<Sending> {
+    Transport::all()
+        .iter()
+        .filter(|transport| transport.breaker.allows())
+        .filter_map(|transport| {
+            let unanswered = transport.background_sends.load(Ordering::Relaxed) > 0;
+            match transport.queue.due(idle)? {
+                // Never wait behind a send whose answer is awaited (a hanging collector holds it).
+                _ if unanswered => Some(Sending::InTheBackground),
+                Due::Full => Some(Sending::InTheBackground),
+                Due::Sparse | Due::Old => Some(Sending::AwaitingTheAnswer),
+            }
+        })
+        .reduce(|first, next| first.min(next))
+}
+
+/// Sends what is due without making the runtime's loop wait for the collector. A full batch is built,
+/// serialised and compressed here, on the loop after the response (work the sandbox does anyway,
+/// while its CPU is warm); the delivery thread sends it and waits for the answer while the next
+/// invocations run. Nothing is fetched first: the config in force samples, and a fetch the answer asks
+/// for follows the send (a collector whose config was never fetched, after a failed first send, has
+/// its batch built on the delivery thread, after the fetch). At most two such sends per collector: one
+/// awaiting its answer, one behind it; the last to finish sends what became due meanwhile. An answer
+/// that never comes puts the batch back, as in any send; its events keep their `transaction_id`, by
+/// which the collector drops a copy it already has.
+pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
+    let mut report = FlushReport::default();
+    for transport in Transport::all() {
+        let Some(due) = transport.queue.due(idle).filter(|_| transport.breaker.allows()) else {
+            continue;
+        };
+        if transport.background_sends.load(Ordering::Relaxed) >= 2 {
+            continue; // it waits in the queue; the send that finishes last takes it
+        }
+        let built =
+            (due == Due::Full && transport.config.fetched()).then(|| Batch::take(transport.clone(), true, &mut report));
+        transport.background_sends.fetch_add(1, Ordering::Relaxed);
+        super::worker::spawn(move || {
+            let mut report = FlushReport::default();
+            match built {
+                Some(batch) => {
+                    if batch.send(deadline, &mut report) {
+                        if let Some(left) = remaining(deadline) {
+                            transport.refresh_config(left);
+                        }
+                    }
+                }
+                None => {
+                    let extent = if due == Due::Full {
+                        Extent::OneBatch
+                    } else {
+                        Extent::UntilEmpty
+                    };
+                    flush_one(&transport, deadline, Breaker::Respect, extent, &mut report);
+                }
+            }
+            let left = transport
+                .background_sends
+                .fetch_sub(1, Ordering::Relaxed)
+                .saturating_sub(1);
+            if left == 0
+                && transport.queue.is_due_within(transport.policy().max_batch_delay)
+                && transport.breaker.allows()
+            {
+                // A batch filled while the answer was awaited, and no invocation may come to send it.
+                let deadline = Instant::now() + transport.policy().flush_budget;
+                flush_one(&transport, deadline, Breaker::Respect, Extent::OneBatch, &mut report);
+            }
+        });
+    }
 }
 
 /// Whether any collector's queue is due to be sent by a background sender, where sending costs no
 /// invocation anything: a full batch, or an event older than a second (or the max batch delay).
 pub(crate) fn any_due_in_background() -> bool {
-    any_collector(|queue| queue.is_due_within(BACKGROUND_MAX_DELAY))
-}
-
-/// Whether `due` says so of the queue of a collector that may be sent to now. A collector whose
-/// breaker holds sends back is never due: the invocation ends at once.
-fn any_collector(due: impl Fn(&Queue) -> bool) -> bool {
     Transport::all()
         .iter()
-        .any(|transport| due(&transport.queue) && transport.breaker.allows())
+        .any(|transport| transport.queue.is_due_within(BACKGROUND_MAX_DELAY) && transport.breaker.allows())
 }
 
 /// The longest an event waits for a batch when a background sender sends.
 const BACKGROUND_MAX_DELAY: Duration = Duration::from_secs(1);
 
-/// Sends `transport`'s queue until it is empty, `deadline` passes or the collector fails.
-fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report: &mut FlushReport) {
+/// How much of a queue one flush sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// Until it is empty (or the deadline passes, or the collector fails).
+    UntilEmpty,
+    /// One batch; the rest goes with a later send.
+    OneBatch,
+}
+
+/// Sends `transport`'s queue (all of it, or one batch) until `deadline` passes or the collector fails.
+fn flush_one(
+    transport: &Arc<Transport>,
+    deadline: Instant,
+    breaker: Breaker,
+    extent: Extent,
+    report: &mut FlushReport,
+) {
     let queue = &transport.queue;
     let mut sent_any = false;
     while let Some(left) = remaining(deadline) {
-        if queue.len() == 0 && sent_any {
+        if (queue.len() == 0 || extent == Extent::OneBatch) && sent_any {
             // An answer of this flush may have named new rules or a new config: fetched now, so that
             // they apply from the next request on rather than after the next send.
             transport.refresh_config(left);
@@ -112,17 +203,68 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
             transport.breaker.record_failure(None);
             return;
         }
-        let entries = queue.take_batch(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
+        if !Batch::take(transport.clone(), false, report).send(deadline, report) {
+            return;
+        }
+        sent_any = true;
+    }
+}
+
+/// One batch taken from a collector's queue: its events built, sampled and serialised (and their
+/// request body compressed, when built on the runtime's loop), until it is sent.
+struct Batch {
+    transport: Arc<Transport>,
+    /// How many entries it took from the queue.
+    taken: usize,
+    events: Vec<Serialised>,
+    actions: Vec<Serialised>,
+    /// Whether any event's options asked for debug logging.
+    debug: bool,
+    /// The events' request body, compressed ahead (`None`: compressed as it is sent).
+    body: Option<Vec<u8>>,
+}
+
+impl Batch {
+    /// Takes the next batch of `transport`'s queue and builds it; `compress` makes its request body now.
+    fn take(transport: Arc<Transport>, compress: bool, report: &mut FlushReport) -> Batch {
+        let entries = transport.queue.take_batch(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);
         let taken = entries.len();
-        let (ready, actions, debug) = prepare(transport, entries, report);
-        let events_stop = send_range(transport, EVENTS, &ready, 0, ready.len(), deadline, debug, report).err();
+        let (events, actions, debug) = prepare(&transport, entries, report);
+        let body = compress
+            .then(|| joined(&events, 0, events.len()))
+            .flatten()
+            .and_then(|json| transport.compress(&json).ok());
+        Batch {
+            transport,
+            taken,
+            events,
+            actions,
+            debug,
+            body,
+        }
+    }
+
+    /// Sends the events, then the actions, within `deadline`; puts back what could not go (an outage
+    /// opens the breaker). Whether everything went (or was refused for good).
+    fn send(self, deadline: Instant, report: &mut FlushReport) -> bool {
+        let Batch {
+            transport,
+            taken,
+            events,
+            actions,
+            debug,
+            body,
+        } = self;
+        let send = |path, batch: &[Serialised], body, report: &mut FlushReport| {
+            send_range(&transport, path, batch, 0, batch.len(), body, deadline, debug, report).err()
+        };
+        let events_stop = send(EVENTS, &events, body, report);
         // The actions go once the events have; if the events could not, the actions wait with them.
         let actions_stop = match events_stop {
-            None => send_range(transport, ACTIONS, &actions, 0, actions.len(), deadline, debug, report).err(),
+            None => send(ACTIONS, &actions, None, report),
             Some(_) => Some(Stop::unsent_from(0)),
         };
         let stop = events_stop.or(actions_stop);
-        sent_any |= stop.is_none();
         if let Some(Stop {
             outage: true,
             retry_after,
@@ -132,18 +274,35 @@ fn flush_one(transport: &Transport, deadline: Instant, breaker: Breaker, report:
             let wait = transport.breaker.record_failure(retry_after);
             tracing::debug!(?wait, "moesif: collector unavailable; sends paused");
         }
-        let events_from = events_stop.map_or(ready.len(), |stop| stop.from);
+        let events_from = events_stop.map_or(events.len(), |stop| stop.from);
         let actions_from = actions_stop.map_or(actions.len(), |stop| stop.from);
-        let unsent: Vec<Entry> = unsent(ready, events_from, Item::Ready)
+        let unsent: Vec<Entry> = unsent(events, events_from, Item::Ready)
             .chain(unsent(actions, actions_from, Item::Action))
             .collect();
         report.requeued += unsent.len();
-        queue.settle(taken - unsent.len());
-        queue.put_back(unsent);
-        if stop.is_some() {
-            return;
-        }
+        transport.queue.settle(taken - unsent.len());
+        transport.queue.put_back(unsent);
+        stop.is_none()
     }
+}
+
+/// The JSON array of `batch[from..to]`; `None` when it is over the batch size (it is split).
+fn joined(batch: &[Serialised], from: usize, to: usize) -> Option<Vec<u8>> {
+    let events = batch.get(from..to)?;
+    let bytes: usize = events.iter().map(|(bytes, _)| bytes.len() + 1).sum();
+    if events.len() > 1 && bytes > MAX_BATCH_BYTES {
+        return None;
+    }
+    let mut body = Vec::with_capacity(bytes + 2);
+    body.push(b'[');
+    for (index, (event, _)) in events.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(event);
+    }
+    body.push(b']');
+    Some(body)
 }
 
 /// Where events go.
@@ -219,8 +378,9 @@ impl Stop {
     }
 }
 
-/// Sends `batch[from..to]`, splitting it when it is over the batch size or the collector refuses it,
-/// until a refused event is alone (dropped). Stops at the first outage or when the budget is spent.
+/// Sends `batch[from..to]` (`body`: its request body, compressed ahead), splitting it when it is over
+/// the batch size or the collector refuses it, until a refused event is alone (dropped). Stops at the
+/// first outage or when the budget is spent.
 #[allow(clippy::too_many_arguments)]
 fn send_range(
     transport: &Transport,
@@ -228,6 +388,7 @@ fn send_range(
     batch: &[Serialised],
     from: usize,
     to: usize,
+    body: Option<Vec<u8>>,
     deadline: Instant,
     debug: bool,
     report: &mut FlushReport,
@@ -236,32 +397,34 @@ fn send_range(
     if count == 0 {
         return Ok(());
     }
-    let events = &batch[from..to];
-    let bytes: usize = events.iter().map(|(bytes, _)| bytes.len() + 1).sum();
     let split = |report: &mut FlushReport| {
         let middle = from + count / 2;
-        send_range(transport, path, batch, from, middle, deadline, debug, report)?;
-        send_range(transport, path, batch, middle, to, deadline, debug, report)
+        send_range(transport, path, batch, from, middle, None, deadline, debug, report)?;
+        send_range(transport, path, batch, middle, to, None, deadline, debug, report)
     };
-    if count > 1 && bytes > MAX_BATCH_BYTES {
-        return split(report);
-    }
+    let body = match body {
+        Some(body) => Ok(body),
+        None => match joined(batch, from, to) {
+            Some(json) => transport.compress(&json),
+            None => return split(report),
+        },
+    };
     let Some(left) = remaining(deadline) else {
         return Err(Stop::unsent_from(from));
     };
-    let mut body = Vec::with_capacity(bytes + 2);
-    body.push(b'[');
-    for (index, (event, _)) in events.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(event);
-    }
-    body.push(b']');
-    let mut sent = transport.post_json(path, &body, Some(left));
-    if let (Sent::Failed { timed_out: false, .. }, Some(left)) = (&sent, remaining(deadline)) {
+    let (mut sent, body) = match body {
+        Ok(body) => (transport.post_gzipped(path, &body, Some(left)), Some(body)),
+        Err(error) => (
+            Sent::Failed {
+                error: ureq::Error::Io(error),
+                timed_out: false,
+            },
+            None,
+        ),
+    };
+    if let (Some(body), Sent::Failed { timed_out: false, .. }, Some(left)) = (&body, &sent, remaining(deadline)) {
         // Once, at once: a keep-alive connection the collector closed while the sandbox was frozen.
-        sent = transport.post_json(path, &body, Some(left));
+        sent = transport.post_gzipped(path, body, Some(left));
     }
     report_outcome(&sent, transport, count, debug);
     match sent {

@@ -37,6 +37,19 @@ pub(crate) trait BuildLater: Send + std::fmt::Debug {
     fn build(self: Box<Self>) -> Option<EventModel>;
 }
 
+/// Why a send is due at the end of an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// The sandbox's first invocation, or one after a pause: the sandbox may now sit frozen for long,
+    /// so the send waits for the collector's answer.
+    Sparse,
+    /// A batch filled up under warm traffic: the next invocation is likely right behind, so the
+    /// runtime's loop goes on once the batch is on its way, and the answer is awaited in the background.
+    Full,
+    /// The oldest event waited the max batch delay (slow traffic): waits for the answer, as `Sparse`.
+    Old,
+}
+
 /// One queued item, with its estimated size and when it was queued.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -174,13 +187,21 @@ impl Queue {
         self.lock().policy
     }
 
-    /// Whether a flush is due at the end of an invocation that came after `idle` without one (`None`:
-    /// the sandbox's first): traffic is sparse (the next invocation may be far away), or a send is due
-    /// anyway ([`Queue::is_due_within`] the max batch delay).
-    pub(crate) fn is_due(&self, idle: Option<Duration>) -> bool {
+    /// Whether a send is due at the end of an invocation that came after `idle` (`None`: the
+    /// sandbox's first), and why.
+    pub(crate) fn due(&self, idle: Option<Duration>) -> Option<Due> {
         let inner = self.lock();
-        let sparse = idle.is_none_or(|idle| idle >= inner.policy.idle_threshold);
-        !inner.entries.is_empty() && (sparse || Self::due_within(&inner, inner.policy.max_batch_delay))
+        if inner.entries.is_empty() {
+            return None;
+        }
+        let policy = inner.policy;
+        if idle.is_none_or(|idle| idle >= policy.idle_threshold) {
+            Some(Due::Sparse)
+        } else if inner.entries.len() >= policy.batch_events || inner.bytes >= policy.batch_bytes {
+            Some(Due::Full)
+        } else {
+            Self::due_within(&inner, policy.max_batch_delay).then_some(Due::Old)
+        }
     }
 
     /// Whether a send is due without regard to traffic: a full batch, or the oldest event waited
@@ -317,7 +338,7 @@ mod tests {
     #[test]
     fn due_when_a_batch_is_full_old_or_traffic_sparse() {
         let queue = Queue::default();
-        assert!(!queue.is_due(None), "nothing queued");
+        assert_eq!(queue.due(None), None, "nothing queued");
         let warm = Some(Duration::from_millis(10));
         let policy = Policy {
             batch_events: 3,
@@ -325,18 +346,22 @@ mod tests {
             ..Policy::default()
         };
         queue.push(entry(10), policy);
-        assert!(queue.is_due(None), "the first invocation of a sandbox");
-        assert!(queue.is_due(Some(Duration::from_secs(5))), "sparse traffic");
-        assert!(!queue.is_due(warm), "warm, one event");
+        assert_eq!(queue.due(None), Some(Due::Sparse), "the first invocation of a sandbox");
+        assert_eq!(
+            queue.due(Some(Duration::from_secs(5))),
+            Some(Due::Sparse),
+            "sparse traffic"
+        );
+        assert_eq!(queue.due(warm), None, "warm, one event");
         queue.push(entry(10), policy);
         queue.push(entry(10), policy);
-        assert!(queue.is_due(warm), "a full batch");
+        assert_eq!(queue.due(warm), Some(Due::Full), "a full batch");
         let old = Policy {
             max_batch_delay: Duration::ZERO,
             ..policy
         };
         let single = Queue::default();
         single.push(entry(10), old);
-        assert!(single.is_due(warm), "the oldest waited long enough");
+        assert_eq!(single.due(warm), Some(Due::Old), "the oldest waited long enough");
     }
 }

@@ -8,7 +8,7 @@
 //! and the invocation's deadline) and then completes: after the response, on billed time only when a
 //! send is due, and with no extension for Lambda to wait for on every invocation.
 
-use super::pipeline::{any_due, flush_blocking, Breaker};
+use super::pipeline::{due, flush_blocking, send_in_background, Breaker, Sending};
 use super::synchronous::invocation_deadline;
 use super::{extension, shutdown, worker};
 use crate::current;
@@ -140,10 +140,13 @@ where
     fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
         let deadline_ms = invocation.context.deadline;
         let captured = Arc::new(AtomicBool::new(false));
-        // The invocation's id and raw event, for what the handler's capture needs of them.
+        // The invocation's id and raw event, for what the handler's capture needs of them. The event is
+        // copied (its size, some 2 KB): sharing it would keep the runtime's whole read buffer alive
+        // while the event waits in the queue, and make the runtime allocate a fresh one for every
+        // invocation (page faults: 1.5 per invocation while the collector is down, 0.5 copied).
         let (request_id, raw_event) = (
             Arc::from(invocation.context.request_id.as_str()),
-            invocation.body.clone(),
+            bytes::Bytes::copy_from_slice(&invocation.body),
         );
         let inner = &mut self.inner;
         let posting = current::scope_invocation(request_id, raw_event, captured.clone(), || inner.call(invocation));
@@ -200,11 +203,20 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenD
                         *last = Some(Instant::now());
                         idle
                     };
-                    if !any_due(idle) {
+                    let Some(due) = due(idle) else {
+                        this.stage.set(Stage::Done);
+                        return Poll::Ready(result);
+                    };
+                    let budget_end = Instant::now() + delivery::flush_budget();
+                    if due == Sending::InTheBackground {
+                        // Warm traffic: the batch is built here, and the delivery thread waits for the
+                        // collector's answer while the next invocations run; the sandbox never sits
+                        // idle (and billed) for the round trip, and this thread stays on its CPU.
+                        send_in_background(idle, budget_end);
                         this.stage.set(Stage::Done);
                         return Poll::Ready(result);
                     }
-                    let budget_end = Instant::now() + delivery::flush_budget();
+                    // The sandbox may sit frozen for long after this: the answer is awaited.
                     let end = invocation_deadline(*this.deadline_ms).map_or(budget_end, |d| d.min(budget_end));
                     let sending = Box::pin(async move {
                         worker::run(move || flush_blocking(end, Breaker::Respect)).await;

@@ -101,6 +101,9 @@ pub(crate) struct Transport {
     shared: bool,
     /// Whether a first call already waited for the governance rules (`wait_for_governance`).
     pub(crate) waited_for_rules: std::sync::atomic::AtomicBool,
+    /// Sends handed to the delivery thread by the runtime's loop and not done yet (its answer awaited,
+    /// or waiting behind one): see `pipeline::send_in_background`.
+    pub(crate) background_sends: std::sync::atomic::AtomicUsize,
     /// The delivery settings, resolved once from the options that made this connection.
     settings: Settings,
     /// Compresses request bodies (its state kept between sends).
@@ -264,6 +267,7 @@ impl Transport {
             queue: Queue::default(),
             shared: false,
             waited_for_rules: Default::default(),
+            background_sends: Default::default(),
             settings: Settings::of(options),
             gzip: Gzip::default(),
         })
@@ -272,15 +276,22 @@ impl Transport {
     /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking; bounded by
     /// the request timeout, or by `within` if that is shorter.
     pub(crate) fn post_json(&self, path: &str, json: &[u8], within: Option<Duration>) -> Sent {
-        let body = match self.gzip.compress(json) {
-            Ok(body) => body,
-            Err(error) => {
-                return Sent::Failed {
-                    error: ureq::Error::Io(error),
-                    timed_out: false,
-                }
-            }
-        };
+        match self.compress(json) {
+            Ok(body) => self.post_gzipped(path, &body, within),
+            Err(error) => Sent::Failed {
+                error: ureq::Error::Io(error),
+                timed_out: false,
+            },
+        }
+    }
+
+    /// `json` gzipped, for [`Self::post_gzipped`].
+    pub(crate) fn compress(&self, json: &[u8]) -> std::io::Result<Vec<u8>> {
+        self.gzip.compress(json)
+    }
+
+    /// POSTs `body` (gzipped JSON) to `path`, as [`Self::post_json`] does.
+    pub(crate) fn post_gzipped(&self, path: &str, body: &[u8], within: Option<Duration>) -> Sent {
         let timeout = within.map_or(self.request_timeout, |within| within.min(self.request_timeout));
         let result = self
             .agent
@@ -291,7 +302,7 @@ impl Transport {
             .header("X-Moesif-Application-Id", &self.application_id)
             .header("Content-Type", "application/json")
             .header("Content-Encoding", "gzip")
-            .send(&body[..]);
+            .send(body);
         match result {
             Ok(response) if response.status().is_success() => Sent::Accepted {
                 config_etag: header_text(response.headers(), "x-moesif-config-etag").map(str::to_owned),
