@@ -6,7 +6,7 @@
 //! cargo run --release --example latency             # 3 rounds; per round 500 warm invocations, 10 sparse, …
 //! cargo run --release --example latency -- 2000     # 2000 warm invocations per configuration and round
 //! cargo run --release --example latency -- 500 --rounds 1 --sparse 20 --memory 1000 --sync-hang 20 --only warm,sparse
-//! cargo run --release --example latency -- 250 --rounds 6 --only plain,warm,down,hang   # the bar against plain
+//! cargo run --release --example latency -- 250 --rounds 12 --only plain,warm,down,hang  # the bar against plain
 //! HARNESS_DUMP_DIR=/tmp/harness cargo run --release --example latency   # + a CSV per configuration and round
 //! HARNESS_FUNCTION_WRAPPER="valgrind --tool=callgrind" cargo run --release --example latency -- 500 --rounds 1 --only plain
 //! ```

@@ -1,7 +1,9 @@
 //! The one pipeline both delivery modes use: take a batch from the queue, build each event (capture,
 //! hooks), sample it, shrink it under the collector's limit, send the batch, report the outcome.
 //!
-//! A flush sends batch after batch until the queue is empty or its deadline passes. It never sleeps to
+//! A flush sends batch after batch until the queue is empty or its deadline passes. Under warm traffic
+//! the runtime's loop instead builds one full batch and hands it to the delivery thread
+//! ([`send_in_background`]), so that it never waits for the collector's round trip. It never sleeps to
 //! retry: a failed send (network, timeout, 5xx, 429) opens the collector's [`Breaker`], puts the batch
 //! back and ends the flush, so an outage costs one bounded attempt per backoff period. A batch the
 //! collector refuses (a 4xx) is split in halves until the refused event is alone: it is dropped, the

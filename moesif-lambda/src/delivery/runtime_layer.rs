@@ -4,9 +4,11 @@
 //! asks for the next event only when that service's future completes. Lambda hands the response to the
 //! caller as soon as it is posted, and freezes the sandbox (ending billed time) only when the runtime
 //! asks for the next event. So this layer's future, once the response is posted, sends what is due
-//! (a full batch, an old event, sparse traffic, the sandbox's first invocation; within the flush budget
-//! and the invocation's deadline) and then completes: after the response, on billed time only when a
-//! send is due, and with no extension for Lambda to wait for on every invocation.
+//! and then completes: after the response, on billed time only when a send is due, and with no
+//! extension for Lambda to wait for on every invocation. At the sandbox's first invocation, after a
+//! pause or for an old event it waits for the collector's answer (within the flush budget and the
+//! invocation's deadline: the sandbox may sit frozen next); a full batch under warm traffic is built
+//! here and handed to the delivery thread, which waits for the answer while the next invocations run.
 
 use super::pipeline::{due, flush_blocking, send_in_background, Breaker, Sending};
 use super::synchronous::invocation_deadline;
