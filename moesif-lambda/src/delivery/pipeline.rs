@@ -249,21 +249,14 @@ impl Batch {
     /// Sends the events, then the actions, within `deadline`; puts back what could not go (an outage
     /// opens the breaker). Whether everything went (or was refused for good).
     fn send(self, deadline: Instant, report: &mut FlushReport) -> bool {
-        let Batch {
-            transport,
-            taken,
-            events,
-            actions,
-            debug,
-            body,
-        } = self;
+        let (transport, debug) = (&self.transport, self.debug);
         let send = |path, batch: &[Serialised], body, report: &mut FlushReport| {
-            send_range(&transport, path, batch, 0, batch.len(), body, deadline, debug, report).err()
+            send_range(transport, path, batch, 0, batch.len(), body, deadline, debug, report).err()
         };
-        let events_stop = send(EVENTS, &events, body, report);
+        let events_stop = send(EVENTS, &self.events, self.body, report);
         // The actions go once the events have; if the events could not, the actions wait with them.
         let actions_stop = match events_stop {
-            None => send(ACTIONS, &actions, None, report),
+            None => send(ACTIONS, &self.actions, None, report),
             Some(_) => Some(Stop::unsent_from(0)),
         };
         let stop = events_stop.or(actions_stop);
@@ -276,13 +269,13 @@ impl Batch {
             let wait = transport.breaker.record_failure(retry_after);
             tracing::debug!(?wait, "moesif: collector unavailable; sends paused");
         }
-        let events_from = events_stop.map_or(events.len(), |stop| stop.from);
-        let actions_from = actions_stop.map_or(actions.len(), |stop| stop.from);
-        let unsent: Vec<Entry> = unsent(events, events_from, Item::Ready)
-            .chain(unsent(actions, actions_from, Item::Action))
+        let events_from = events_stop.map_or(self.events.len(), |stop| stop.from);
+        let actions_from = actions_stop.map_or(self.actions.len(), |stop| stop.from);
+        let unsent: Vec<Entry> = unsent(self.events, events_from, Item::Ready)
+            .chain(unsent(self.actions, actions_from, Item::Action))
             .collect();
         report.requeued += unsent.len();
-        transport.queue.settle(taken - unsent.len());
+        transport.queue.settle(self.taken - unsent.len());
         transport.queue.put_back(unsent);
         stop.is_none()
     }
