@@ -114,6 +114,9 @@ pub(crate) fn due(idle: Option<Duration>) -> Option<Sending> {
 /// that never comes puts the batch back, as in any send; its events keep their `transaction_id`, by
 /// which the collector drops a copy it already has.
 pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
+    if !super::worker::available() {
+        return; // no delivery thread: everything stays queued, as with every other send
+    }
     let mut report = FlushReport::default();
     for transport in Transport::all() {
         let Some(due) = transport.queue.due(idle).filter(|_| transport.breaker.allows()) else {
@@ -124,7 +127,7 @@ pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
         }
         let built =
             (due == Due::Full && transport.config.fetched()).then(|| Batch::take(transport.clone(), true, &mut report));
-        transport.background_sends.fetch_add(1, Ordering::Relaxed);
+        let underway = Underway::start(&transport);
         super::worker::spawn(move || {
             let mut report = FlushReport::default();
             match built {
@@ -144,11 +147,8 @@ pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
                     flush_one(&transport, deadline, Breaker::Respect, extent, &mut report);
                 }
             }
-            let left = transport
-                .background_sends
-                .fetch_sub(1, Ordering::Relaxed)
-                .saturating_sub(1);
-            if left == 0
+            drop(underway);
+            if transport.background_sends.load(Ordering::Relaxed) == 0
                 && transport.queue.is_due_within(transport.policy().max_batch_delay)
                 && transport.breaker.allows()
             {
@@ -157,6 +157,23 @@ pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
                 flush_one(&transport, deadline, Breaker::Respect, Extent::OneBatch, &mut report);
             }
         });
+    }
+}
+
+/// A send handed to the delivery thread, counted in its collector's `background_sends` until dropped:
+/// when it is done, or when a bug in it panicked (the count never sticks).
+struct Underway(Arc<Transport>);
+
+impl Underway {
+    fn start(transport: &Arc<Transport>) -> Underway {
+        transport.background_sends.fetch_add(1, Ordering::Relaxed);
+        Underway(transport.clone())
+    }
+}
+
+impl Drop for Underway {
+    fn drop(&mut self) {
+        self.0.background_sends.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -600,6 +617,28 @@ mod tests {
             Some(json!({"small": true})),
             "metadata kept when bodies suffice"
         );
+    }
+
+    #[test]
+    fn a_send_under_way_is_counted_until_done_even_when_it_panics() {
+        let options = crate::Options::new()
+            .application_id("underway")
+            .base_uri("http://127.0.0.1:9");
+        let Ok(transport) = Transport::isolated(&options) else {
+            panic!("a transport");
+        };
+        let count = |t: &Transport| t.background_sends.load(Ordering::Relaxed);
+        let done = Underway::start(&transport);
+        let broken = Underway::start(&transport);
+        assert_eq!(count(&transport), 2);
+        assert_eq!(super::super::worker::run_blocking(move || drop(done)), Some(()));
+        assert_eq!(count(&transport), 1);
+        let job = move || {
+            let _underway = broken;
+            panic!("a bug in a send");
+        };
+        assert_eq!(super::super::worker::run_blocking(job), None, "the job panicked");
+        assert_eq!(count(&transport), 0, "the count does not stick");
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub(crate) async fn run<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'sta
     result.await.ok()
 }
 
+/// Whether the delivery thread runs (started now if it was not).
+pub(crate) fn available() -> bool {
+    worker().is_some()
+}
+
 /// Runs `job` on the delivery thread; nobody waits for it.
 pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) {
     if let Some(worker) = worker() {
