@@ -24,7 +24,11 @@ fn capture(c: &mut Criterion) {
                     &context,
                     Some(black_box(&case.response)),
                 );
-                serde_json::to_vec(&event).map(|bytes| bytes.len()).unwrap_or(0)
+                {
+                    // Sized as the pipeline sizes it (`serialised`).
+                    let mut out = Vec::with_capacity(2048);
+                    serde_json::to_writer(&mut out, &event).map(|()| out.len()).unwrap_or(0)
+                }
             })
         });
     }

@@ -1,5 +1,5 @@
 //! `benches/capture.rs` timed the way `benches/reference_python.py` times Moesif's Python middleware:
-//! the median of single calls (capture + `serde_json::to_vec`, default options, the same three
+//! the median of single calls (capture + serialisation as the pipeline does it, default options, the same three
 //! conformance cases, `Context::default()`), 3000 per event after 300 untimed ones.
 //!
 //! ```sh
@@ -48,7 +48,11 @@ fn main() -> Result<(), String> {
                 &context,
                 Some(black_box(&case.response)),
             );
-            serde_json::to_vec(&event).map(|bytes| bytes.len()).unwrap_or(0)
+            {
+                // Sized as the pipeline sizes it (`serialised`).
+                let mut out = Vec::with_capacity(2048);
+                serde_json::to_writer(&mut out, &event).map(|()| out.len()).unwrap_or(0)
+            }
         };
         let mut bytes = 0;
         for _ in 0..WARM_UP {

@@ -552,10 +552,18 @@ fn remaining(deadline: Instant) -> Option<Duration> {
     deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
 }
 
+/// An event's JSON, in a buffer sized for a typical event at once (growing from serde_json's 128 bytes
+/// took four reallocations per event).
+fn serialised(event: &EventModel) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(2048);
+    serde_json::to_writer(&mut bytes, event).ok()?;
+    Some(bytes)
+}
+
 /// The event's JSON, shrunk if it is over the collector's 1 MB limit: bodies first, then metadata,
 /// then headers. `None` (with a warning) if even that is too large.
 pub(crate) fn serialise_within_limit(mut event: EventModel) -> Option<(EventModel, Vec<u8>)> {
-    let mut bytes = serde_json::to_vec(&event).ok()?;
+    let mut bytes = serialised(&event)?;
     let steps: [fn(&mut EventModel, usize); 3] = [
         |event, size| {
             if event.request.body.is_some() {
@@ -582,7 +590,7 @@ pub(crate) fn serialise_within_limit(mut event: EventModel) -> Option<(EventMode
             return Some((event, bytes));
         }
         shrink(&mut event, bytes.len());
-        bytes = serde_json::to_vec(&event).ok()?;
+        bytes = serialised(&event)?;
     }
     if bytes.len() <= MAX_EVENT_BYTES {
         return Some((event, bytes));
