@@ -3,7 +3,7 @@
 //!
 //! A flush sends batch after batch until the queue is empty or its deadline passes. Under warm traffic
 //! the runtime's loop instead builds one full batch and hands it to the delivery thread
-//! ([`send_in_background`]), so that it never waits for the collector's round trip. It never sleeps to
+//! ([`DueSends::send_in_background`]), so that it never waits for the collector's round trip. It never sleeps to
 //! retry: a failed send (network, timeout, 5xx, 429) opens the collector's [`Breaker`], puts the batch
 //! back and ends the flush, so an outage costs one bounded attempt per backoff period. A batch the
 //! collector refuses (a 4xx) is split in halves until the refused event is alone: it is dropped, the
@@ -79,84 +79,99 @@ pub(crate) enum Sending {
     /// collector's answer (the sandbox may sit frozen for long after it).
     AwaitingTheAnswer,
     /// Full batches under warm traffic (or anything due while a send's answer is still awaited): the
-    /// loop does not wait for the collector (see [`send_in_background`]).
+    /// loop does not wait for the collector (see [`DueSends::send_in_background`]).
     InTheBackground,
 }
 
-/// Whether a send is due at the end of an invocation that came after `idle` (see [`Queue::due`]), and
-/// how: in the background only when that is so of every collector that is due. A collector whose
-/// breaker holds sends back is never due.
+/// The collectors with a send due at the end of an invocation, each with why it is due.
+pub(crate) struct DueSends(Vec<(Arc<Transport>, Due)>);
+
+/// What is due at the end of an invocation that came after `idle` (see [`Queue::due`]); `None` when
+/// nothing is. A collector whose breaker holds sends back is never due.
 ///
 /// [`Queue::due`]: super::queue::Queue::due
-pub(crate) fn due(idle: Option<Duration>) -> Option<Sending> {
-    Transport::all()
-        .iter()
+pub(crate) fn due(idle: Option<Duration>) -> Option<DueSends> {
+    let due: Vec<_> = Transport::all()
+        .into_iter()
         .filter(|transport| transport.breaker.allows())
         .filter_map(|transport| {
-            let unanswered = transport.background_sends.load(Ordering::Relaxed) > 0;
-            match transport.queue.due(idle)? {
-                // Never wait behind a send whose answer is awaited (a hanging collector holds it).
-                _ if unanswered => Some(Sending::InTheBackground),
-                Due::Full => Some(Sending::InTheBackground),
-                Due::Sparse | Due::Old => Some(Sending::AwaitingTheAnswer),
-            }
+            let why = transport.queue.due(idle)?;
+            Some((transport, why))
         })
-        .reduce(|first, next| first.min(next))
+        .collect();
+    (!due.is_empty()).then_some(DueSends(due))
 }
 
-/// Sends what is due without making the runtime's loop wait for the collector. A full batch is built,
-/// serialised and compressed here, on the loop after the response (work the sandbox does anyway,
-/// while its CPU is warm); the delivery thread sends it and waits for the answer while the next
-/// invocations run. Nothing is fetched first: the config in force samples, and a fetch the answer asks
-/// for follows the send (a collector whose config was never fetched, after a failed first send, has
-/// its batch built on the delivery thread, after the fetch). At most two such sends per collector: one
-/// awaiting its answer, one behind it; the last to finish sends what became due meanwhile. An answer
-/// that never comes puts the batch back, as in any send; its events keep their `transaction_id`, by
-/// which the collector drops a copy it already has.
-pub(crate) fn send_in_background(idle: Option<Duration>, deadline: Instant) {
-    if !super::worker::available() {
-        return; // no delivery thread: everything stays queued, as with every other send
+impl DueSends {
+    /// How they go: in the background only when that is so of every one of them.
+    pub(crate) fn sending(&self) -> Sending {
+        self.0
+            .iter()
+            .map(|(transport, why)| {
+                // Never wait behind a send whose answer is awaited (a hanging collector holds it).
+                let unanswered = transport.background_sends.load(Ordering::Relaxed) > 0;
+                match why {
+                    _ if unanswered => Sending::InTheBackground,
+                    Due::Full => Sending::InTheBackground,
+                    Due::Sparse | Due::Old => Sending::AwaitingTheAnswer,
+                }
+            })
+            .min()
+            .unwrap_or(Sending::InTheBackground)
     }
-    let mut report = FlushReport::default();
-    for transport in Transport::all() {
-        let Some(due) = transport.queue.due(idle).filter(|_| transport.breaker.allows()) else {
-            continue;
-        };
-        if transport.background_sends.load(Ordering::Relaxed) >= 2 {
-            continue; // it waits in the queue; the send that finishes last takes it
+
+    /// Sends them without making the runtime's loop wait for the collector. A full batch is built,
+    /// serialised and compressed here, on the loop after the response (work the sandbox does anyway,
+    /// while its CPU is warm); the delivery thread sends it and waits for the answer while the next
+    /// invocations run. Nothing is fetched first: the config in force samples, and a fetch the answer
+    /// asks for follows the send (a collector whose config was never fetched, after a failed first
+    /// send, has its batch built on the delivery thread, after the fetch). At most two such sends per
+    /// collector: one awaiting its answer, one behind it; the last to finish sends what became due
+    /// meanwhile. An answer that never comes puts the batch back, as in any send; its events keep their
+    /// `transaction_id`, by which the collector drops a copy it already has.
+    pub(crate) fn send_in_background(self, deadline: Instant) {
+        if !super::worker::available() {
+            return; // no delivery thread: everything stays queued, as with every other send
         }
-        let built =
-            (due == Due::Full && transport.config.fetched()).then(|| Batch::take(transport.clone(), true, &mut report));
-        let underway = Underway::start(&transport);
-        super::worker::spawn(move || {
-            let mut report = FlushReport::default();
-            match built {
-                Some(batch) => {
-                    if batch.send(deadline, &mut report) {
-                        if let Some(left) = remaining(deadline) {
-                            transport.refresh_config(left);
+        // What building skips (sampling, the skip hook) is not reported: nobody asked for this send.
+        let mut skipped = FlushReport::default();
+        for (transport, why) in self.0 {
+            if transport.background_sends.load(Ordering::Relaxed) >= 2 {
+                continue; // it waits in the queue; the send that finishes last takes it
+            }
+            let built = (why == Due::Full && transport.config.fetched())
+                .then(|| Batch::take(transport.clone(), true, &mut skipped));
+            let underway = Underway::start(&transport);
+            super::worker::spawn(move || {
+                let mut report = FlushReport::default();
+                match built {
+                    Some(batch) => {
+                        if batch.send(deadline, &mut report) {
+                            if let Some(left) = remaining(deadline) {
+                                transport.refresh_config(left);
+                            }
                         }
                     }
+                    None => {
+                        let extent = if why == Due::Full {
+                            Extent::OneBatch
+                        } else {
+                            Extent::UntilEmpty
+                        };
+                        flush_one(&transport, deadline, Breaker::Respect, extent, &mut report);
+                    }
                 }
-                None => {
-                    let extent = if due == Due::Full {
-                        Extent::OneBatch
-                    } else {
-                        Extent::UntilEmpty
-                    };
-                    flush_one(&transport, deadline, Breaker::Respect, extent, &mut report);
+                drop(underway);
+                if transport.background_sends.load(Ordering::Relaxed) == 0
+                    && transport.queue.is_due_within(transport.policy().max_batch_delay)
+                    && transport.breaker.allows()
+                {
+                    // A batch filled while the answer was awaited, and no invocation may come to send it.
+                    let deadline = Instant::now() + transport.policy().flush_budget;
+                    flush_one(&transport, deadline, Breaker::Respect, Extent::OneBatch, &mut report);
                 }
-            }
-            drop(underway);
-            if transport.background_sends.load(Ordering::Relaxed) == 0
-                && transport.queue.is_due_within(transport.policy().max_batch_delay)
-                && transport.breaker.allows()
-            {
-                // A batch filled while the answer was awaited, and no invocation may come to send it.
-                let deadline = Instant::now() + transport.policy().flush_budget;
-                flush_one(&transport, deadline, Breaker::Respect, Extent::OneBatch, &mut report);
-            }
-        });
+            });
+        }
     }
 }
 

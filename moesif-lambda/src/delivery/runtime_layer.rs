@@ -10,7 +10,7 @@
 //! invocation's deadline: the sandbox may sit frozen next); a full batch under warm traffic is built
 //! here and handed to the delivery thread, which waits for the answer while the next invocations run.
 
-use super::pipeline::{due, flush_blocking, send_in_background, Breaker, Sending};
+use super::pipeline::{due, flush_blocking, Breaker, Sending};
 use super::synchronous::invocation_deadline;
 use super::{extension, shutdown, worker};
 use crate::current;
@@ -210,11 +210,11 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenD
                         return Poll::Ready(result);
                     };
                     let budget_end = Instant::now() + delivery::flush_budget();
-                    if due == Sending::InTheBackground {
+                    if due.sending() == Sending::InTheBackground {
                         // Warm traffic: the batch is built here, and the delivery thread waits for the
                         // collector's answer while the next invocations run; the sandbox never sits
                         // idle (and billed) for the round trip, and this thread stays on its CPU.
-                        send_in_background(idle, budget_end);
+                        due.send_in_background(budget_end);
                         this.stage.set(Stage::Done);
                         return Poll::Ready(result);
                     }

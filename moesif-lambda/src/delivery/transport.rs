@@ -102,7 +102,7 @@ pub(crate) struct Transport {
     /// Whether a first call already waited for the governance rules (`wait_for_governance`).
     pub(crate) waited_for_rules: std::sync::atomic::AtomicBool,
     /// Sends handed to the delivery thread by the runtime's loop and not done yet (its answer awaited,
-    /// or waiting behind one): see `pipeline::send_in_background`.
+    /// or waiting behind one): see `pipeline::DueSends::send_in_background`.
     pub(crate) background_sends: std::sync::atomic::AtomicUsize,
     /// The delivery settings, resolved once from the options that made this connection.
     settings: Settings,
