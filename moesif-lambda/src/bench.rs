@@ -36,3 +36,8 @@ impl GovernanceBench {
         JsonEvent(event).decide(with).is_some()
     }
 }
+
+/// The length of `event`'s JSON, serialised as the pipeline serialises every event it sends.
+pub fn serialised_len(event: &crate::model::EventModel) -> usize {
+    crate::delivery::serialised(event).map_or(0, |bytes| bytes.len())
+}

@@ -29,6 +29,8 @@ mod worker;
 
 pub use governed::prefetch_governance;
 pub(crate) use governed::Governed;
+#[cfg(feature = "bench-internals")]
+pub(crate) use pipeline::serialised;
 pub use pipeline::FlushReport;
 #[cfg(feature = "http")]
 pub(crate) use run::run_runtime;

@@ -569,7 +569,7 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 
 /// An event's JSON, in a buffer sized for a typical event at once (growing from serde_json's 128 bytes
 /// took four reallocations per event).
-fn serialised(event: &EventModel) -> Option<Vec<u8>> {
+pub(crate) fn serialised(event: &EventModel) -> Option<Vec<u8>> {
     let mut bytes = Vec::with_capacity(2048);
     serde_json::to_writer(&mut bytes, event).ok()?;
     Some(bytes)
