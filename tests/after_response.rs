@@ -296,11 +296,6 @@ async fn what_is_due_while_an_answer_is_awaited_goes_without_another_invocation(
     );
 }
 
-/// POSTs the collector received.
-fn posts(collector: &Collector) -> usize {
-    collector.requests().iter().filter(|r| r.method == "POST").count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
     // Never sparse (a loaded test machine may pause between invocations): batching alone decides.
@@ -312,7 +307,7 @@ async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
     assert!(api.wait_until_idle(WAIT).await);
     // The default batch is 50: the sandbox's first invocation sends at once (the next may be far
     // away), then one POST per 50 events; the last events wait for the next batch, or shutdown.
-    let during = posts(&collector);
+    let during = collector.post_count();
     assert!(during <= 5, "{during} POSTs for 200 warm invocations");
     let report = client.flush(WAIT).await;
     runtime.abort();
@@ -322,7 +317,7 @@ async fn warm_traffic_is_sent_in_batches_and_most_invocations_send_nothing() {
     let mut expected: Vec<String> = (0..200).map(|n| format!("warm-{n}")).collect();
     expected.sort();
     assert_eq!(ids, expected, "each invocation's event arrived exactly once");
-    assert!(posts(&collector) <= 10, "at most one POST per 20 events");
+    assert!(collector.post_count() <= 10, "at most one POST per 20 events");
     assert!(collector
         .requests()
         .iter()
@@ -443,7 +438,7 @@ async fn an_event_waits_at_most_the_max_batch_delay() {
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
     assert_eq!(collector.event_request_ids(), ["delay-0", "delay-1", "delay-2"]);
-    assert_eq!(posts(&collector), 2, "the waiting event went with the next batch");
+    assert_eq!(collector.post_count(), 2, "the waiting event went with the next batch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,7 +475,7 @@ async fn server_errors_pause_sends_and_nothing_is_lost() {
     );
     // One attempt per flush: 500, 503, then a dropped connection retried at once (also dropped),
     // then the queue drained in one batch.
-    assert_eq!(posts(&collector), 5);
+    assert_eq!(collector.post_count(), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +499,7 @@ async fn a_hanging_collector_delays_neither_the_response_nor_the_next_invocation
         "the one flush that tried gives up at its budget"
     );
     assert_eq!(
-        posts(&collector),
+        collector.post_count(),
         1,
         "after the first send timed out, no invocation waited on the collector"
     );
@@ -532,7 +527,7 @@ async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
     }
     assert!(api.wait_until_idle(WAIT).await);
     assert_eq!(
-        posts(&collector),
+        collector.post_count(),
         1,
         "ten invocations, one attempt: the breaker held the others back"
     );
@@ -542,7 +537,7 @@ async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
     assert!(api.wait_until_idle(WAIT).await);
     assert_eq!(collector.wait_for_event_count(11, WAIT).await, 11, "nothing lost");
     runtime.abort();
-    assert_eq!(posts(&collector), 2, "the queue drained in one batch");
+    assert_eq!(collector.post_count(), 2, "the queue drained in one batch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -554,13 +549,13 @@ async fn retry_after_is_honoured() {
     tokio::time::sleep(Duration::from_millis(100)).await; // past the 20–40 ms backoff, not the Retry-After
     invoke(&api, http_event("/limited"), "limited-1").await;
     assert!(api.wait_until_idle(WAIT).await);
-    assert_eq!(posts(&collector), 1, "no send before the collector's Retry-After");
+    assert_eq!(collector.post_count(), 1, "no send before the collector's Retry-After");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     invoke(&api, http_event("/limited"), "limited-2").await;
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
     assert_eq!(collector.event_request_ids().len(), 3);
-    assert_eq!(posts(&collector), 2);
+    assert_eq!(collector.post_count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -586,7 +581,10 @@ async fn an_event_the_collector_refuses_does_not_take_the_batch_down() {
         ["iso-0", "iso-1", "iso-3", "iso-4", "iso-first"],
         "only the refused event is dropped"
     );
-    assert!(posts(&collector) <= 1 + 1 + 2 * 3, "halving finds it in a few POSTs");
+    assert!(
+        collector.post_count() <= 1 + 1 + 2 * 3,
+        "halving finds it in a few POSTs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -749,7 +747,7 @@ async fn a_client_error_is_not_retried() {
     collector.wait_for_event_count(1, WAIT).await;
     runtime.abort();
     assert_eq!(
-        posts(&collector),
+        collector.post_count(),
         2,
         "the 400 was not retried, nor sent again with the next flush"
     );

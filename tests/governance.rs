@@ -407,6 +407,16 @@ mod attribute {
         Ok(response)
     }
 
+    /// The Lambda environment of `api`, with `collector` and `app_id` for the attribute's options.
+    async fn env_for(api: &RuntimeApi, collector: &Collector, app_id: &str) -> LambdaEnv {
+        let url = collector.base_url();
+        let extra = [
+            ("MOESIF_APPLICATION_ID", Some(app_id)),
+            ("MOESIF_BASE_URI", Some(url.as_str())),
+        ];
+        LambdaEnv::acquire(api, &extra).await
+    }
+
     /// Runs `function` against a fresh emulator and a collector serving `rules`, invokes it with `event`;
     /// the caller's answer, the one event the collector got, and how many handler bodies ran meanwhile.
     macro_rules! one_call {
@@ -414,15 +424,7 @@ mod attribute {
             let collector = Collector::start().await;
             collector.set_rules($rules, "rules-1");
             let api = RuntimeApi::start().await;
-            let url = collector.base_url();
-            let env = LambdaEnv::acquire(
-                &api,
-                &[
-                    ("MOESIF_APPLICATION_ID", Some("governance-app")),
-                    ("MOESIF_BASE_URI", Some(&url)),
-                ],
-            )
-            .await;
+            let env = env_for(&api, &collector, "governance-app").await;
             let before = RAN.load(Ordering::SeqCst);
             spawn_function($function);
             let invocation = api.invoke($event).await.expect("the function answers");
@@ -480,15 +482,7 @@ mod attribute {
         let collector = Collector::start().await;
         collector.set_rules(block_all(), "rules-1");
         let api = RuntimeApi::start().await;
-        let url = collector.base_url();
-        let env = LambdaEnv::acquire(
-            &api,
-            &[
-                ("MOESIF_APPLICATION_ID", Some("governance-prefetch-app")),
-                ("MOESIF_BASE_URI", Some(&url)),
-            ],
-        )
-        .await;
+        let env = env_for(&api, &collector, "governance-prefetch-app").await;
         // Init: before the runtime asks for any event.
         moesif_lambda::prefetch_governance(&NO_WAIT);
         let requests = collector.wait_for_requests(2, Duration::from_secs(10)).await;

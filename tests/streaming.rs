@@ -267,8 +267,7 @@ async fn the_event_is_sent_only_once_the_stream_has_ended() {
         .expect("the stream got part-way in time")
         .expect("the stream signalled");
     assert_eq!(api.invocations_in_flight(), 1, "the response is still streaming");
-    let posts = |collector: &Collector| collector.requests().into_iter().filter(|r| r.method == "POST").count();
-    assert_eq!(posts(&collector), 0, "nothing is sent while the stream is open");
+    assert_eq!(collector.post_count(), 0, "nothing is sent while the stream is open");
 
     let _ = release.send(());
     let invocation = tokio::time::timeout(WAIT * 2, calling)

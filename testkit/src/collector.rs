@@ -170,11 +170,15 @@ impl Collector {
         self.event_count()
     }
 
+    /// How many POSTs arrived so far (events, actions, profiles), without copying them.
+    pub fn post_count(&self) -> usize {
+        count_posts(&self.shared.lock().requests)
+    }
+
     /// Waits until `n` POSTs arrived or `timeout` passed; returns how many there are.
     pub async fn wait_for_posts(&self, n: usize, timeout: Duration) -> usize {
-        let posts = |requests: &[Recorded]| requests.iter().filter(|r| r.method == "POST").count();
-        self.wait(timeout, |state| posts(&state.requests) >= n).await;
-        posts(&self.requests())
+        self.wait(timeout, |state| count_posts(&state.requests) >= n).await;
+        self.post_count()
     }
 
     /// Waits until an event of invocation `request_id` ([`event_request_id`]) arrived or `timeout`
@@ -233,6 +237,11 @@ impl Collector {
     pub fn set_required_app_id(&self, application_id: Option<&str>) {
         self.shared.lock().required_app_id = application_id.map(str::to_owned);
     }
+}
+
+/// How many of `requests` are POSTs.
+fn count_posts(requests: &[Recorded]) -> usize {
+    requests.iter().filter(|r| r.method == "POST").count()
 }
 
 /// The number of events [`events_of`] would return.
