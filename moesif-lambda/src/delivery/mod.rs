@@ -17,6 +17,7 @@ pub(crate) mod config;
 mod extension;
 mod governed;
 mod gzip;
+mod json;
 mod pipeline;
 pub(crate) mod queue;
 mod resolver;

@@ -12,6 +12,7 @@
 //! [`Breaker`]: super::breaker::Breaker
 
 use super::config::sample;
+use super::json;
 use super::queue::{Due, Entry, Item};
 use super::transport::{Sent, Transport};
 use crate::capture::body::omitted;
@@ -567,12 +568,10 @@ fn remaining(deadline: Instant) -> Option<Duration> {
     deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
 }
 
-/// An event's JSON, in a buffer sized for a typical event at once (growing from serde_json's 128 bytes
-/// took four reallocations per event).
+/// An event's JSON ([`json::to_vec`]), in a buffer sized for a typical event at once (growing from
+/// serde_json's 128 bytes took four reallocations per event).
 pub(crate) fn serialised(event: &EventModel) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(2048);
-    serde_json::to_writer(&mut bytes, event).ok()?;
-    Some(bytes)
+    json::to_vec(event, 2048).ok()
 }
 
 /// The event's JSON, shrunk if it is over the collector's 1 MB limit: bodies first, then metadata,
