@@ -56,21 +56,22 @@ fn needs_escape(word: u64) -> bool {
     (below(word, 0x20) | below(quote, 1) | below(backslash, 1)) & HIGHS != 0
 }
 
-/// Where the first byte of `bytes` that needs escaping is, if one does: eight bytes at a time, then
-/// the rest one by one.
-fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+/// Whether some byte of `bytes` needs escaping: eight bytes at a time, the last few padded with a
+/// letter.
+fn any_to_escape(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        if <[u8; 8]>::try_from(word).is_ok_and(|word| needs_escape(u64::from_ne_bytes(word))) {
-            break;
-        }
-        at += 8;
+    if words
+        .by_ref()
+        .any(|word| <[u8; 8]>::try_from(word).is_ok_and(|word| needs_escape(u64::from_ne_bytes(word))))
+    {
+        return true;
     }
-    let rest = bytes.get(at..)?;
-    rest.iter()
-        .position(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\')
-        .map(|i| at + i)
+    let mut last = [b'a'; 8];
+    let rest = words.remainder();
+    if let Some(tail) = last.get_mut(..rest.len()) {
+        tail.copy_from_slice(rest);
+    }
+    needs_escape(u64::from_ne_bytes(last))
 }
 
 /// How serde_json writes `byte` inside a string, if not as itself.
@@ -104,21 +105,19 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    match first_to_escape(bytes) {
-        None => out.extend_from_slice(bytes),
-        Some(first) => {
-            out.extend_from_slice(bytes.get(..first).unwrap_or_default());
-            let mut hex = [0; 6];
-            let mut run_start = first;
-            for (i, &byte) in bytes.iter().enumerate().skip(first) {
-                if let Some(escape) = escaped(byte, &mut hex) {
-                    out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
-                    out.extend_from_slice(escape);
-                    run_start = i + 1;
-                }
+    if !any_to_escape(bytes) {
+        out.extend_from_slice(bytes);
+    } else {
+        let mut hex = [0; 6];
+        let mut run_start = 0;
+        for (i, &byte) in bytes.iter().enumerate() {
+            if let Some(escape) = escaped(byte, &mut hex) {
+                out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
+                out.extend_from_slice(escape);
+                run_start = i + 1;
             }
-            out.extend_from_slice(bytes.get(run_start..).unwrap_or_default());
         }
+        out.extend_from_slice(bytes.get(run_start..).unwrap_or_default());
     }
     out.push(b'"');
 }
