@@ -9,7 +9,16 @@
 //! cargo run --release --example latency -- 250 --rounds 12 --only plain,warm,down,hang  # the bar against plain
 //! HARNESS_DUMP_DIR=/tmp/harness cargo run --release --example latency   # + a CSV per configuration and round
 //! HARNESS_FUNCTION_WRAPPER="valgrind --tool=callgrind" cargo run --release --example latency -- 500 --rounds 1 --only plain
+//! HARNESS_PIN=1 cargo run --release --example latency -- 250 --rounds 12 --only plain,paused,hang   # pinned
 //! ```
+//!
+//! `paused` is a control with no library at all: plain `lambda_runtime::run` whose first invocation
+//! takes 2 s, as the sandbox's first invocation waits its flush budget for a collector that hangs. On
+//! a 2-core machine such a pause alone leaves the rest of the run slower (+57 to +72 µs billed against
+//! plain in three runs), because of where the scheduler puts the two processes' threads afterwards.
+//! `HARNESS_PIN=1` pins the function process to a CPU of its own (the last this process may use) and
+//! this process to the others, as a sandbox has its vCPU while the Runtime API and the caller are
+//! elsewhere; pinned, the same control measured +3 to +24 µs (DEVELOPMENT.md).
 //!
 //! Each configuration gets a fresh emulator and collector in this process and a fresh **function
 //! process** (this binary with `--function KIND`: the handler under `lambda_runtime::run` or
@@ -48,14 +57,19 @@ enum Function {
     AfterResponse,
     /// `#[moesif_logger]` under plain `lambda_runtime::run`: events sent before each answer.
     Synchronous,
+    /// [`Function::Plain`] whose first invocation takes [`PAUSE`]: a control for what a pause of the
+    /// sandbox does to the invocations after it, with no library at all (a hanging collector makes
+    /// the sandbox's first invocation wait the flush budget, the same 2 s).
+    PlainPaused,
 }
 
 impl Function {
-    const ALL: [Function; 4] = [
+    const ALL: [Function; 5] = [
         Function::Plain,
         Function::Baseline,
         Function::AfterResponse,
         Function::Synchronous,
+        Function::PlainPaused,
     ];
 
     fn name(self) -> &'static str {
@@ -64,6 +78,7 @@ impl Function {
             Function::Baseline => "baseline",
             Function::AfterResponse => "after-response",
             Function::Synchronous => "synchronous",
+            Function::PlainPaused => "plain-paused",
         }
     }
 
@@ -134,10 +149,10 @@ const fn configuration(
 
 use CollectorKind::{Answers, Hangs, Refused, Unavailable};
 use Count::{Memory, Sparse, SyncHang, Warm};
-use Function::{AfterResponse, Baseline, Plain, Synchronous};
+use Function::{AfterResponse, Baseline, Plain, PlainPaused, Synchronous};
 
 #[rustfmt::skip]
-const CONFIGURATIONS: [Configuration; 12] = [
+const CONFIGURATIONS: [Configuration; 13] = [
     //            name               description                                                                  function       collector    count     gap  deadline body
     configuration("plain",           "no macro, `lambda_runtime::run`, no extension (reference)",                 Plain,         Answers,     Warm,     0,   3000,    0),
     configuration("baseline",        "**baseline**: no macro, `moesif_lambda::run` (nothing to send), warm",       Baseline,      Answers,     Warm,     0,   3000,    0),
@@ -151,7 +166,12 @@ const CONFIGURATIONS: [Configuration; 12] = [
     configuration("sync-hang",       "synchronous, collector hangs, deadline 1.5 s, 250 ms apart",                Synchronous,   Hangs,       SyncHang, 250, 1500,    0),
     configuration("baseline-memory", "baseline, 200 KB request bodies, warm",                                     Baseline,      Refused,     Memory,   0,   3000,    200_000),
     configuration("memory",          "(e) 200 KB request bodies, collector down, warm",                           AfterResponse, Refused,     Memory,   0,   3000,    200_000),
+    configuration("paused",          "control: no macro, `lambda_runtime::run`, its first invocation 2 s long",   PlainPaused,   Answers,     Warm,     0,   3000,    0),
 ];
+
+/// How long [`Function::PlainPaused`]'s first invocation takes: the default flush budget, what the
+/// sandbox's first invocation waits for a collector that never answers.
+const PAUSE: Duration = Duration::from_secs(2);
 
 /// The longest any one wait may take: for the function process to start, for the emulator to go idle,
 /// for the function's final report.
@@ -194,6 +214,12 @@ fn peak_rss_kib() -> u64 {
 /// The function process: runs the handler's loop until its stdin says `flush <ms>` (or closes), then
 /// flushes within that budget, prints `REPORT {json}` and exits.
 fn function_process(function: Function) -> Result<(), Error> {
+    if let Some(cpu) = std::env::var("HARNESS_FUNCTION_CPU")
+        .ok()
+        .and_then(|cpu| cpu.parse().ok())
+    {
+        cpus::pin_to(&[cpu]);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let _loop = match function {
@@ -201,6 +227,20 @@ fn function_process(function: Function) -> Result<(), Error> {
             Baseline => tokio::spawn(moesif_lambda::run(service_fn(plain))),
             AfterResponse => tokio::spawn(moesif_lambda::run(service_fn(logged))),
             Synchronous => tokio::spawn(lambda_runtime::run(service_fn(logged))),
+            PlainPaused => {
+                let first = std::sync::atomic::AtomicBool::new(true);
+                tokio::spawn(lambda_runtime::run(service_fn(move |event| {
+                    let pause = first.swap(false, std::sync::atomic::Ordering::Relaxed);
+                    async move {
+                        if pause {
+                            // `HARNESS_PAUSE_MS=0`: no pause, the control is then plain against plain.
+                            let pause = std::env::var("HARNESS_PAUSE_MS").ok().and_then(|ms| ms.parse().ok());
+                            tokio::time::sleep(pause.map_or(PAUSE, Duration::from_millis)).await;
+                        }
+                        plain(event).await
+                    }
+                })))
+            }
         };
         let (lines, mut commands) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
@@ -269,7 +309,13 @@ struct FunctionProcess {
 }
 
 impl FunctionProcess {
-    fn start(function: Function, api: &RuntimeApi, collector_url: &str) -> Result<FunctionProcess, String> {
+    /// `cpu`: the one CPU the function runs on, if pinned.
+    fn start(
+        function: Function,
+        api: &RuntimeApi,
+        collector_url: &str,
+        cpu: Option<usize>,
+    ) -> Result<FunctionProcess, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         // `HARNESS_FUNCTION_WRAPPER="valgrind --tool=callgrind"` runs the function under a profiler.
         let wrapper = std::env::var("HARNESS_FUNCTION_WRAPPER").unwrap_or_default();
@@ -281,6 +327,9 @@ impl FunctionProcess {
             }
             None => Command::new(exe),
         };
+        if let Some(cpu) = cpu {
+            command.env("HARNESS_FUNCTION_CPU", cpu.to_string());
+        }
         let mut child = command
             .args(["--function", function.name()])
             .env_remove("AWS_LAMBDA_MAX_CONCURRENCY")
@@ -415,7 +464,12 @@ impl Measured {
 }
 
 /// One round of one configuration: fresh emulator, collector and function process.
-async fn measure(configuration: &Configuration, count: usize, round: usize) -> Result<Measured, String> {
+async fn measure(
+    configuration: &Configuration,
+    count: usize,
+    round: usize,
+    function_cpu: Option<usize>,
+) -> Result<Measured, String> {
     let api = RuntimeApi::start().await;
     let collector = Collector::start().await;
     let delay = ms(std::env::var("HARNESS_COLLECTOR_DELAY_MS")
@@ -431,7 +485,7 @@ async fn measure(configuration: &Configuration, count: usize, round: usize) -> R
         Refused => Collector::closed_port_url(),
         _ => collector.base_url(),
     };
-    let mut function = FunctionProcess::start(configuration.function, &api, &url)?;
+    let mut function = FunctionProcess::start(configuration.function, &api, &url, function_cpu)?;
     let event = event(configuration.body_bytes).map_err(|e| e.to_string())?;
     let options = InvokeOptions {
         deadline: configuration.deadline,
@@ -786,6 +840,16 @@ fn main() -> Result<(), Error> {
          invocations, {} sparse, {} memory, {} synchronous hanging; {cores} cores",
         counts.rounds, counts.warm, counts.sparse, counts.memory, counts.sync_hang
     );
+    // `HARNESS_PIN=1`: the function on a CPU of its own, as a sandbox has its vCPU; this process
+    // (emulator, collector, the caller's clock) on the others.
+    let function_cpu = match std::env::var("HARNESS_PIN").as_deref() {
+        Ok("1") => cpus::split(),
+        _ => None,
+    };
+    match function_cpu {
+        Some(cpu) => println!("the function pinned to CPU {cpu}, the harness to the other CPUs"),
+        None => println!("not pinned: the function and the harness share the CPUs (HARNESS_PIN=1 to pin)"),
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let started = Instant::now();
@@ -793,7 +857,12 @@ fn main() -> Result<(), Error> {
     for round in 0..counts.rounds {
         for (configuration, total) in selected.iter().zip(measured.iter_mut()) {
             let Ok(sum) = total else { continue };
-            match runtime.block_on(measure(configuration, counts.of(configuration.count), round)) {
+            match runtime.block_on(measure(
+                configuration,
+                counts.of(configuration.count),
+                round,
+                function_cpu,
+            )) {
                 Ok(one) => sum.merge(one),
                 Err(why) => *total = Err(why),
             }
@@ -812,4 +881,53 @@ fn main() -> Result<(), Error> {
     // The emulators' and collectors' tasks (a hanging collector's connections) are not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
+}
+
+/// CPU affinity (Linux; elsewhere nothing is pinned).
+mod cpus {
+    /// Pins this process (the calling thread, and every thread it starts from now on) to `cpus`.
+    #[cfg(target_os = "linux")]
+    pub fn pin_to(cpus: &[usize]) -> bool {
+        // SAFETY: `set` is a plain bit set, zeroed and filled by libc's own helpers, and
+        // `sched_setaffinity` only reads it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for &cpu in cpus {
+                libc::CPU_SET(cpu, &mut set);
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn pin_to(_cpus: &[usize]) -> bool {
+        false
+    }
+
+    /// The CPUs this process may run on.
+    #[cfg(target_os = "linux")]
+    fn allowed() -> Vec<usize> {
+        // SAFETY: as in `pin_to`; `sched_getaffinity` writes into `set`.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return Vec::new();
+            }
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .collect()
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn allowed() -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// With two CPUs or more: pins this process to all but the last, and gives the last to the function.
+    pub fn split() -> Option<usize> {
+        let mut cpus = allowed();
+        let function = cpus.pop()?;
+        (!cpus.is_empty() && pin_to(&cpus)).then_some(function)
+    }
 }

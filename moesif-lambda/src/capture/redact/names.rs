@@ -253,6 +253,41 @@ mod tests {
         assert_eq!(pattern_match("tokens"), PatternMatch::Token);
     }
 
+    /// What [`has_stem`] decides, the slow way.
+    fn holds_a_stem(name: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        let stems = [
+            "auth", "tok", "secret", "pass", "pwd", "cookie", "sess", "cred", "sig", "srf", "jwt", "bearer", "key",
+        ];
+        stems.iter().any(|stem| lower.contains(stem))
+    }
+
+    #[test]
+    fn the_stem_prefilter_agrees_with_looking_for_every_stem() {
+        // Every name of up to four letters over the stems' letters (and a separator), in both cases.
+        let letters = b"aeuthoksrcpwdjbyi-";
+        let (mut level, mut names) = (vec![String::new()], Vec::new());
+        for _ in 0..4 {
+            level = level
+                .iter()
+                .flat_map(|name| letters.iter().map(move |&l| format!("{name}{}", char::from(l))))
+                .collect();
+            names.extend(level.iter().cloned());
+        }
+        let stems = ["secret", "cookie", "bearer", "sess", "cred", "auth", "pass"];
+        for stem in stems {
+            for filler in ["", "x", "x-", "ab", "upgrade-insecure-", "Set-"] {
+                names.push(format!("{filler}{stem}"));
+                names.push(format!("{filler}{}x", &stem[..stem.len() - 1]));
+                names.push(format!("{stem}{filler}"));
+            }
+        }
+        assert!(names.len() > 100_000);
+        for name in names.iter().flat_map(|n| [n.clone(), n.to_uppercase()]) {
+            assert_eq!(has_stem(&name), holds_a_stem(&name), "{name:?}");
+        }
+    }
+
     #[test]
     fn every_credential_word_and_pair_has_a_stem() {
         for word in [
