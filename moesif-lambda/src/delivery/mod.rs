@@ -27,6 +27,7 @@ mod shutdown;
 mod synchronous;
 pub(crate) mod transport;
 mod worker;
+mod written;
 
 pub use governed::prefetch_governance;
 pub(crate) use governed::Governed;

@@ -56,29 +56,66 @@ pub(crate) enum Breaker {
 /// `deadline` passes; a collector that fails keeps its events queued (its breaker opens) and the
 /// others are still sent.
 pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport {
+    flush_all(deadline, breaker, &mut None)
+}
+
+/// [`flush_blocking`], telling `release` as soon as the last request it has to send is written: from
+/// then on only the collector's answer is left, which the runtime's loop need not wait for. The
+/// sandbox may be frozen before the answer comes; the request has left, and if its answer is lost
+/// (the connection closed meanwhile), its events are put back and resent with their
+/// `transaction_id`, by which the collector drops a copy it already has. While that answer is
+/// awaited, the send counts as one under way in the background (see [`DueSends::sending`]).
+/// `release` is dropped untold when nothing is left to send that way (nothing queued, the collector
+/// unreachable, the config fetch failed).
+pub(crate) fn flush_releasing(deadline: Instant, breaker: Breaker, release: Release) -> FlushReport {
+    flush_all(deadline, breaker, &mut Some(release))
+}
+
+fn flush_all(deadline: Instant, breaker: Breaker, release: &mut Option<Release>) -> FlushReport {
     let mut report = FlushReport::default();
-    for transport in Transport::all() {
+    let transports = Transport::all();
+    // The collectors go one after the other: the release waits for the last that has events.
+    let last = transports.iter().rposition(|transport| transport.queue.len() > 0);
+    for (i, transport) in transports.iter().enumerate() {
         if remaining(deadline).is_none() {
             break;
         }
-        flush_one(&transport, deadline, breaker, Extent::UntilEmpty, &mut report);
+        let mut release = release.take_if(|_| Some(i) == last);
+        flush_one(
+            transport,
+            deadline,
+            breaker,
+            Extent::UntilEmpty,
+            &mut release,
+            &mut report,
+        );
     }
     report
 }
 
+/// Told once a flush's last request has been written ([`flush_releasing`]).
+pub(crate) struct Release(pub(crate) tokio::sync::oneshot::Sender<()>);
+
 /// Sends what one connection has queued, within `deadline` (a [`crate::Client`]'s flush).
 pub(crate) fn flush_transport(transport: &Arc<Transport>, deadline: Instant) -> FlushReport {
     let mut report = FlushReport::default();
-    flush_one(transport, deadline, Breaker::Ignore, Extent::UntilEmpty, &mut report);
+    flush_one(
+        transport,
+        deadline,
+        Breaker::Ignore,
+        Extent::UntilEmpty,
+        &mut None,
+        &mut report,
+    );
     report
 }
 
 /// How the end of an invocation sends what is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Sending {
-    /// The sandbox's first invocation, sparse traffic or an old event: the send waits for the
-    /// collector's answer (the sandbox may sit frozen for long after it).
-    AwaitingTheAnswer,
+    /// The sandbox's first invocation, sparse traffic or an old event: the loop waits until the send's
+    /// request is written (the sandbox may sit frozen for long after it; see [`flush_releasing`]).
+    UntilWritten,
     /// Full batches under warm traffic (or anything due while a send's answer is still awaited): the
     /// loop does not wait for the collector (see [`DueSends::send_in_background`]).
     InTheBackground,
@@ -114,7 +151,7 @@ impl DueSends {
                 match why {
                     _ if unanswered => Sending::InTheBackground,
                     Due::Full => Sending::InTheBackground,
-                    Due::Sparse | Due::Old => Sending::AwaitingTheAnswer,
+                    Due::Sparse | Due::Old => Sending::UntilWritten,
                 }
             })
             .min()
@@ -159,7 +196,7 @@ impl DueSends {
                         } else {
                             Extent::UntilEmpty
                         };
-                        flush_one(&transport, deadline, Breaker::Respect, extent, &mut report);
+                        flush_one(&transport, deadline, Breaker::Respect, extent, &mut None, &mut report);
                     }
                 }
                 drop(underway);
@@ -169,7 +206,14 @@ impl DueSends {
                 {
                     // A batch filled while the answer was awaited, and no invocation may come to send it.
                     let deadline = Instant::now() + transport.policy().flush_budget;
-                    flush_one(&transport, deadline, Breaker::Respect, Extent::OneBatch, &mut report);
+                    flush_one(
+                        &transport,
+                        deadline,
+                        Breaker::Respect,
+                        Extent::OneBatch,
+                        &mut None,
+                        &mut report,
+                    );
                 }
             });
         }
@@ -219,6 +263,7 @@ fn flush_one(
     deadline: Instant,
     breaker: Breaker,
     extent: Extent,
+    release: &mut Option<Release>,
     report: &mut FlushReport,
 ) {
     let queue = &transport.queue;
@@ -238,7 +283,18 @@ fn flush_one(
             transport.breaker.record_failure(None);
             return;
         }
-        if !Batch::take(transport.clone(), false, report).send(deadline, report) {
+        let batch = Batch::take(transport.clone(), false, report);
+        let sent = match release.take_if(|_| batch.is_the_last()) {
+            Some(Release(release)) => {
+                let _underway = Underway::start(transport);
+                let release = Box::new(move || {
+                    let _ = release.send(());
+                });
+                transport.when_written(release, || batch.send(deadline, report))
+            }
+            None => batch.send(deadline, report),
+        };
+        if !sent {
             return;
         }
         sent_any = true;
@@ -260,6 +316,11 @@ struct Batch {
 }
 
 impl Batch {
+    /// Whether nothing of its collector's queue is left to send after this batch's one request.
+    fn is_the_last(&self) -> bool {
+        self.actions.is_empty() && self.transport.queue.len() == 0
+    }
+
     /// Takes the next batch of `transport`'s queue and builds it; `compress` makes its request body now.
     fn take(transport: Arc<Transport>, compress: bool, report: &mut FlushReport) -> Batch {
         let entries = transport.queue.take_batch(MAX_BATCH_EVENTS, MAX_BATCH_BYTES);

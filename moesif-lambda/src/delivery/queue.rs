@@ -41,12 +41,12 @@ pub(crate) trait BuildLater: Send + std::fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Due {
     /// The sandbox's first invocation, or one after a pause: the sandbox may now sit frozen for long,
-    /// so the send waits for the collector's answer.
+    /// so the runtime's loop waits until the send has been written.
     Sparse,
     /// A batch filled up under warm traffic: the next invocation is likely right behind, so the
     /// runtime's loop goes on once the batch is on its way, and the answer is awaited in the background.
     Full,
-    /// The oldest event waited the max batch delay (slow traffic): waits for the answer, as `Sparse`.
+    /// The oldest event waited the max batch delay (slow traffic): waits for the write, as `Sparse`.
     Old,
 }
 

@@ -6,11 +6,12 @@
 //! asks for the next event. So this layer's future, once the response is posted, sends what is due
 //! and then completes: after the response, on billed time only when a send is due, and with no
 //! extension for Lambda to wait for on every invocation. At the sandbox's first invocation, after a
-//! pause or for an old event it waits for the collector's answer (within the flush budget and the
-//! invocation's deadline: the sandbox may sit frozen next); a full batch under warm traffic is built
-//! here and handed to the delivery thread, which waits for the answer while the next invocations run.
+//! pause or for an old event it waits until the send's request is written (within the flush budget
+//! and the invocation's deadline: the sandbox may sit frozen next), not for the collector's answer; a
+//! full batch under warm traffic is built here and handed to the delivery thread. Either way the
+//! delivery thread waits for the answer while the sandbox goes on.
 
-use super::pipeline::{due, flush_blocking, Breaker, Sending};
+use super::pipeline::{due, flush_releasing, Breaker, Release, Sending};
 use super::synchronous::invocation_deadline;
 use super::{extension, shutdown, worker};
 use crate::current;
@@ -218,10 +219,16 @@ impl<F: Future<Output = Result<(), lambda_runtime::Error>>> Future for SendWhenD
                         this.stage.set(Stage::Done);
                         return Poll::Ready(result);
                     }
-                    // The sandbox may sit frozen for long after this: the answer is awaited.
+                    // The sandbox may sit frozen for long after this: the loop goes on once the send has
+                    // left (written to the collector's connection), not when its answer comes.
                     let end = invocation_deadline(*this.deadline_ms).map_or(budget_end, |d| d.min(budget_end));
+                    let (release, released) = tokio::sync::oneshot::channel();
+                    worker::spawn(move || {
+                        flush_releasing(end, Breaker::Respect, Release(release));
+                    });
                     let sending = Box::pin(async move {
-                        worker::run(move || flush_blocking(end, Breaker::Respect)).await;
+                        // Told when written, or dropped untold when the flush ended without a send.
+                        let _ = tokio::time::timeout_at(end.into(), released).await;
                     });
                     this.stage.set(Stage::Sending {
                         sending,

@@ -5,13 +5,14 @@ use super::config::{digest, AppConfig, ConfigCache};
 use super::gzip::Gzip;
 use super::queue::{Policy, Queue};
 use super::resolver::CachingResolver;
+use super::written::{Watching, Written};
 use crate::error::Error;
 use crate::governance::Rules;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use ureq::unversioned::transport::DefaultConnector;
+use ureq::unversioned::transport::{Connector as _, DefaultConnector};
 use ureq::Agent;
 
 /// The collector used when neither [`Options::base_uri`] nor `MOESIF_BASE_URI` says otherwise.
@@ -108,6 +109,8 @@ pub(crate) struct Transport {
     settings: Settings,
     /// Compresses request bodies (its state kept between sends).
     gzip: Gzip,
+    /// Who is told when a request of this connection has been written.
+    written: Arc<Written>,
 }
 
 /// What a connection takes from its options, once: the queue's bounds and when to send, the timeouts
@@ -252,8 +255,14 @@ impl Transport {
             return Err(Error::InvalidBaseUri(base_uri));
         }
         let addresses = CachingResolver::default();
+        let written = Arc::new(Written::default());
         Ok(Transport {
-            agent: agent(options.connect_timeout, options.request_timeout, addresses.clone()),
+            agent: agent(
+                options.connect_timeout,
+                options.request_timeout,
+                addresses.clone(),
+                written.clone(),
+            ),
             addresses,
             base_uri,
             application_id,
@@ -270,7 +279,14 @@ impl Transport {
             background_sends: Default::default(),
             settings: Settings::of(options),
             gzip: Gzip::default(),
+            written,
         })
+    }
+
+    /// Runs `send` (requests to this collector from this thread), calling `then` once the first of
+    /// them has been written, before its answer is read.
+    pub(crate) fn when_written<R>(&self, then: Box<dyn FnOnce() + Send>, send: impl FnOnce() -> R) -> R {
+        self.written.calling(then, send)
     }
 
     /// POSTs `json` (already serialised) gzipped to `path` (e.g. `/v1/events`). Blocking; bounded by
@@ -454,14 +470,19 @@ fn retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-fn agent(connect_timeout: Duration, request_timeout: Duration, addresses: CachingResolver) -> Agent {
+fn agent(
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    addresses: CachingResolver,
+    written: Arc<Written>,
+) -> Agent {
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(connect_timeout))
         .timeout_global(Some(request_timeout))
         .user_agent(USER_AGENT)
         .build();
-    Agent::with_parts(config, DefaultConnector::default(), addresses)
+    Agent::with_parts(config, DefaultConnector::default().chain(Watching(written)), addresses)
 }
 
 fn is_http_url(uri: &str) -> bool {
