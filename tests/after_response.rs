@@ -328,6 +328,8 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         invoke(&api, http_event("/sparse"), &format!("sparse-{n}")).await;
         assert!(api.wait_until_idle(WAIT).await);
+        // The loop went on once the request was written; the collector answers right after.
+        collector.wait_for_event_count(n + 1, WAIT).await;
         assert_eq!(
             collector.event_request_ids().len(),
             n + 1,
@@ -351,6 +353,7 @@ async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     }
     assert_eq!(api.extensions_waiting(), ["moesif-lambda-flush"]);
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(1, WAIT).await;
     let requests: Vec<(String, String)> = collector.requests().into_iter().map(|r| (r.method, r.path)).collect();
     let expected = [
         ("GET", "/v1/config"),
@@ -369,6 +372,7 @@ async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     invoke(&api, http_event("/first"), "first-2").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(2, WAIT).await;
     runtime.abort();
     assert_eq!(collector.event_request_ids(), ["first-1", "first-2"]);
     assert_eq!(collector.requests().len(), 4, "no second config or rules fetch");
@@ -427,10 +431,12 @@ async fn an_event_waits_at_most_the_max_batch_delay() {
     assert!(api.wait_until_idle(WAIT).await);
     invoke(&api, http_event("/d"), "delay-1").await; // warm, one event: waits
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(1, WAIT).await;
     assert_eq!(collector.event_request_ids(), ["delay-0"]);
     tokio::time::sleep(Duration::from_millis(200)).await; // past the 150 ms max delay
     invoke(&api, http_event("/d"), "delay-2").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(3, WAIT).await;
     runtime.abort();
     assert_eq!(collector.event_request_ids(), ["delay-0", "delay-1", "delay-2"]);
     assert_eq!(collector.post_count(), 2, "the waiting event went with the next batch");
@@ -564,6 +570,7 @@ async fn retry_after_is_honoured() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     invoke(&api, http_event("/limited"), "limited-2").await;
     assert!(api.wait_until_idle(WAIT).await);
+    collector.wait_for_event_count(3, WAIT).await;
     runtime.abort();
     assert_eq!(collector.event_request_ids().len(), 3);
     assert_eq!(collector.post_count(), 2);
@@ -801,7 +808,7 @@ async fn a_six_megabyte_request_and_answer_are_logged_with_the_body_marker() {
     );
     assert!(api.wait_until_idle(WAIT).await);
     runtime.abort();
-    let events = collector.events();
+    let events = collector.wait_for_events(1, WAIT).await;
     assert_eq!(events.len(), 1, "the event is not dropped as too large for the queue");
     let event = &events[0];
     for half in ["request", "response"] {
@@ -868,6 +875,7 @@ async fn governance_off_never_fetches_the_rules() {
             Some(json!(200))
         );
     }
+    collector.wait_for_event_count(2, WAIT).await;
     runtime.abort();
     assert_eq!(collector.event_request_ids().len(), 2);
     assert!(collector.requests().iter().all(|r| r.path != "/v1/rules"));

@@ -56,7 +56,9 @@ async fn a_client_owns_its_queue_and_flushes_it_on_demand() {
         );
         assert!(api.wait_until_idle(WAIT).await);
     }
-    // The sandbox's first event went at once; the other two wait in the client's queue.
+    // The sandbox's first event went at once (the loop went on once it was written); the other two
+    // wait in the client's queue.
+    collector.wait_for_event_count(1, WAIT).await;
     assert_eq!(collector.event_request_ids(), ["client-0"]);
     assert_eq!(client.queued(), 2);
 

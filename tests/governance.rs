@@ -281,8 +281,15 @@ async fn each_condition_path_company_rules_bad_rules_and_a_bad_rules_body_keeps_
         (json!(403), Some("route".into())),
         "the last good rules"
     );
-    let fetches = collector.requests().iter().filter(|r| r.path == "/v1/rules").count();
-    assert_eq!(fetches, 2, "fetched at the start, and once for the new tag");
+    // The refetch follows the answer that named the new tag, on the delivery thread.
+    let fetches = || collector.requests().iter().filter(|r| r.path == "/v1/rules").count();
+    for _ in 0..200 {
+        if fetches() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fetches(), 2, "fetched at the start, and once for the new tag");
 }
 
 // ---------------------------------------------------------------------------------------------------
