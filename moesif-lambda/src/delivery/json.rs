@@ -127,19 +127,28 @@ struct Writer<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
     /// A number, as serde_json writes it.
     fn number<N: Serialize>(self, number: N) -> Result<(), Unsupported> {
         Ok(serde_json::to_writer(self.out, &number)?)
     }
 
-    /// `{"variant":` before a variant's content.
-    fn open_variant(&mut self, variant: &str) {
+    /// `{"variant":` and `open`: the variant's content follows, `close` ends it.
+    fn variant(self, variant: &str, open: &[u8], close: &'static [u8]) -> Compound<'a> {
         self.out.push(b'{');
         write_str(self.out, variant);
         self.out.push(b':');
+        self.out.extend_from_slice(open);
+        Compound {
+            out: self.out,
+            first: true,
+            close,
+        }
     }
 }
+
+/// What opening an array or object gives.
+type Compounded<'a> = Result<Compound<'a>, Unsupported>;
 
 /// An array or object being written; `close` ends it (`]`, `}`, and one more `}` for a variant's).
 struct Compound<'a> {
@@ -200,6 +209,15 @@ impl<'a> Compound<'a> {
     }
 }
 
+/// Numbers, written by serde_json.
+macro_rules! numbers {
+    ($($method:ident: $type:ty),*) => {$(
+        fn $method(self, v: $type) -> Result<(), Unsupported> {
+            self.number(v)
+        }
+    )*};
+}
+
 impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = Unsupported;
@@ -215,42 +233,20 @@ impl<'a> ser::Serializer for Writer<'a> {
         self.out.extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Unsupported> {
-        self.number(v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Unsupported> {
-        self.number(v)
-    }
+    numbers!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+        serialize_f32: f32,
+        serialize_f64: f64
+    );
     fn serialize_char(self, v: char) -> Result<(), Unsupported> {
         write_str(self.out, v.encode_utf8(&mut [0; 4]));
         Ok(())
@@ -295,16 +291,15 @@ impl<'a> ser::Serializer for Writer<'a> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        mut self,
-        _name: &'static str,
-        _index: u32,
+        self,
+        _: &'static str,
+        _: u32,
         variant: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
-        self.open_variant(variant);
-        value.serialize(Writer { out: &mut *self.out })?;
-        self.out.push(b'}');
-        Ok(())
+        let content = self.variant(variant, b"", b"}");
+        value.serialize(Writer { out: &mut *content.out })?;
+        content.close()
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
         Ok(Compound::open(self.out, b'[', b"]"))
@@ -315,15 +310,8 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Compound<'a>, Unsupported> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_variant(
-        mut self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, Unsupported> {
-        self.open_variant(variant);
-        Ok(Compound::open(self.out, b'[', b"]}"))
+    fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Compounded<'a> {
+        Ok(self.variant(variant, b"[", b"]}"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, Unsupported> {
         Ok(Compound::open(self.out, b'{', b"}"))
@@ -331,60 +319,35 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Compound<'a>, Unsupported> {
         self.serialize_map(None)
     }
-    fn serialize_struct_variant(
-        mut self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-        _len: usize,
-    ) -> Result<Compound<'a>, Unsupported> {
-        self.open_variant(variant);
-        Ok(Compound::open(self.out, b'{', b"}}"))
+    fn serialize_struct_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Compounded<'a> {
+        Ok(self.variant(variant, b"{", b"}}"))
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
+/// The compound traits but the map's: each element a value (`element`), or a field's name and its value
+/// (`field`).
+macro_rules! compound {
+    ($($kind:ident::$method:ident($($key:ident: $key_type:ty,)?) => $write:ident;)*) => {$(
+        impl ser::$kind for Compound<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $method<T: Serialize + ?Sized>(&mut self, $($key: $key_type,)? value: &T) -> Result<(), Unsupported> {
+                self.$write($($key,)? value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
+compound! {
+    SerializeSeq::serialize_element() => element;
+    SerializeTuple::serialize_element() => element;
+    SerializeTupleStruct::serialize_field() => element;
+    SerializeTupleVariant::serialize_field() => element;
+    SerializeStruct::serialize_field(key: &'static str,) => field;
+    SerializeStructVariant::serialize_field(key: &'static str,) => field;
 }
 
 impl ser::SerializeMap for Compound<'_> {
@@ -395,28 +358,6 @@ impl ser::SerializeMap for Compound<'_> {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
         value.serialize(Writer { out: self.out })
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Unsupported> {
-        self.field(key, value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.close()
-    }
-}
-
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Unsupported> {
-        self.field(key, value)
     }
     fn end(self) -> Result<(), Unsupported> {
         self.close()
