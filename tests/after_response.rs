@@ -738,9 +738,9 @@ async fn a_new_rules_tag_triggers_a_refetch_and_the_new_rules_apply() {
     invoke(&api, http_event("/x"), "tag-3").await;
     assert!(api.wait_until_idle(WAIT).await);
     assert_eq!(
-        rules_fetches(&collector),
+        collector.wait_for_requests_to("/v1/rules", 2, WAIT).await,
         2,
-        "refetched by the send that saw the new tag"
+        "refetched by the send that saw the new tag (once its answer came, on the delivery thread)"
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let (a, b) = (

@@ -282,14 +282,13 @@ async fn each_condition_path_company_rules_bad_rules_and_a_bad_rules_body_keeps_
         "the last good rules"
     );
     // The refetch follows the answer that named the new tag, on the delivery thread.
-    let fetches = || collector.requests().iter().filter(|r| r.path == "/v1/rules").count();
-    for _ in 0..200 {
-        if fetches() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(fetches(), 2, "fetched at the start, and once for the new tag");
+    assert_eq!(
+        collector
+            .wait_for_requests_to("/v1/rules", 2, Duration::from_secs(10))
+            .await,
+        2,
+        "fetched at the start, and once for the new tag"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------

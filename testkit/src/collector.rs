@@ -195,6 +195,14 @@ impl Collector {
         of(self.events())
     }
 
+    /// Waits until `n` requests to `path` (e.g. `/v1/rules`) arrived or `timeout` passed; returns how
+    /// many there are.
+    pub async fn wait_for_requests_to(&self, path: &str, n: usize, timeout: Duration) -> usize {
+        let count = |requests: &[Recorded]| requests.iter().filter(|r| r.path == path).count();
+        self.wait(timeout, |state| count(&state.requests) >= n).await;
+        count(&self.shared.lock().requests)
+    }
+
     async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
         self.shared.wait_for(timeout, |state| done(state).then_some(())).await;
     }

@@ -467,6 +467,15 @@ impl Stop {
     }
 }
 
+/// How much longer than its timeout a send must have taken to have been frozen rather than slow.
+const FROZEN_SLACK: Duration = Duration::from_secs(1);
+
+/// Whether `sent` timed out only because the process was stopped while it waited (Lambda froze the
+/// sandbox once the runtime asked for its next event): it took far longer than its `timeout`.
+fn frozen_during(sent: &Sent, started: Instant, timeout: Duration) -> bool {
+    matches!(sent, Sent::Failed { timed_out: true, .. }) && started.elapsed() > timeout + FROZEN_SLACK
+}
+
 /// Sends `batch[from..to]` (`body`: its request body, compressed ahead), splitting it when it is over
 /// the batch size or the collector refuses it, until a refused event is alone (dropped). Stops at the
 /// first outage or when the budget is spent.
@@ -501,6 +510,7 @@ fn send_range(
     let Some(left) = remaining(deadline) else {
         return Err(Stop::unsent_from(from));
     };
+    let started = Instant::now();
     let (mut sent, body) = match body {
         Ok(body) => (transport.post_gzipped(path, &body, Some(left)), Some(body)),
         Err(error) => (
@@ -511,6 +521,12 @@ fn send_range(
             None,
         ),
     };
+    if frozen_during(&sent, started, left.min(transport.request_timeout())) {
+        // The timeout says nothing of the collector, which may have answered meanwhile: no outage, no
+        // warning; the events go again with the next send, with their transaction ids.
+        tracing::debug!("moesif: the sandbox was frozen while a send awaited its answer; its events go again");
+        return Err(Stop::unsent_from(from));
+    }
     if let (Some(body), Sent::Failed { timed_out: false, .. }, Some(left)) = (&body, &sent, remaining(deadline)) {
         // Once, at once: a keep-alive connection the collector closed while the sandbox was frozen.
         sent = transport.post_gzipped(path, body, Some(left));
