@@ -284,20 +284,25 @@ fn flush_one(
             return;
         }
         let batch = Batch::take(transport.clone(), false, report);
-        let sent = match release.take_if(|_| batch.is_the_last()) {
-            Some(Release(release)) => {
-                let _underway = Underway::start(transport);
-                let release = Box::new(move || {
-                    let _ = release.send(());
-                });
-                transport.when_written(release, || batch.send(deadline, report))
+        let Some(Release(release)) = release.take_if(|_| batch.is_the_last()) else {
+            if !batch.send(deadline, report) {
+                return;
             }
-            None => batch.send(deadline, report),
+            sent_any = true;
+            continue;
         };
-        if !sent {
-            return;
+        let _underway = Underway::start(transport);
+        let release = Box::new(move || {
+            let _ = release.send(());
+        });
+        // What is queued once the loop has gone on waits for a send of its own (when due), as it
+        // would have if the loop had waited for this one.
+        if transport.when_written(release, || batch.send(deadline, report)) {
+            if let Some(left) = remaining(deadline) {
+                transport.refresh_config(left);
+            }
         }
-        sent_any = true;
+        return;
     }
 }
 
