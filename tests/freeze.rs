@@ -6,10 +6,8 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
-use moesif_lambda_testkit::{Behaviour, Collector, InvokeOptions, RuntimeApi};
+use moesif_lambda_testkit::{child_mode, Behaviour, Collector, FunctionChild, InvokeOptions, RuntimeApi};
 use serde_json::{json, Value};
-use std::io::Read as _;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CHILD_FLAG: &str = "MOESIF_FREEZE_TEST_CHILD";
@@ -31,33 +29,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 #[ignore = "runs only as the child process of the test below"]
 fn freeze_child() {
-    if std::env::var(CHILD_FLAG).is_err() {
+    if !child_mode(CHILD_FLAG) {
         return;
     }
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(std::io::stdout)
-        .with_env_filter("moesif_lambda=info")
-        .init();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let _ = runtime.block_on(moesif_lambda::run(service_fn(handler)));
-}
-
-fn start_child(api: &RuntimeApi, collector: &Collector) -> Child {
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args(["freeze_child", "--exact", "--ignored", "--nocapture"])
-        .envs(api.lambda_env())
-        .env(CHILD_FLAG, "1")
-        .env("MOESIF_APPLICATION_ID", "freeze-app")
-        .env("MOESIF_BASE_URI", collector.base_url())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the child")
-}
-
-fn signal(child: &Child, name: &str) {
-    let sent = Command::new("kill").args([name, &child.id().to_string()]).status();
-    assert!(sent.is_ok_and(|s| s.success()), "{name} sent");
 }
 
 async fn invoke(api: &RuntimeApi, id: &str) {
@@ -87,25 +63,27 @@ async fn a_send_frozen_before_its_answer_delivers_its_event_and_keeps_the_collec
     let collector = Collector::start().await;
     // The answer comes while the sandbox is frozen.
     collector.set_default_behaviour(Some(Behaviour::Delay(Duration::from_millis(100))));
-    let mut child = start_child(&api, &collector);
+    let url = collector.base_url();
+    let child = FunctionChild::start(
+        "freeze_child",
+        CHILD_FLAG,
+        &api,
+        &[("MOESIF_APPLICATION_ID", "freeze-app"), ("MOESIF_BASE_URI", &url)],
+    );
 
     invoke(&api, "freeze-0").await;
     // Frozen as soon as the runtime asked for its next event, for longer than the request timeout.
-    signal(&child, "-STOP");
+    child.signal("STOP");
     tokio::time::sleep(FREEZE).await;
-    signal(&child, "-CONT");
+    child.signal("CONT");
     // The next invocation, after a pause: sent at once.
     invoke(&api, "freeze-1").await;
     let deadline = Instant::now() + WAIT;
     while transactions_of(&collector, "freeze-1").is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut log = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut log);
-    }
+    child.signal("TERM");
+    let (_, log) = child.wait(WAIT).await;
 
     let first = transactions_of(&collector, "freeze-0");
     assert!(!first.is_empty(), "the frozen send's event arrived");

@@ -7,12 +7,11 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
-use moesif_lambda_testkit::{Behaviour, Collector, InvokeOptions, RuntimeApi};
+use moesif_lambda_testkit::{child_mode, Behaviour, Collector, FunctionChild, InvokeOptions, RuntimeApi};
 use serde_json::{json, Value};
-use std::io::Read as _;
 use std::os::unix::process::ExitStatusExt as _;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
 
 const CHILD_FLAG: &str = "MOESIF_SHUTDOWN_TEST_CHILD";
 /// Where the child's shutdown hook writes that it ran; without it the child installs no hook.
@@ -33,14 +32,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[test]
 #[ignore = "runs only as the child process of the tests below"]
 fn shutdown_child() {
-    if std::env::var(CHILD_FLAG).is_err() {
+    if !child_mode(CHILD_FLAG) {
         return;
     }
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(std::io::stdout)
-        .with_env_filter("moesif_lambda=info")
-        .init();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let marker = std::env::var(MARKER_FLAG).ok();
     let _ = runtime.block_on(async move {
@@ -59,21 +53,20 @@ fn shutdown_child() {
 
 /// Starts the function in a child process (its log on a pipe); with a `marker`, with a graceful-shutdown
 /// hook that writes it when it ran.
-fn start_child(api: &RuntimeApi, collector: &Collector, marker: Option<&std::path::Path>) -> Child {
-    let mut command = Command::new(std::env::current_exe().expect("test binary"));
-    if let Some(marker) = marker {
+fn start_child(api: &RuntimeApi, collector: &Collector, marker: Option<&std::path::Path>) -> FunctionChild {
+    let url = collector.base_url();
+    let mut envs = vec![
+        ("MOESIF_APPLICATION_ID", "shutdown-app"),
+        ("MOESIF_BASE_URI", url.as_str()),
+    ];
+    let marker = marker.map(|marker| {
         let _ = std::fs::remove_file(marker);
-        command.env(MARKER_FLAG, marker);
+        marker.to_string_lossy().into_owned()
+    });
+    if let Some(marker) = &marker {
+        envs.push((MARKER_FLAG, marker));
     }
-    command
-        .args(["shutdown_child", "--exact", "--ignored", "--nocapture"])
-        .envs(api.lambda_env())
-        .env(CHILD_FLAG, "1")
-        .env("MOESIF_APPLICATION_ID", "shutdown-app")
-        .env("MOESIF_BASE_URI", collector.base_url())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the child")
+    FunctionChild::start("shutdown_child", CHILD_FLAG, api, &envs)
 }
 
 /// Two invocations, each answered as the handler answers.
@@ -96,25 +89,9 @@ async fn invoke_twice(api: &RuntimeApi) {
 }
 
 /// Sends SIGTERM and waits (at most 10 s) for the child to end; its exit status and its log.
-async fn terminate(mut child: Child) -> (Option<ExitStatus>, String) {
-    let terminated = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(terminated.is_ok_and(|s| s.success()), "SIGTERM sent");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            _ if Instant::now() > deadline => break None,
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
-    if status.is_none() {
-        let _ = child.kill();
-    }
-    let mut log = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut log);
-    }
-    (status, log)
+async fn terminate(child: FunctionChild) -> (Option<ExitStatus>, String) {
+    child.signal("TERM");
+    child.wait(Duration::from_secs(10)).await
 }
 
 /// The shutdown accounting lines of a child's log.

@@ -4,6 +4,7 @@
 //! ([`Collector`]), a loopback upstream API for outgoing-call tests ([`Upstream`]), the lock that lets tests share the Lambda environment variables ([`LambdaEnv`]), and
 //! the conformance cases ([`conformance`]). Everything binds 127.0.0.1 and stops when dropped.
 
+mod child;
 mod collector;
 pub mod conformance;
 pub mod encode;
@@ -13,6 +14,7 @@ mod serve;
 mod upstream;
 mod watched;
 
+pub use child::{child_mode, FunctionChild};
 pub use collector::{event_for, event_request_id, Behaviour, Collector, Recorded};
 pub use env::LambdaEnv;
 pub use runtime_api::{

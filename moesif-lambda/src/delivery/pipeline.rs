@@ -60,7 +60,8 @@ pub(crate) fn flush_blocking(deadline: Instant, breaker: Breaker) -> FlushReport
 }
 
 /// [`flush_blocking`], telling `release` as soon as the last request it has to send is written: from
-/// then on only the collector's answer is left, which the runtime's loop need not wait for. The
+/// then on only the collector's answer is left, which the runtime's loop need not wait for, and what
+/// is queued after that waits for a send of its own (when due). The
 /// sandbox may be frozen before the answer comes; the request has left, and if its answer is lost
 /// (the connection closed meanwhile), its events are put back and resent with their
 /// `transaction_id`, by which the collector drops a copy it already has. While that answer is
