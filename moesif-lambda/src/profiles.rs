@@ -222,7 +222,7 @@ pub(crate) fn post_via<P: Profile>(transport: &Transport, profiles: &[P], batch:
         Sent::Accepted { .. } => Ok(()),
         Sent::Status { status: 401, .. } => Err(Error::Unauthorized),
         Sent::Status { status, .. } => Err(Error::Status(status)),
-        Sent::Failed { error, .. } => Err(Error::network(error)),
+        Sent::Failed { error, .. } | Sent::Frozen { error } => Err(Error::network(error)),
     }
 }
 

@@ -263,12 +263,14 @@ fn flush_one(
     transport: &Arc<Transport>,
     deadline: Instant,
     breaker: Breaker,
-    extent: Extent,
+    mut extent: Extent,
     release: &mut Option<Release>,
     report: &mut FlushReport,
 ) {
     let queue = &transport.queue;
     let mut sent_any = false;
+    // A send whose answer is awaited after the release: counted as under way until the flush ends.
+    let mut _underway = None;
     while let Some(left) = remaining(deadline) {
         if (queue.len() == 0 || extent == Extent::OneBatch) && sent_any {
             // An answer of this flush may have named new rules or a new config: fetched now, so that
@@ -285,25 +287,23 @@ fn flush_one(
             return;
         }
         let batch = Batch::take(transport.clone(), false, report);
-        let Some(Release(release)) = release.take_if(|_| batch.is_the_last()) else {
-            if !batch.send(deadline, report) {
-                return;
+        let sent = match release.take_if(|_| batch.is_the_last()) {
+            None => batch.send(deadline, report),
+            Some(Release(release)) => {
+                // What is queued once the loop has gone on waits for a send of its own (when due), as
+                // it would have if the loop had waited for this one.
+                extent = Extent::OneBatch;
+                _underway = Some(Underway::start(transport));
+                let release = Box::new(move || {
+                    let _ = release.send(());
+                });
+                transport.when_written(release, || batch.send(deadline, report))
             }
-            sent_any = true;
-            continue;
         };
-        let _underway = Underway::start(transport);
-        let release = Box::new(move || {
-            let _ = release.send(());
-        });
-        // What is queued once the loop has gone on waits for a send of its own (when due), as it
-        // would have if the loop had waited for this one.
-        if transport.when_written(release, || batch.send(deadline, report)) {
-            if let Some(left) = remaining(deadline) {
-                transport.refresh_config(left);
-            }
+        if !sent {
+            return;
         }
-        return;
+        sent_any = true;
     }
 }
 
@@ -473,15 +473,6 @@ impl Stop {
     }
 }
 
-/// How much longer than its timeout a send must have taken to have been frozen rather than slow.
-const FROZEN_SLACK: Duration = Duration::from_secs(1);
-
-/// Whether `sent` timed out only because the process was stopped while it waited (Lambda froze the
-/// sandbox once the runtime asked for its next event): it took far longer than its `timeout`.
-fn frozen_during(sent: &Sent, started: Instant, timeout: Duration) -> bool {
-    matches!(sent, Sent::Failed { timed_out: true, .. }) && started.elapsed() > timeout + FROZEN_SLACK
-}
-
 /// Sends `batch[from..to]` (`body`: its request body, compressed ahead), splitting it when it is over
 /// the batch size or the collector refuses it, until a refused event is alone (dropped). Stops at the
 /// first outage or when the budget is spent.
@@ -516,7 +507,6 @@ fn send_range(
     let Some(left) = remaining(deadline) else {
         return Err(Stop::unsent_from(from));
     };
-    let started = Instant::now();
     let (mut sent, body) = match body {
         Ok(body) => (transport.post_gzipped(path, &body, Some(left)), Some(body)),
         Err(error) => (
@@ -527,12 +517,6 @@ fn send_range(
             None,
         ),
     };
-    if frozen_during(&sent, started, left.min(transport.request_timeout())) {
-        // The timeout says nothing of the collector, which may have answered meanwhile: no outage, no
-        // warning; the events go again with the next send, with their transaction ids.
-        tracing::debug!("moesif: the sandbox was frozen while a send awaited its answer; its events go again");
-        return Err(Stop::unsent_from(from));
-    }
     if let (Some(body), Sent::Failed { timed_out: false, .. }, Some(left)) = (&body, &sent, remaining(deadline)) {
         // Once, at once: a keep-alive connection the collector closed while the sandbox was frozen.
         sent = transport.post_gzipped(path, body, Some(left));
@@ -574,6 +558,8 @@ fn send_range(
             outage: true,
             retry_after: None,
         }),
+        // No outage: the events go again with the next send, with their transaction ids.
+        Sent::Frozen { .. } => Err(Stop::unsent_from(from)),
     }
 }
 
@@ -623,6 +609,9 @@ fn report_outcome(sent: &Sent, transport: &Transport, count: usize, debug: bool)
             )
         }),
         Sent::Status { .. } => {}
+        Sent::Frozen { .. } => {
+            tracing::debug!("moesif: the sandbox was frozen while a send awaited its answer; its events go again")
+        }
         Sent::Failed { error, .. } => warn_once("collector-unreachable", || {
             tracing::warn!(
                 base_uri = transport.base_uri(),

@@ -11,7 +11,7 @@ use crate::governance::Rules;
 use crate::hooks::warn_once;
 use crate::options::Options;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::unversioned::transport::{Connector as _, DefaultConnector};
 use ureq::Agent;
 
@@ -34,7 +34,14 @@ pub(crate) enum Sent {
     /// vtable brings the error's `Debug` into the binary), so a function that logs events only pays
     /// for its `Display`.
     Failed { error: ureq::Error, timed_out: bool },
+    /// No answer because this process was stopped while it waited (Lambda froze the sandbox once the
+    /// runtime asked for its next event): it timed out over [`FROZEN_SLACK`] past its timeout. It says
+    /// nothing of the collector, which may have answered meanwhile.
+    Frozen { error: ureq::Error },
 }
+
+/// How much longer than its timeout a request must have taken to have been frozen rather than slow.
+const FROZEN_SLACK: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Sent {
     /// The error of `Failed` by its message: the derived `Debug` of `ureq::Error` (and of everything it
@@ -56,6 +63,10 @@ impl std::fmt::Debug for Sent {
                 .field("error", &format_args!("{error}"))
                 .field("timed_out", timed_out)
                 .finish(),
+            Sent::Frozen { error } => f
+                .debug_struct("Frozen")
+                .field("error", &format_args!("{error}"))
+                .finish(),
         }
     }
 }
@@ -68,6 +79,7 @@ impl Sent {
             Sent::Accepted { .. } => false,
             Sent::Status { status, .. } => *status == 429 || *status >= 500,
             Sent::Failed { .. } => true,
+            Sent::Frozen { .. } => false,
         }
     }
 }
@@ -309,6 +321,7 @@ impl Transport {
     /// POSTs `body` (gzipped JSON) to `path`, as [`Self::post_json`] does.
     pub(crate) fn post_gzipped(&self, path: &str, body: &[u8], within: Option<Duration>) -> Sent {
         let timeout = within.map_or(self.request_timeout, |within| within.min(self.request_timeout));
+        let started = Instant::now();
         let result = self
             .agent
             .post(format!("{}{path}", self.base_uri))
@@ -329,12 +342,13 @@ impl Transport {
                 retry_after: header_text(response.headers(), "retry-after").and_then(retry_after),
             },
             Err(error) => {
+                let timed_out = matches!(error, ureq::Error::Timeout(_));
+                if timed_out && started.elapsed() > timeout + FROZEN_SLACK {
+                    return Sent::Frozen { error };
+                }
                 // The collector may have moved: its addresses are looked up again on the next send.
                 self.addresses.forget();
-                Sent::Failed {
-                    timed_out: matches!(error, ureq::Error::Timeout(_)),
-                    error,
-                }
+                Sent::Failed { timed_out, error }
             }
         }
     }
@@ -548,6 +562,10 @@ mod tests {
         assert!(Sent::Failed {
             error: ureq::Error::ConnectionFailed,
             timed_out: true
+        }
+        .is_outage());
+        assert!(!Sent::Frozen {
+            error: ureq::Error::ConnectionFailed
         }
         .is_outage());
     }
