@@ -31,6 +31,7 @@ mod options;
 mod outgoing;
 mod process;
 pub mod profiles;
+mod sync;
 mod time;
 
 #[doc(hidden)]

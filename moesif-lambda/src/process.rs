@@ -57,12 +57,12 @@ pub(crate) struct Process {
 impl Process {
     /// The in-flight request ids.
     pub(crate) fn in_flight(&self) -> MutexGuard<'_, Vec<Arc<str>>> {
-        self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.in_flight)
     }
 
     /// The keys of the warnings written.
     pub(crate) fn warned(&self) -> MutexGuard<'_, Vec<&'static str>> {
-        self.warned.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.warned)
     }
 }
 

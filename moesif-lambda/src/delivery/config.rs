@@ -258,7 +258,7 @@ pub(crate) fn digest(body: &[u8]) -> u64 {
 
 impl<T> ConfigCache<T> {
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheState<T>> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// The config in force (`None`: none fetched yet).

@@ -140,7 +140,7 @@ pub(crate) struct Queue {
 
 impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.inner)
     }
 
     /// Appends `entry` unless that would pass the policy's bounds; then it is dropped and counted.

@@ -43,7 +43,7 @@ struct Cached {
 
 impl<R> CachingResolver<R> {
     fn cached(&self) -> MutexGuard<'_, Option<Cached>> {
-        self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.cached)
     }
 
     /// Drops the kept addresses: the next request looks them up again.

@@ -17,6 +17,7 @@ use super::{extension, shutdown, worker};
 use crate::current;
 use crate::delivery;
 use crate::hooks::warn_once;
+use crate::sync::lock;
 use lambda_runtime::{LambdaInvocation, Service};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -257,8 +258,4 @@ fn warn_if_nothing_logged(captured: &AtomicBool) {
             )
         });
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -472,7 +472,7 @@ fn not_fetched(path: &str, why: &dyn std::fmt::Display) {
 /// (the registry; the rest of the process-wide state is in [`crate::process`]).
 fn registry() -> std::sync::MutexGuard<'static, Vec<Arc<Transport>>> {
     static TRANSPORTS: Mutex<Vec<Arc<Transport>>> = Mutex::new(Vec::new());
-    TRANSPORTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::sync::lock(&TRANSPORTS)
 }
 
 fn header_text<'a>(headers: &'a ureq::http::HeaderMap, name: &str) -> Option<&'a str> {

@@ -38,7 +38,7 @@ fn worker() -> Option<&'static Worker> {
 }
 
 fn submit(worker: &Worker, job: Job) -> bool {
-    let jobs = worker.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let jobs = crate::sync::lock(&worker.jobs);
     jobs.send(job).is_ok()
 }
 

@@ -3,7 +3,7 @@
 //! the socket and only the answer is left. The runtime's loop waits for that, not for the answer,
 //! when the sandbox may freeze right after ([`super::pipeline::flush_releasing`]).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
@@ -25,7 +25,7 @@ impl Written {
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Callback>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::sync::lock(&self.0)
     }
 
     /// A request of this thread was written.
