@@ -8,7 +8,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use moesif_lambda::{moesif_logger, Options};
 use moesif_lambda_testkit::{child_mode, Behaviour, Collector, FunctionChild, InvokeOptions, RuntimeApi};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHILD_FLAG: &str = "MOESIF_FREEZE_TEST_CHILD";
 const WAIT: Duration = Duration::from_secs(10);
@@ -47,12 +47,10 @@ async fn invoke(api: &RuntimeApi, id: &str) {
     assert!(api.wait_until_idle(WAIT).await);
 }
 
-/// The `transaction_id` of every copy of `id`'s event the collector accepted.
-fn transactions_of(collector: &Collector, id: &str) -> Vec<String> {
-    collector
-        .events()
+/// The `transaction_id` of each of `events`.
+fn transactions(events: &[Value]) -> Vec<String> {
+    events
         .iter()
-        .filter(|event| moesif_lambda_testkit::event_request_id(event) == Some(id))
         .map(|event| event["transaction_id"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
@@ -78,21 +76,18 @@ async fn a_send_frozen_before_its_answer_delivers_its_event_and_keeps_the_collec
     child.signal("CONT");
     // The next invocation, after a pause: sent at once.
     invoke(&api, "freeze-1").await;
-    let deadline = Instant::now() + WAIT;
-    while transactions_of(&collector, "freeze-1").is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    collector.wait_for_events_of("freeze-1", WAIT).await;
     child.signal("TERM");
     let (_, log) = child.wait(WAIT).await;
 
-    let first = transactions_of(&collector, "freeze-0");
+    let first = transactions(&collector.wait_for_events_of("freeze-0", WAIT).await);
     assert!(!first.is_empty(), "the frozen send's event arrived");
     assert!(
         first.iter().all(|id| *id == first[0]),
         "a copy sent again has the same transaction_id (the collector keeps one): {first:?}"
     );
     assert_eq!(
-        transactions_of(&collector, "freeze-1").len(),
+        collector.wait_for_events_of("freeze-1", WAIT).await.len(),
         1,
         "the next event went after the thaw"
     );

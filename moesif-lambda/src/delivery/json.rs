@@ -49,7 +49,8 @@ impl From<serde_json::Error> for Unsupported {
 fn needs_escape(word: u64) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte's high bit is set where it is below 0x20 (the others' high bits are cleared by `!`).
+    // `below(v, n)`: a byte's high bit is set where that byte of `v` is below `n` (exact for any byte
+    // being so; bytes of 0x80 and up are cleared by `!v`).
     let below = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v;
     let quote = word ^ (ONES * u64::from(b'"'));
     let backslash = word ^ (ONES * u64::from(b'\\'));
