@@ -3,6 +3,7 @@
 #
 #   benches/size.sh                 # sizes, then the cold start (12 runs each)
 #   benches/size.sh --runs 40       # more cold-start runs
+#   benches/size.sh --collector-delay-ms 20  # the stand-in collector answers 20 ms late (round trips show)
 #   benches/size.sh --no-cold-start # sizes only
 #   benches/size.sh --bloat         # also `cargo bloat --crates` of the logged function (needs cargo-bloat)
 #   benches/size.sh --check         # exit 1 when the logged function is more than 3 MiB over the bare one
@@ -21,12 +22,14 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 budget=$((3 * 1024 * 1024))
 
 runs=12
+collector_delay=0
 cold_start=1
 bloat=0
 check=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
+        --collector-delay-ms) collector_delay="$2"; shift 2 ;;
         --no-cold-start) cold_start=0; shift ;;
         --bloat) bloat=1; shift ;;
         --check) check=1; shift ;;
@@ -68,7 +71,7 @@ if [ "$cold_start" = 1 ]; then
     echo "== cargo build --release -p cold_start" >&2
     cargo build --quiet --release --manifest-path "$workspace/Cargo.toml" -p cold_start
     echo
-    "$CARGO_TARGET_DIR/release/cold_start" --runs "$runs" "$out/minimal_bare" "$out/minimal_moesif"
+    "$CARGO_TARGET_DIR/release/cold_start" --runs "$runs" --collector-delay-ms "$collector_delay" "$out/minimal_bare" "$out/minimal_moesif"
 fi
 
 if [ "$check" = 1 ] && [ "$over" = 1 ]; then

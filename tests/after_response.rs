@@ -340,10 +340,11 @@ async fn sparse_traffic_is_sent_right_after_each_response() {
 }
 
 /// The sandbox's first invocation sends right after its response, over one connection: the server
-/// config (its sampling applies to that first batch already) and the governance rules, then the
-/// events. A later send reuses it.
+/// config (its sampling applies to that first batch already), then the events; the governance rules
+/// come after the events (sending does not need them), so the loop waits for one round trip less. A
+/// later send reuses the connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
+async fn the_first_send_is_the_config_then_the_events_then_the_rules_on_one_connection() {
     let (api, collector, _env, runtime) = start(2000, keep).await;
     invoke(&api, http_event("/first"), "first-1").await;
     // The shutdown extension asked for its next event (on Lambda, init is not over until it has).
@@ -353,20 +354,21 @@ async fn the_first_send_is_the_config_then_the_events_on_one_connection() {
     }
     assert_eq!(api.extensions_waiting(), ["moesif-lambda-flush"]);
     assert!(api.wait_until_idle(WAIT).await);
-    collector.wait_for_event_count(1, WAIT).await;
+    // The loop went on once the events were written; the rules follow their answer.
+    assert_eq!(collector.wait_for_requests_to("/v1/rules", 1, WAIT).await, 1);
     let requests: Vec<(String, String)> = collector.requests().into_iter().map(|r| (r.method, r.path)).collect();
     let expected = [
         ("GET", "/v1/config"),
-        ("GET", "/v1/rules"),
         ("POST", "/v1/events/batch"),
+        ("GET", "/v1/rules"),
     ]
     .map(|(m, p)| (m.to_owned(), p.to_owned()));
-    assert_eq!(requests, expected, "before the next invocation");
+    assert_eq!(requests, expected);
     assert_eq!(collector.event_request_ids(), ["first-1"]);
     assert_eq!(
         collector.connections(),
         1,
-        "the config and the events share one connection"
+        "the config, the events and the rules share one connection"
     );
     // Sparse traffic: sent after the response again, on the same (kept-alive) connection.
     tokio::time::sleep(Duration::from_millis(600)).await;

@@ -72,6 +72,7 @@ struct State {
     behaviours: VecDeque<Behaviour>,
     default_behaviour: Option<Behaviour>,
     required_app_id: Option<String>,
+    round_trip: Duration,
 }
 
 /// The stand-in collector. Dropping it stops it.
@@ -241,6 +242,13 @@ impl Collector {
         self.shared.lock().default_behaviour = behaviour;
     }
 
+    /// Every answer (the config's and the rules' included) comes this much after its request arrived,
+    /// before any behaviour's own delay: a collector some way off, whose round trips show (default:
+    /// none).
+    pub fn set_round_trip(&self, round_trip: Duration) {
+        self.shared.lock().round_trip = round_trip;
+    }
+
     /// Requests without this `X-Moesif-Application-Id` get 401.
     pub fn set_required_app_id(&self, application_id: Option<&str>) {
         self.shared.lock().required_app_id = application_id.map(str::to_owned);
@@ -302,7 +310,7 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     };
     let is_config =
         request.method == "GET" && (request.path.starts_with("/v1/config") || request.path.starts_with("/v1/rules"));
-    let (behaviour, etag, config, authorised, index, rules, rules_tag) = {
+    let (behaviour, etag, config, authorised, index, rules, rules_tag, round_trip) = {
         let mut state = shared.lock();
         let authorised = state
             .required_app_id
@@ -331,9 +339,13 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
             state.requests.len() - 1,
             state.rules.clone(),
             state.rules_tag.clone(),
+            state.round_trip,
         )
     };
     shared.notify();
+    if !round_trip.is_zero() {
+        tokio::time::sleep(round_trip).await;
+    }
 
     let status = match behaviour {
         Some(Behaviour::Hang) => {

@@ -281,8 +281,10 @@ fn flush_one(
         if queue.len() == 0 || (breaker == Breaker::Respect && !transport.breaker.allows()) {
             return;
         }
-        // Sampling needs the server config: fetched first when due (cold start, a new ETag).
-        if !transport.refresh_config(left) {
+        // Sampling needs the server config: fetched first when due (cold start, a new ETag). The
+        // governance rules are not needed to send: they are fetched after the events (above), so that
+        // the sandbox's first send waits for one round trip less.
+        if !transport.refresh_app_config(left) {
             transport.breaker.record_failure(None);
             return;
         }

@@ -4,8 +4,12 @@
 //! between the two functions (which goes first alternates too), so a slow phase of the machine hits both.
 //!
 //! ```sh
-//! cold_start [--runs 12] BARE_BINARY MOESIF_BINARY
+//! cold_start [--runs 12] [--collector-delay-ms 20] BARE_BINARY MOESIF_BINARY
 //! ```
+//!
+//! `--collector-delay-ms`: the stand-in collector answers every request (the config's too) that much
+//! later (default 0), as a collector some way off does: the sandbox's first send then shows its round
+//! trips.
 //!
 //! Per function, medians over the runs (this process takes every timestamp; the emulator shares its
 //! clock):
@@ -14,8 +18,9 @@
 //!   hands out the queued invocation): what Lambda reports as `Init Duration`;
 //! - **first response**: that invocation handed out → its response posted;
 //! - **first billed**: handed out → the runtime asked for the next one after it (the moment Lambda stops
-//!   billing): with `moesif_lambda::run` it includes the sandbox's first send (config + events, here to
-//!   the loopback collector over plain HTTP: no DNS, no TLS).
+//!   billing): with `moesif_lambda::run` it includes the sandbox's first send until its events are
+//!   written (the config's round trip, then the events' write; here to the loopback collector over plain
+//!   HTTP: no DNS, no TLS).
 //!
 //! The last line checks that the logged function's first invocation reached the collector.
 
@@ -52,9 +57,11 @@ struct Run {
     send: Option<(Duration, Duration, Duration)>,
 }
 
-async fn one_run(binary: &str) -> Result<Run, String> {
+/// One cold start of `binary`; `logs`: whether it sends the invocation's event (waited for).
+async fn one_run(binary: &str, collector_delay: Duration, logs: bool) -> Result<Run, String> {
     let api = RuntimeApi::start().await;
     let collector = Collector::start().await;
+    collector.set_round_trip(collector_delay);
     let options = InvokeOptions {
         request_id: Some("cold-1".to_owned()),
         deadline: Duration::from_secs(3),
@@ -86,6 +93,8 @@ async fn one_run(binary: &str) -> Result<Run, String> {
         let finished = api
             .invocation_finished_at("cold-1")
             .ok_or_else(|| format!("{binary}: no end recorded"))?;
+        // The events' answer may come after the loop went on (it waited for their write only).
+        let logged = logs && !collector.wait_for_events_of("cold-1", WAIT).await.is_empty();
         let requests = collector.requests();
         let at = |path: &str| requests.iter().find(|r| r.path == path).map(|r| r.received_at);
         let send = at("/v1/config").zip(at("/v1/events/batch")).map(|(config, events)| {
@@ -100,7 +109,7 @@ async fn one_run(binary: &str) -> Result<Run, String> {
             init: invocation.handed_out_at.duration_since(spawned_at),
             response: invocation.latency(),
             billed: finished.duration_since(invocation.handed_out_at),
-            logged: collector.event_request_ids().iter().any(|id| id == "cold-1"),
+            logged,
         })
     }
     .await;
@@ -129,17 +138,27 @@ async fn main() -> Result<(), String> {
             .ok_or("--runs takes a number")?;
         args.drain(at..at + 2);
     }
-    let [bare, moesif] = <[String; 2]>::try_from(args).map_err(|_| "usage: cold_start [--runs N] BARE MOESIF")?;
+    let mut collector_delay = Duration::ZERO;
+    if let Some(at) = args.iter().position(|arg| arg == "--collector-delay-ms") {
+        collector_delay = args
+            .get(at + 1)
+            .and_then(|n| n.parse().ok())
+            .map(Duration::from_millis)
+            .ok_or("--collector-delay-ms takes a number")?;
+        args.drain(at..at + 2);
+    }
+    let [bare, moesif] = <[String; 2]>::try_from(args)
+        .map_err(|_| "usage: cold_start [--runs N] [--collector-delay-ms MS] BARE MOESIF")?;
     let binaries = [bare, moesif];
     let mut samples = [Samples::default(), Samples::default()];
     // One unmeasured run of each first: the binaries into the page cache.
-    for binary in &binaries {
-        one_run(binary).await?;
+    for (index, binary) in binaries.iter().enumerate() {
+        one_run(binary, collector_delay, index == 1).await?;
     }
     for round in 0..runs {
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
-            let run = one_run(&binaries[index]).await?;
+            let run = one_run(&binaries[index], collector_delay, index == 1).await?;
             let sample = &mut samples[index];
             sample.init.push(run.init);
             sample.response.push(run.response);
@@ -162,7 +181,10 @@ async fn main() -> Result<(), String> {
         ),
         ("first billed", median(&mut bare.billed), median(&mut moesif.billed)),
     ];
-    println!("cold start, median of {runs} runs each (alternating): bare | moesif | difference");
+    println!(
+        "cold start, median of {runs} runs each (alternating), collector answering after {} ms: bare | moesif | difference",
+        collector_delay.as_millis()
+    );
     for (name, bare, moesif) in rows {
         let difference = moesif.as_secs_f64() - bare.as_secs_f64();
         println!(
