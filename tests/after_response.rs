@@ -60,6 +60,7 @@ fn each_event_quick_breaker(options: Options) -> Options {
 
 handler_module!(conformance, 2000, each_event);
 handler_module!(own_runtime, 2000, each_event);
+handler_module!(refused, 2000, each_event);
 
 /// Six megabytes: Lambda's payload limit for a synchronous invocation.
 const SIX_MB: usize = 6 * 1024 * 1024 - 4096;
@@ -379,6 +380,32 @@ async fn the_first_send_is_the_config_then_the_events_then_the_rules_on_one_conn
     assert_eq!(collector.event_request_ids(), ["first-1", "first-2"]);
     assert_eq!(collector.requests().len(), 4, "no second config or rules fetch");
     assert_eq!(collector.connections(), 1);
+}
+
+/// When Lambda refuses the shutdown extension (it warns once that nothing is sent at shutdown), the
+/// function serves all the same and its events are still sent after each response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_extension_still_sends_after_each_response() {
+    let api = RuntimeApi::start().await;
+    api.refuse_registrations();
+    let collector = Collector::start().await;
+    let url: &'static str = Box::leak(collector.base_url().into_boxed_str());
+    let _ = refused::URL.set(url);
+    let _env = LambdaEnv::acquire(&api, &[]).await;
+    let runtime = tokio::spawn(moesif_lambda::run(service_fn(refused::handler)));
+    for n in 1..=2 {
+        let id = format!("refused-{n}");
+        let invocation = invoke(&api, http_event("/refused"), &id).await;
+        assert_eq!(
+            invocation.response_json(),
+            Some(json!({"statusCode": 200, "body": "{\"ok\":true}"}))
+        );
+        assert!(api.wait_until_idle(WAIT).await);
+        assert_eq!(collector.wait_for_events_of(&id, WAIT).await.len(), 1, "{id}");
+    }
+    runtime.abort();
+    assert!(api.registered_extensions().is_empty());
+    assert!(api.extensions_waiting().is_empty());
 }
 
 /// A function that builds its own `Runtime` (its own layers) adds `MoesifRuntimeLayer` and gets what

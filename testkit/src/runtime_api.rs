@@ -185,6 +185,8 @@ struct State {
     /// The runtime is waiting in `GET …/invocation/next` (classic mode: it is done with the last one).
     runtime_waiting: bool,
     init_done: bool,
+    /// Every `POST …/extension/register` is refused (as Lambda refuses one it cannot take).
+    refuse_registrations: bool,
     handed_out: usize,
     max_in_flight: usize,
     idle_at: HashMap<String, Instant>,
@@ -391,6 +393,11 @@ impl RuntimeApi {
     /// receiving this invocation's `INVOKE` event (other invocations may still be running).
     pub fn invocation_finished_at(&self, request_id: &str) -> Option<Instant> {
         self.shared.lock().idle_at.get(request_id).copied()
+    }
+
+    /// Refuses every extension registration from now on (403), as Lambda refuses one it cannot take.
+    pub fn refuse_registrations(&self) {
+        self.shared.lock().refuse_registrations = true;
     }
 
     /// Registered extensions: name and the events they subscribed to.
@@ -605,6 +612,13 @@ fn answer(shared: &Watched<State>, id: &str, kind: &str, request: &Received, fra
 
 fn register(shared: &Watched<State>, request: &Received) -> Reply {
     let mut state = shared.lock();
+    if state.refuse_registrations {
+        return respond(
+            403,
+            &[],
+            "{\"errorType\":\"Extension.Refused\",\"errorMessage\":\"registrations are refused\"}",
+        );
+    }
     if state.init_done {
         return respond(
             403,

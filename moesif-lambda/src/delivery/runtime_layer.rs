@@ -64,8 +64,10 @@ impl MoesifRuntimeLayer {
     /// registers an internal extension subscribed to no events (Lambda then sends `SIGTERM` before it
     /// ends the sandbox, and never waits for the extension during an invocation) and listens for
     /// `SIGTERM`. Call it during init, before the runtime asks for its first event (Lambda refuses an
-    /// extension registered later). If the extension cannot register, sends still happen after each
-    /// response, with one warning that nothing is sent at shutdown.
+    /// extension registered later). Registering is one round trip to the local Runtime API, made
+    /// blocking on this thread (the quickest way through init; at most 2 s). If the extension cannot
+    /// register, sends still happen after each response, with one warning that nothing is sent at
+    /// shutdown.
     pub async fn start() -> MoesifRuntimeLayer {
         register_for_shutdown().await;
         delivery::enable_after_response();
