@@ -26,8 +26,9 @@
 //! This process invokes it and takes every timestamp (emulator and collector share one clock). At the
 //! end it writes `flush <ms>` to the function's stdin: the function runs `moesif_lambda::flush` (so
 //! nothing stays queued when the collector answers), reports its peak RSS and exits. Rounds run every
-//! configuration once in turn, so slow phases of a shared machine hit all of them; samples are pooled
-//! over rounds. Per configuration:
+//! configuration once in turn (every other round in reverse order), so slow phases of a shared
+//! machine hit all of them and a drift within a round falls on plain as often as on the others;
+//! samples are pooled over rounds. Per configuration:
 //!
 //! - caller p50/p99: `answered_at - handed_out_at` (the runtime got the event → it posted the answer);
 //! - billed p50/p99: `invocation_finished_at(id) - handed_out_at`: until the runtime asked for its next
@@ -836,7 +837,7 @@ fn main() -> Result<(), Error> {
         .collect();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "rounds: {} (every configuration once per round, in turn); per configuration and round: {} warm \
+        "rounds: {} (every configuration once per round, in turn, every other round in reverse); per configuration and round: {} warm \
          invocations, {} sparse, {} memory, {} synchronous hanging; {cores} cores",
         counts.rounds, counts.warm, counts.sparse, counts.memory, counts.sync_hang
     );
@@ -855,7 +856,13 @@ fn main() -> Result<(), Error> {
     let started = Instant::now();
     let mut measured: Vec<Result<Measured, String>> = selected.iter().map(|_| Ok(Measured::default())).collect();
     for round in 0..counts.rounds {
-        for (configuration, total) in selected.iter().zip(measured.iter_mut()) {
+        // Every other round in reverse order: what drifts during a round (the machine, this process's
+        // leftovers) then falls on plain as often as on the others.
+        let mut order: Vec<_> = selected.iter().zip(measured.iter_mut()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for (configuration, total) in order {
             let Ok(sum) = total else { continue };
             match runtime.block_on(measure(
                 configuration,
