@@ -577,15 +577,17 @@ fn uuid_v4(mut bytes: [u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut text = String::with_capacity(36);
+    let mut text = [b'-'; 36];
+    let mut at = 0;
     for (index, byte) in bytes.iter().enumerate() {
-        if matches!(index, 4 | 6 | 8 | 10) {
-            text.push('-');
+        at += usize::from(matches!(index, 4 | 6 | 8 | 10));
+        if let Some(pair) = text.get_mut(at..at + 2) {
+            pair.copy_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0x0f)]]);
         }
-        text.push(char::from(HEX[usize::from(byte >> 4)]));
-        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        at += 2;
     }
-    text
+    // Hex digits and dashes only: always UTF-8.
+    String::from_utf8(text.to_vec()).unwrap_or_default()
 }
 
 /// The response half of an answer the handler gave (`None`: one it could not read); a status the
