@@ -382,6 +382,30 @@ async fn the_first_send_is_the_config_then_the_events_then_the_rules_on_one_conn
     assert_eq!(collector.connections(), 1);
 }
 
+/// The sandbox's first send does not hold the loop for the governance rules: the loop goes on once
+/// the events are written, while the rules' answer is still to come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_invocation_does_not_wait_for_the_governance_rules() {
+    let (api, collector, _env, runtime) = start(2000, keep).await;
+    collector.set_rules_delay(Duration::from_secs(1));
+    invoke(&api, http_event("/first"), "slow-rules-1").await;
+    assert!(api.wait_until_idle(WAIT).await);
+    assert_eq!(collector.wait_for_requests_to("/v1/rules", 1, WAIT).await, 1);
+    let rules: Vec<_> = collector
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with("/v1/rules"))
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(
+        rules,
+        [None],
+        "the loop went on while the rules were still on their way"
+    );
+    assert_eq!(collector.wait_for_events_of("slow-rules-1", WAIT).await.len(), 1);
+    runtime.abort();
+}
+
 /// When Lambda refuses the shutdown extension (it warns once that nothing is sent at shutdown), the
 /// function serves all the same and its events are still sent after each response.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -572,6 +596,8 @@ async fn an_outage_costs_one_attempt_per_backoff_and_drains_in_one_batch() {
         invoke(&api, http_event("/down"), &format!("down-{n}")).await;
     }
     assert!(api.wait_until_idle(WAIT).await);
+    // The loop goes on once the first POST is written: it may arrive after the tenth invocation.
+    collector.wait_for_posts(1, WAIT).await;
     assert_eq!(
         collector.post_count(),
         1,
@@ -788,6 +814,8 @@ async fn a_client_error_is_not_retried() {
     collector.set_default_behaviour(Some(Behaviour::Status(400)));
     invoke(&api, http_event("/bad"), "rejected-1").await;
     assert!(api.wait_until_idle(WAIT).await);
+    // The loop went on once the POST was written: its answer (400) is chosen when it arrives.
+    assert_eq!(collector.wait_for_requests_to("/v1/events/batch", 1, WAIT).await, 1);
     collector.set_default_behaviour(None);
     invoke(&api, http_event("/good"), "rejected-2").await;
     assert!(api.wait_until_idle(WAIT).await);

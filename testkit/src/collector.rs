@@ -73,6 +73,7 @@ struct State {
     default_behaviour: Option<Behaviour>,
     required_app_id: Option<String>,
     round_trip: Duration,
+    rules_delay: Duration,
 }
 
 /// The stand-in collector. Dropping it stops it.
@@ -249,6 +250,12 @@ impl Collector {
         self.shared.lock().round_trip = round_trip;
     }
 
+    /// Answers to `GET /v1/rules` come this much later (after the round trip): a slow rules fetch, to
+    /// see who waits for it (default: none).
+    pub fn set_rules_delay(&self, delay: Duration) {
+        self.shared.lock().rules_delay = delay;
+    }
+
     /// Requests without this `X-Moesif-Application-Id` get 401.
     pub fn set_required_app_id(&self, application_id: Option<&str>) {
         self.shared.lock().required_app_id = application_id.map(str::to_owned);
@@ -310,7 +317,7 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     };
     let is_config =
         request.method == "GET" && (request.path.starts_with("/v1/config") || request.path.starts_with("/v1/rules"));
-    let (behaviour, etag, config, authorised, index, rules, rules_tag, round_trip) = {
+    let (behaviour, etag, config, authorised, index, rules, rules_tag, mut round_trip) = {
         let mut state = shared.lock();
         let authorised = state
             .required_app_id
@@ -343,6 +350,9 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
         )
     };
     shared.notify();
+    if request.method == "GET" && request.path.starts_with("/v1/rules") {
+        round_trip += shared.lock().rules_delay;
+    }
     if !round_trip.is_zero() {
         tokio::time::sleep(round_trip).await;
     }
