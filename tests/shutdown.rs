@@ -106,6 +106,8 @@ async fn sigterm_flushes_what_is_queued_then_the_process_dies_of_it() {
     collector.set_default_behaviour(Some(Behaviour::Status(503)));
     let child = start_child(&api, &collector, None);
     invoke_twice(&api).await;
+    // The loop went on once the first POST was written: refused (503) when it arrives.
+    collector.wait_for_posts(1, Duration::from_secs(10)).await;
     assert!(
         collector.events().is_empty(),
         "the collector refused everything so far (503)"
@@ -139,6 +141,7 @@ async fn with_a_graceful_shutdown_hook_the_hook_runs_after_the_flush_and_ends_th
     let marker = std::env::temp_dir().join(format!("moesif-shutdown-hook-{}", std::process::id()));
     let child = start_child(&api, &collector, Some(&marker));
     invoke_twice(&api).await;
+    collector.wait_for_posts(1, Duration::from_secs(10)).await;
 
     collector.set_default_behaviour(None);
     let (status, log) = terminate(child).await;
@@ -174,6 +177,7 @@ async fn sigterm_with_a_hanging_collector_accounts_for_every_event() {
     let marker = std::env::temp_dir().join(format!("moesif-shutdown-hang-{}", std::process::id()));
     let child = start_child(&api, &collector, Some(&marker));
     invoke_twice(&api).await;
+    collector.wait_for_posts(1, Duration::from_secs(10)).await;
 
     collector.set_default_behaviour(Some(Behaviour::Hang));
     let (status, log) = terminate(child).await;
