@@ -47,12 +47,7 @@ pub(crate) async fn register(name: &'static str) -> Result<(), String> {
 
 /// `POST …/extension/register` for no events: the extension's identifier.
 fn register_blocking(endpoint: &str, name: &str) -> Result<String, String> {
-    let address = endpoint
-        .to_socket_addrs()
-        .map_err(|error| format!("AWS_LAMBDA_RUNTIME_API is not host:port: {error}"))?
-        .next()
-        .ok_or("AWS_LAMBDA_RUNTIME_API names no address")?;
-    let mut stream = TcpStream::connect_timeout(&address, REGISTER_TIMEOUT).map_err(|error| error.to_string())?;
+    let mut stream = connect(endpoint)?;
     stream
         .set_read_timeout(Some(REGISTER_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(REGISTER_TIMEOUT)))
@@ -79,6 +74,22 @@ fn register_blocking(endpoint: &str, name: &str) -> Result<String, String> {
         (200..=299, None) => Err("the Runtime API gave no extension identifier".to_owned()),
         (status, _) => Err(format!("unable to register the extension: {status}")),
     }
+}
+
+/// A connection to the first address of `endpoint` (`host:port`) that takes one (a name such as
+/// `localhost` may give an IPv6 address the Runtime API does not listen on before an IPv4 one).
+fn connect(endpoint: &str) -> Result<TcpStream, String> {
+    let addresses = endpoint
+        .to_socket_addrs()
+        .map_err(|error| format!("AWS_LAMBDA_RUNTIME_API is not host:port: {error}"))?;
+    let mut last_error = "AWS_LAMBDA_RUNTIME_API names no address".to_owned();
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, REGISTER_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = format!("{address}: {error}"),
+        }
+    }
+    Err(last_error)
 }
 
 /// Asks for the next event, again each time one comes (none is expected: the extension subscribed to
@@ -195,6 +206,23 @@ mod tests {
         let head = answer_of(whole).complete().ok().flatten();
         assert_eq!(head.as_ref().map(|head| head.status), Some(200));
         assert_eq!(head.and_then(|head| head.id).as_deref(), Some("abc-1"));
+    }
+
+    #[test]
+    fn a_name_connects_through_whichever_of_its_addresses_listens() {
+        // Listening on IPv4 loopback only; `localhost` may give `::1` first.
+        let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
+            return; // no loopback to test with
+        };
+        let port = listener.local_addr().map(|address| address.port()).unwrap_or(0);
+        assert!(connect(&format!("localhost:{port}")).is_ok());
+        assert!(connect(&format!("127.0.0.1:{port}")).is_ok());
+        drop(listener);
+        assert!(
+            connect(&format!("127.0.0.1:{port}")).is_err(),
+            "nothing listens any more"
+        );
+        assert!(connect("no port").is_err());
     }
 
     #[test]
