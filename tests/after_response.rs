@@ -391,14 +391,8 @@ async fn the_first_invocation_does_not_wait_for_the_governance_rules() {
     invoke(&api, http_event("/first"), "slow-rules-1").await;
     assert!(api.wait_until_idle(WAIT).await);
     assert_eq!(collector.wait_for_requests_to("/v1/rules", 1, WAIT).await, 1);
-    let rules: Vec<_> = collector
-        .requests()
-        .into_iter()
-        .filter(|request| request.path.starts_with("/v1/rules"))
-        .map(|request| request.status)
-        .collect();
     assert_eq!(
-        rules,
+        collector.statuses_of("/v1/rules"),
         [None],
         "the loop went on while the rules were still on their way"
     );

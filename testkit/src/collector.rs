@@ -197,6 +197,18 @@ impl Collector {
         of(self.events())
     }
 
+    /// The status each request to `path` (e.g. `/v1/rules`) was answered with, in order; `None` for one
+    /// not answered yet.
+    pub fn statuses_of(&self, path: &str) -> Vec<Option<u16>> {
+        let state = self.shared.lock();
+        state
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.status)
+            .collect()
+    }
+
     /// Waits until `n` requests to `path` (e.g. `/v1/rules`) arrived or `timeout` passed; returns how
     /// many there are.
     pub async fn wait_for_requests_to(&self, path: &str, n: usize, timeout: Duration) -> usize {
