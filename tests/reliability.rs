@@ -104,7 +104,6 @@ handler_module!(
     |_| Ok(answer())
 );
 handler_module!(defaults, Options::new(), |_| Ok(answer()));
-handler_module!(slow_rules, Options::new(), |_| Ok(answer()));
 handler_module!(
     slow_timeout,
     Options::new().request_timeout(Duration::from_secs(10)),
@@ -171,29 +170,6 @@ async fn invoke(api: &RuntimeApi, event: Value) -> Invocation {
         ..InvokeOptions::default()
     };
     api.invoke_with(event, options).await.expect("the function answers")
-}
-
-/// The first invocation sends its event before it answers, but does not wait for the governance rules:
-/// they are fetched after the events, on the delivery thread, once the response is on its way.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_response_does_not_wait_for_the_governance_rules() {
-    let collector = Collector::start().await;
-    collector.set_rules_delay(Duration::from_secs(1));
-    let (api, _env, runtime) = run!(slow_rules::handler, slow_rules::URL, collector.base_url());
-    assert_eq!(invoke(&api, http_event()).await.response_json(), Some(answer()));
-    assert_eq!(collector.events().len(), 1, "the event was sent before the answer");
-    assert_eq!(
-        collector
-            .wait_for_requests_to("/v1/rules", 1, Duration::from_secs(10))
-            .await,
-        1
-    );
-    assert_eq!(
-        collector.statuses_of("/v1/rules"),
-        [None],
-        "the caller had its answer while the rules were still on their way"
-    );
-    runtime.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,7 +73,6 @@ struct State {
     default_behaviour: Option<Behaviour>,
     required_app_id: Option<String>,
     round_trip: Duration,
-    rules_delay: Duration,
 }
 
 /// The stand-in collector. Dropping it stops it.
@@ -197,18 +196,6 @@ impl Collector {
         of(self.events())
     }
 
-    /// The status each request to `path` (e.g. `/v1/rules`) was answered with, in order; `None` for one
-    /// not answered yet.
-    pub fn statuses_of(&self, path: &str) -> Vec<Option<u16>> {
-        let state = self.shared.lock();
-        state
-            .requests
-            .iter()
-            .filter(|r| r.path == path)
-            .map(|r| r.status)
-            .collect()
-    }
-
     /// Waits until `n` requests to `path` (e.g. `/v1/rules`) arrived or `timeout` passed; returns how
     /// many there are.
     pub async fn wait_for_requests_to(&self, path: &str, n: usize, timeout: Duration) -> usize {
@@ -260,12 +247,6 @@ impl Collector {
     /// none).
     pub fn set_round_trip(&self, round_trip: Duration) {
         self.shared.lock().round_trip = round_trip;
-    }
-
-    /// Answers to `GET /v1/rules` come this much later (after the round trip): a slow rules fetch, to
-    /// see who waits for it (default: none).
-    pub fn set_rules_delay(&self, delay: Duration) {
-        self.shared.lock().rules_delay = delay;
     }
 
     /// Requests without this `X-Moesif-Application-Id` get 401.
@@ -329,7 +310,7 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
     };
     let is_config =
         request.method == "GET" && (request.path.starts_with("/v1/config") || request.path.starts_with("/v1/rules"));
-    let (behaviour, etag, config, authorised, index, rules, rules_tag, mut round_trip) = {
+    let (behaviour, etag, config, authorised, index, rules, rules_tag, round_trip) = {
         let mut state = shared.lock();
         let authorised = state
             .required_app_id
@@ -362,9 +343,6 @@ async fn answer(shared: Arc<Watched<State>>, request: Received, mut stop: watch:
         )
     };
     shared.notify();
-    if request.method == "GET" && request.path.starts_with("/v1/rules") {
-        round_trip += shared.lock().rules_delay;
-    }
     if !round_trip.is_zero() {
         tokio::time::sleep(round_trip).await;
     }

@@ -273,16 +273,18 @@ fn flush_one(
     let mut _underway = None;
     while let Some(left) = remaining(deadline) {
         if (queue.len() == 0 || extent == Extent::OneBatch) && sent_any {
-            refresh_after_send(transport, deadline);
+            // An answer of this flush may have named new rules or a new config: fetched now, so that
+            // they apply from the next request on rather than after the next send.
+            transport.refresh_config(left);
             return;
         }
         if queue.len() == 0 || (breaker == Breaker::Respect && !transport.breaker.allows()) {
             return;
         }
-        // Sampling needs the server config: fetched first when due (cold start, a new ETag). The
-        // governance rules are not needed to send: they are fetched after the events
-        // ([`refresh_after_send`]), so that the sandbox's first send waits for one round trip less.
-        if !transport.refresh_app_config(left) {
+        // Sampling needs the server config: fetched first when due (cold start, a new ETag), with the
+        // governance rules. Both before the events, while the runtime's loop still waits: once the
+        // events are written the loop goes on and the sandbox may freeze before any later fetch.
+        if !transport.refresh_config(left) {
             transport.breaker.record_failure(None);
             return;
         }
@@ -305,19 +307,6 @@ fn flush_one(
         }
         sent_any = true;
     }
-}
-
-/// Fetches what a send's answer may have named anew (the config, the rules; the sandbox's first send
-/// fetches the rules only now), as a job of its own on the delivery thread right after the current one:
-/// whoever waits for a flush (the response, under plain `lambda_runtime::run`) does not wait for it,
-/// and what it fetches applies from the next request on rather than after the next send.
-fn refresh_after_send(transport: &Arc<Transport>, deadline: Instant) {
-    let transport = transport.clone();
-    super::worker::spawn(move || {
-        if let Some(left) = remaining(deadline) {
-            transport.refresh_config(left);
-        }
-    });
 }
 
 /// One batch taken from a collector's queue: its events built, sampled and serialised (and their

@@ -357,13 +357,8 @@ impl Transport {
     /// fetch of them runs. Blocking, bounded by `within` each. `false` when the collector could not be
     /// reached (network error, timeout).
     pub(crate) fn refresh_config(&self, within: Duration) -> bool {
-        self.refresh_app_config(within) && (!self.governs() || !self.rules.claim_fetch() || self.fetch_rules(within))
-    }
-
-    /// Fetches `GET /v1/config` (what sampling needs) if due and no other fetch of it runs; as
-    /// [`Self::refresh_config`], without the governance rules.
-    pub(crate) fn refresh_app_config(&self, within: Duration) -> bool {
-        !self.config.claim_fetch() || self.fetch_config(within)
+        (!self.config.claim_fetch() || self.fetch_config(within))
+            && (!self.governs() || !self.rules.claim_fetch() || self.fetch_rules(within))
     }
 
     /// How long one request to the collector may take.

@@ -19,8 +19,8 @@
 //! - **first response**: that invocation handed out → its response posted;
 //! - **first billed**: handed out → the runtime asked for the next one after it (the moment Lambda stops
 //!   billing): with `moesif_lambda::run` it includes the sandbox's first send until its events are
-//!   written (the config's round trip, then the events' write; here to the loopback collector over plain
-//!   HTTP: no DNS, no TLS).
+//!   written (the config's and the rules' round trips, then the events' write; here to the loopback
+//!   collector over plain HTTP: no DNS, no TLS).
 //!
 //! The last line checks that the logged function's first invocation reached the collector.
 
